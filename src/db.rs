@@ -1,0 +1,620 @@
+//! The database: a directory, its lock, its WAL, its manifest and its collections.
+//!
+//! Directory layout:
+//!
+//! ```text
+//! <dir>/LOCK                  exclusive advisory lock of the owning process
+//! <dir>/MANIFEST              the catalog (storage/manifest.rs), replaced atomically
+//! <dir>/wal/segment-NNNNNN.wal   the WAL ring (wal/)
+//! <dir>/shards/<collection>-<shard>.shard   shard files (storage/shard_file.rs)
+//! ```
+//!
+//! Opening = lock → load the manifest → open every shard it names (truncating bytes an
+//! unpublished flush left past the committed length) → delete files no manifest names
+//! → replay the WAL after the checkpoint into memtables → start background threads.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::collection::{Collection, CollectionInfo, CollectionInner, CollectionState, CollectionStats};
+use crate::error::{Error, Result};
+use crate::io::{FileSystem, OpenMode, ReplaceStage, durable_replace};
+use crate::maintenance::{flush, worker};
+use crate::memtable::Memtable;
+use crate::options::{self, DatabaseOptions, Metric};
+use crate::storage::manifest::{self, CollectionRecord, Manifest};
+use crate::storage::shard_file::{self, ShardHeader, ShardReader};
+use crate::storage::tombstones::Tombstones;
+use crate::wal::op::WalOp;
+use crate::wal::replay;
+use crate::wal::ring::{ApplyOp, Wal};
+use crate::wal::WalStats;
+
+/// What opening the database found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// WAL records replayed into memtables (those after the checkpoint).
+    pub records_replayed: u64,
+    /// Bytes of those records.
+    pub bytes_replayed: u64,
+    /// Bytes of a torn record at the end of the WAL that were discarded (a write cut
+    /// by a crash before it was acknowledged).
+    pub torn_bytes_truncated: u64,
+    /// Bytes past committed lengths of shard files that were truncated.
+    pub shard_bytes_truncated: u64,
+    /// Files no manifest referenced that were deleted.
+    pub orphan_files_removed: u64,
+    /// Checkpoint LSN of the manifest.
+    pub checkpoint_lsn: u64,
+    /// Wall time of the open, in microseconds.
+    pub open_micros: u64,
+}
+
+/// Counters of a database.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseStats {
+    /// Per collection, by name.
+    pub collections: BTreeMap<String, CollectionStats>,
+    /// The WAL's counters.
+    pub wal: WalStats,
+    /// Manifest generation last published.
+    pub manifest_generation: u64,
+    /// WAL records at or below this LSN are in shard files.
+    pub checkpoint_lsn: u64,
+    /// Bytes in active memtables.
+    pub memtable_bytes: u64,
+    /// Flushes completed since open.
+    pub flushes: u64,
+    /// Compactions completed since open.
+    pub compactions: u64,
+    /// What opening found.
+    pub recovery: RecoveryReport,
+    /// Why writes are refused, if they are.
+    pub poisoned: Option<String>,
+    /// Last error of a background flush, if any.
+    pub last_background_error: Option<String>,
+}
+
+/// One problem found by [`Database::verify`].
+#[derive(Debug)]
+pub struct VerifyProblem {
+    /// The collection whose file is affected.
+    pub collection: String,
+    /// The error, with file and offset.
+    pub error: Error,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    pub by_name: BTreeMap<String, Arc<CollectionInner>>,
+    pub by_id: HashMap<u64, Arc<CollectionInner>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct WorkerSignal {
+    pub stop: bool,
+    pub flush_requested: bool,
+}
+
+/// Shared state of an open database.
+pub(crate) struct DbInner {
+    pub path: PathBuf,
+    pub options: DatabaseOptions,
+    pub fs: Arc<dyn FileSystem>,
+    pub wal: Wal,
+    /// The last published manifest.
+    pub manifest: Mutex<Manifest>,
+    /// Serialises flush, compaction, create and drop (everything that publishes).
+    pub maintenance: Mutex<()>,
+    pub registry: RwLock<Registry>,
+    pub memtable_bytes: AtomicIsize,
+    pub closed: AtomicBool,
+    pub lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
+    pub recovery: Mutex<RecoveryReport>,
+    pub flushes: AtomicU64,
+    pub compactions: AtomicU64,
+    pub last_background_error: Mutex<Option<String>>,
+    pub signal: Mutex<WorkerSignal>,
+    pub wake: Condvar,
+}
+
+impl std::fmt::Debug for DbInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbInner").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl ApplyOp for DbInner {
+    fn apply(&self, lsn: u64, op: &WalOp) {
+        let collection = self.registry.read().by_id.get(&op.collection_id()).cloned();
+        if let Some(c) = collection {
+            let delta = c.apply(lsn, op);
+            let now = self.memtable_bytes.fetch_add(delta, Ordering::Relaxed) + delta;
+            if now >= self.options.memtable_flush_bytes as isize {
+                self.request_flush();
+            }
+        }
+    }
+}
+
+impl DbInner {
+    pub fn shards_dir(&self) -> PathBuf {
+        self.path.join("shards")
+    }
+
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed { what: format!("database {}", self.path.display()) });
+        }
+        Ok(())
+    }
+
+    pub fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match self.wal.poisoned() {
+            Some(cause) => Err(Error::Poisoned { cause }),
+            None => Ok(()),
+        }
+    }
+
+    /// Logs an operation and waits until it is durable and applied.
+    pub fn log(&self, op: WalOp) -> Result<u64> {
+        self.check_writable()?;
+        self.wal.append(op, self)
+    }
+
+    /// Poisons the database after a failed fsync (or a write whose outcome is unknown).
+    pub fn poison(&self, error: &Error) {
+        self.wal.poison(error.to_string());
+    }
+
+    /// Fsyncs a file; a failure poisons the database.
+    pub fn sync_file(&self, file: &dyn crate::io::FileHandle, path: &Path, operation: &'static str) -> Result<()> {
+        file.sync_data().map_err(|e| {
+            let error = Error::io(operation, path, e);
+            self.poison(&error);
+            error
+        })
+    }
+
+    /// Fsyncs a directory; a failure poisons the database.
+    pub fn sync_dir(&self, dir: &Path) -> Result<()> {
+        self.fs.sync_dir(dir).map_err(|e| {
+            let error = Error::io("fsync directory", dir, e);
+            self.poison(&error);
+            error
+        })
+    }
+
+    /// Publishes `manifest` durably; an fsync failure (or a rename of unknown
+    /// durability) poisons the database.
+    pub fn publish(&self, manifest: &Manifest) -> Result<()> {
+        let target = self.path.join(manifest::FILE_NAME);
+        durable_replace(self.fs.as_ref(), &target, &manifest.encode()).map_err(|(error, stage)| {
+            if stage != ReplaceStage::BeforeRename {
+                self.poison(&error);
+            }
+            error
+        })
+    }
+
+    pub fn collections(&self) -> Vec<Arc<CollectionInner>> {
+        self.registry.read().by_name.values().cloned().collect()
+    }
+
+    pub fn request_flush(&self) {
+        self.signal.lock().flush_requested = true;
+        self.wake.notify_all();
+    }
+}
+
+/// An open database. `Send + Sync`; share it (or its [`Collection`] handles) between
+/// threads. Dropping it closes it.
+///
+/// ```
+/// # fn main() -> drift::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+/// db.create_collection("a", 4, drift::Metric::Cosine)?;
+/// assert_eq!(db.list_collections()[0].name, "a");
+/// db.close()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Database {
+    inner: Arc<DbInner>,
+    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Database {
+    /// Opens (creating if missing and allowed) the database in directory `path`,
+    /// recovering from the WAL. Fails with [`Error::Locked`] if another process or
+    /// handle has it open.
+    pub fn open(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Database> {
+        let started = Instant::now();
+        options.validate()?;
+        let path = path.as_ref().to_owned();
+        let fs = options.file_system.clone();
+        if !fs.exists(&path) {
+            if !options.create_if_missing {
+                return Err(Error::invalid(format!("database directory {} does not exist", path.display())));
+            }
+            fs.create_dir_all(&path).map_err(|e| Error::io("create database directory", &path, e))?;
+        }
+        let lock_path = path.join("LOCK");
+        let lock = fs
+            .try_lock(&lock_path)
+            .map_err(|e| Error::io("lock database", &lock_path, e))?
+            .ok_or_else(|| Error::Locked { path: lock_path.clone() })?;
+
+        let wal_dir = path.join("wal");
+        let shards_dir = path.join("shards");
+        let manifest_path = path.join(manifest::FILE_NAME);
+        let mut report = RecoveryReport::default();
+        let manifest = if fs.exists(&manifest_path) {
+            read_manifest(fs.as_ref(), &manifest_path)?
+        } else {
+            for dir in [&wal_dir, &shards_dir] {
+                if fs.exists(dir) && fs.read_dir(dir).map(|e| !e.is_empty()).unwrap_or(true) {
+                    return Err(Error::corrupt(
+                        &manifest_path,
+                        0,
+                        format!("MANIFEST is missing but {} holds files; restore the manifest or remove the directory", dir.display()),
+                    ));
+                }
+            }
+            let fresh = Manifest { generation: 1, ..Manifest::empty() };
+            crate::io::durable_replace(fs.as_ref(), &manifest_path, &fresh.encode()).map_err(|(e, _)| e)?;
+            fresh
+        };
+        for dir in [&wal_dir, &shards_dir] {
+            fs.create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        fs.sync_dir(&path).map_err(|e| Error::io("fsync database directory", &path, e))?;
+        let _ = fs.remove_file(&manifest_path.with_extension("tmp"));
+        report.checkpoint_lsn = manifest.checkpoint_lsn;
+
+        let mut registry = Registry::default();
+        let mut referenced = HashSet::new();
+        for record in &manifest.collections {
+            let mut shards = Vec::with_capacity(record.shards.len());
+            for s in &record.shards {
+                let file_path = shard_file::shard_path(&shards_dir, record.id, s.shard_id);
+                referenced.insert(file_path.clone());
+                if !s.sealed {
+                    report.shard_bytes_truncated += truncate_uncommitted(fs.as_ref(), &file_path, s.committed_len)?;
+                }
+                let identity = ShardHeader {
+                    metric: record.metric,
+                    dimension: record.dimension,
+                    collection_id: record.id,
+                    shard_id: s.shard_id,
+                    centroid_id: s.centroid_id,
+                };
+                shards.push(Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity)?));
+            }
+            let inner = Arc::new(CollectionInner {
+                id: record.id,
+                name: record.name.clone(),
+                dimension: record.dimension,
+                metric: record.metric,
+                state: RwLock::new(CollectionState {
+                    active: Memtable::new(record.dimension),
+                    frozen: Vec::new(),
+                    shards,
+                    tombstones: Tombstones::from_entries(&record.tombstones),
+                }),
+                next_row_id: AtomicU64::new(record.next_row_id),
+                dropped: AtomicBool::new(false),
+            });
+            registry.by_id.insert(record.id, inner.clone());
+            registry.by_name.insert(record.name.clone(), inner);
+        }
+        for file in fs.read_dir(&shards_dir).map_err(|e| Error::io("list shards", &shards_dir, e))? {
+            let ours = shard_file::parse_shard_name(&file).is_some() || file.extension().is_some_and(|e| e == "tmp");
+            if ours && !referenced.contains(&file) {
+                fs.remove_file(&file).map_err(|e| Error::io("remove unreferenced shard file", &file, e))?;
+                report.orphan_files_removed += 1;
+            }
+        }
+        if report.orphan_files_removed > 0 {
+            fs.sync_dir(&shards_dir).map_err(|e| Error::io("fsync shards directory", &shards_dir, e))?;
+        }
+
+        let segments = replay::find_segments(fs.as_ref(), &wal_dir)?;
+        let mut memtable_bytes = 0isize;
+        let outcome = replay::replay(segments, manifest.checkpoint_lsn, |lsn, op| {
+            if let Some(c) = registry.by_id.get(&op.collection_id()) {
+                validate_replayed(c, &op)?;
+                memtable_bytes += c.apply(lsn, &op);
+            }
+            Ok(())
+        })?;
+        report.records_replayed = outcome.records_replayed;
+        report.bytes_replayed = outcome.bytes_replayed;
+        report.torn_bytes_truncated = outcome.torn_bytes;
+        let wal = Wal::open(
+            fs.clone(),
+            &wal_dir,
+            options.sync_policy,
+            options.wal_segment_bytes,
+            options.wal_ring_segments,
+            manifest.checkpoint_lsn,
+            outcome,
+        )?;
+        report.open_micros = started.elapsed().as_micros() as u64;
+
+        let inner = Arc::new(DbInner {
+            path,
+            options,
+            fs,
+            wal,
+            manifest: Mutex::new(manifest),
+            maintenance: Mutex::new(()),
+            registry: RwLock::new(registry),
+            memtable_bytes: AtomicIsize::new(memtable_bytes),
+            closed: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+            recovery: Mutex::new(report),
+            flushes: AtomicU64::new(0),
+            compactions: AtomicU64::new(0),
+            last_background_error: Mutex::new(None),
+            signal: Mutex::new(WorkerSignal::default()),
+            wake: Condvar::new(),
+        });
+        let workers = if inner.options.background_threads { worker::spawn(&inner) } else { Vec::new() };
+        if memtable_bytes >= inner.options.memtable_flush_bytes as isize {
+            inner.request_flush();
+        }
+        Ok(Database { inner, workers: Mutex::new(workers) })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Creates a collection. Durable when this returns.
+    pub fn create_collection(&self, name: &str, dimension: usize, metric: Metric) -> Result<Collection> {
+        self.inner.check_writable()?;
+        options::validate_collection_name(name)?;
+        options::validate_dimension(dimension)?;
+        let _m = self.inner.maintenance.lock();
+        if self.inner.registry.read().by_name.contains_key(name) {
+            return Err(Error::CollectionExists { name: name.to_owned() });
+        }
+        let mut manifest = self.inner.manifest.lock().clone();
+        let id = manifest.next_collection_id;
+        manifest.next_collection_id += 1;
+        manifest.generation += 1;
+        manifest.collections.push(CollectionRecord {
+            id,
+            name: name.to_owned(),
+            dimension,
+            metric,
+            next_row_id: 0,
+            next_shard_id: 1,
+            shards: Vec::new(),
+            tombstones: Vec::new(),
+        });
+        self.inner.publish(&manifest)?;
+        *self.inner.manifest.lock() = manifest;
+        let inner = Arc::new(CollectionInner {
+            id,
+            name: name.to_owned(),
+            dimension,
+            metric,
+            state: RwLock::new(CollectionState {
+                active: Memtable::new(dimension),
+                frozen: Vec::new(),
+                shards: Vec::new(),
+                tombstones: Tombstones::default(),
+            }),
+            next_row_id: AtomicU64::new(0),
+            dropped: AtomicBool::new(false),
+        });
+        let mut registry = self.inner.registry.write();
+        registry.by_id.insert(id, inner.clone());
+        registry.by_name.insert(name.to_owned(), inner.clone());
+        Ok(Collection { db: self.inner.clone(), inner })
+    }
+
+    /// A handle to an existing collection.
+    pub fn collection(&self, name: &str) -> Result<Collection> {
+        self.inner.check_open()?;
+        let inner = self
+            .inner
+            .registry
+            .read()
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::CollectionNotFound { name: name.to_owned() })?;
+        Ok(Collection { db: self.inner.clone(), inner })
+    }
+
+    /// Drops a collection and deletes its files. Existing handles to it fail with
+    /// [`Error::Closed`] from then on.
+    pub fn drop_collection(&self, name: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        let _m = self.inner.maintenance.lock();
+        let inner = self
+            .inner
+            .registry
+            .read()
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::CollectionNotFound { name: name.to_owned() })?;
+        let mut manifest = self.inner.manifest.lock().clone();
+        let removed: Vec<_> = manifest.collections.iter().filter(|c| c.id == inner.id).flat_map(|c| c.shards.clone()).collect();
+        manifest.collections.retain(|c| c.id != inner.id);
+        manifest.generation += 1;
+        self.inner.publish(&manifest)?;
+        *self.inner.manifest.lock() = manifest;
+        inner.dropped.store(true, Ordering::Release);
+        {
+            let mut registry = self.inner.registry.write();
+            registry.by_name.remove(name);
+            registry.by_id.remove(&inner.id);
+        }
+        let freed = {
+            let mut st = inner.state.write();
+            let bytes = st.active.bytes() as isize;
+            st.active = Memtable::new(inner.dimension);
+            st.frozen.clear();
+            st.shards.clear();
+            bytes
+        };
+        self.inner.memtable_bytes.fetch_sub(freed, Ordering::Relaxed);
+        let dir = self.inner.shards_dir();
+        for s in removed {
+            // The manifest no longer names these files; a failure here leaves an orphan
+            // that the next open deletes.
+            let _ = self.inner.fs.remove_file(&shard_file::shard_path(&dir, inner.id, s.shard_id));
+        }
+        Ok(())
+    }
+
+    /// Every collection, by name.
+    pub fn list_collections(&self) -> Vec<CollectionInfo> {
+        self.inner
+            .collections()
+            .iter()
+            .map(|c| CollectionInfo { name: c.name.clone(), dimension: c.dimension, metric: c.metric })
+            .collect()
+    }
+
+    /// Moves every memtable into shard files, publishes the manifest and recycles the
+    /// WAL segments this made redundant. Returns when all of that is durable.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        flush::flush(&self.inner)
+    }
+
+    /// What opening the database found.
+    pub fn recovery_report(&self) -> RecoveryReport {
+        self.inner.recovery.lock().clone()
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> DatabaseStats {
+        let manifest = self.inner.manifest.lock().clone();
+        DatabaseStats {
+            collections: self
+                .inner
+                .collections()
+                .iter()
+                .map(|c| (c.name.clone(), Collection { db: self.inner.clone(), inner: c.clone() }.stats()))
+                .collect(),
+            wal: self.inner.wal.stats(),
+            manifest_generation: manifest.generation,
+            checkpoint_lsn: manifest.checkpoint_lsn,
+            memtable_bytes: self.inner.memtable_bytes.load(Ordering::Relaxed).max(0) as u64,
+            flushes: self.inner.flushes.load(Ordering::Relaxed),
+            compactions: self.inner.compactions.load(Ordering::Relaxed),
+            recovery: self.recovery_report(),
+            poisoned: self.inner.wal.poisoned(),
+            last_background_error: self.inner.last_background_error.lock().clone(),
+        }
+    }
+
+    /// Reads every checksum of every shard file (row-group bodies, footers, bloom
+    /// filters) and returns each problem found; changes nothing.
+    pub fn verify(&self) -> Result<Vec<VerifyProblem>> {
+        self.inner.check_open()?;
+        let mut problems = Vec::new();
+        for c in self.inner.collections() {
+            let shards = c.state.read().shards.clone();
+            for s in shards {
+                problems.extend(s.verify().into_iter().map(|error| VerifyProblem { collection: c.name.clone(), error }));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Stops background threads, syncs the WAL and releases the lock. Handles to
+    /// collections fail with [`Error::Closed`] afterwards.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.signal.lock().stop = true;
+        self.inner.wake.notify_all();
+        for handle in self.workers.lock().drain(..) {
+            let _ = handle.join();
+        }
+        let result = match self.inner.wal.poisoned() {
+            Some(_) => Ok(()),
+            None => self.inner.wal.sync_now(),
+        };
+        *self.inner.lock.lock() = None;
+        result
+    }
+
+    /// Waits up to `timeout` for background flushes to bring memtables under the
+    /// threshold (for tests and tools).
+    pub fn wait_for_background_flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.inner.memtable_bytes.load(Ordering::Relaxed) < self.inner.options.memtable_flush_bytes as isize {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn read_manifest(fs: &dyn FileSystem, path: &Path) -> Result<Manifest> {
+    let file = fs.open(path, OpenMode::Read).map_err(|e| Error::io("open manifest", path, e))?;
+    let len = file.len().map_err(|e| Error::io("stat manifest", path, e))?;
+    if len > 1 << 32 {
+        return Err(Error::corrupt(path, 0, format!("manifest is implausibly large ({len} bytes)")));
+    }
+    let mut bytes = vec![0u8; len as usize];
+    file.read_exact_at(&mut bytes, 0).map_err(|e| Error::io("read manifest", path, e))?;
+    Manifest::decode(&bytes, path)
+}
+
+/// Cuts an open shard back to its committed length; returns the bytes removed.
+fn truncate_uncommitted(fs: &dyn FileSystem, path: &Path, committed: u64) -> Result<u64> {
+    let file = fs.open(path, OpenMode::ReadWrite).map_err(|e| Error::io("open shard file", path, e))?;
+    let len = file.len().map_err(|e| Error::io("stat shard file", path, e))?;
+    if len <= committed {
+        return Ok(0);
+    }
+    file.set_len(committed).map_err(|e| Error::io("truncate uncommitted shard bytes", path, e))?;
+    file.sync_data().map_err(|e| Error::io("fsync truncated shard", path, e))?;
+    Ok(len - committed)
+}
+
+/// A replayed record passed its CRC, but its contents must still fit the collection.
+fn validate_replayed(c: &CollectionInner, op: &WalOp) -> Result<()> {
+    if let WalOp::Add(b) | WalOp::Upsert { batch: b, .. } = op {
+        if b.dimension as usize != c.dimension {
+            return Err(Error::Corrupt {
+                file: PathBuf::from("wal"),
+                offset: 0,
+                reason: format!("WAL record of dimension {} for collection {:?} of dimension {}", b.dimension, c.name, c.dimension),
+            });
+        }
+    }
+    Ok(())
+}

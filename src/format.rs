@@ -1,0 +1,111 @@
+//! Shared helpers of every on-disk structure: little-endian field access, CRC32C, and
+//! the layout tables that `docs/FORMAT.md` is checked against.
+//!
+//! Every fixed header of drift ends with a 4-byte CRC32C of all bytes before it, and
+//! every multi-byte integer is little-endian. Field offsets are chains of named
+//! constants in the module of each structure; each module also exports a [`Layout`]
+//! listing its fields, and `tests/format_doc.rs` compares those lists with the tables
+//! of `docs/FORMAT.md`, so the document cannot drift from the code.
+
+/// One field of a fixed-layout structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// Name as written in `docs/FORMAT.md`.
+    pub name: &'static str,
+    /// Byte offset from the start of the structure.
+    pub offset: usize,
+    /// Size in bytes.
+    pub size: usize,
+}
+
+/// A fixed-layout structure and its fields, in offset order.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Section title in `docs/FORMAT.md`.
+    pub name: &'static str,
+    /// Total size in bytes.
+    pub size: usize,
+    /// The fields, covering `0..size` without gaps.
+    pub fields: &'static [Field],
+}
+
+/// Every fixed-layout structure drift writes.
+pub const LAYOUTS: &[&Layout] = &[
+    &crate::wal::segment::LAYOUT,
+    &crate::wal::record::LAYOUT,
+    &crate::storage::shard_file::HEADER_LAYOUT,
+    &crate::storage::row_group::LAYOUT,
+    &crate::storage::footer::INDEX_ENTRY_LAYOUT,
+    &crate::storage::footer::TRAILER_LAYOUT,
+    &crate::storage::manifest::HEADER_LAYOUT,
+    &crate::storage::manifest::COLLECTION_LAYOUT,
+    &crate::storage::manifest::SHARD_LAYOUT,
+    &crate::storage::manifest::TOMBSTONE_LAYOUT,
+    &crate::storage::manifest::TRAILER_LAYOUT,
+];
+
+pub(crate) fn put_u8(buf: &mut [u8], offset: usize, value: u8) {
+    buf[offset] = value;
+}
+pub(crate) fn put_u16(buf: &mut [u8], offset: usize, value: u16) {
+    buf[offset..offset + 2].copy_from_slice(&value.to_le_bytes());
+}
+pub(crate) fn put_u32(buf: &mut [u8], offset: usize, value: u32) {
+    buf[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+}
+pub(crate) fn put_u64(buf: &mut [u8], offset: usize, value: u64) {
+    buf[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+}
+pub(crate) fn put_u128(buf: &mut [u8], offset: usize, value: u128) {
+    buf[offset..offset + 16].copy_from_slice(&value.to_le_bytes());
+}
+
+/// Reads `N` bytes at `offset`; callers pass buffers whose length they checked.
+fn array<const N: usize>(buf: &[u8], offset: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&buf[offset..offset + N]);
+    out
+}
+pub(crate) fn get_u8(buf: &[u8], offset: usize) -> u8 {
+    buf[offset]
+}
+pub(crate) fn get_u16(buf: &[u8], offset: usize) -> u16 {
+    u16::from_le_bytes(array(buf, offset))
+}
+pub(crate) fn get_u32(buf: &[u8], offset: usize) -> u32 {
+    u32::from_le_bytes(array(buf, offset))
+}
+pub(crate) fn get_u64(buf: &[u8], offset: usize) -> u64 {
+    u64::from_le_bytes(array(buf, offset))
+}
+pub(crate) fn get_u128(buf: &[u8], offset: usize) -> u128 {
+    u128::from_le_bytes(array(buf, offset))
+}
+
+/// CRC32C.
+pub(crate) fn crc(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(bytes)
+}
+
+/// Seals a fixed header: writes the CRC32C of `header[..len-4]` into its last 4 bytes.
+pub(crate) fn seal_header(header: &mut [u8]) {
+    let at = header.len() - 4;
+    let sum = crc(&header[..at]);
+    put_u32(header, at, sum);
+}
+
+/// The (stored, computed) CRC pair of a sealed fixed header.
+pub(crate) fn header_checksums(header: &[u8]) -> (u32, u32) {
+    let at = header.len() - 4;
+    (get_u32(header, at), crc(&header[..at]))
+}
+
+/// Rounds `n` up to a multiple of `align` (a power of two).
+pub(crate) const fn align_up(n: u64, align: u64) -> u64 {
+    (n + align - 1) & !(align - 1)
+}
+
+/// True when every byte is zero.
+pub(crate) fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}

@@ -1,0 +1,64 @@
+//! # drift — an embeddable, memory-mapped, durable vector store
+//!
+//! A [`Database`] is a directory holding named [`Collection`]s of *postings*: a vector,
+//! the 128-bit id of the document it embeds and the span `(start, length)` it covers.
+//! Writes go to a write-ahead log (a ring of preallocated segments with group commit)
+//! and an in-memory memtable; a background flush moves them into shard files made of
+//! fixed-layout row groups that searches read zero-copy from memory maps.
+//!
+//! ```
+//! use drift::{Database, DatabaseOptions, Metric, Posting, SearchOptions, DocumentId};
+//!
+//! # fn main() -> drift::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Database::open(dir.path(), DatabaseOptions::default())?;
+//! let chunks = db.create_collection("chunks", 4, Metric::Cosine)?;
+//!
+//! // Two postings of one document, one of another. Acknowledged = durable.
+//! let doc = DocumentId::generate();
+//! chunks.add(&[
+//!     Posting::new(doc, &[1.0, 0.0, 0.0, 0.0]).with_span(0, 120),
+//!     Posting::new(doc, &[0.0, 1.0, 0.0, 0.0]).with_span(120, 80),
+//!     Posting::new(42u64, &[0.0, 0.0, 1.0, 0.0]),
+//! ])?;
+//!
+//! let hits = chunks.search(&[0.9, 0.1, 0.0, 0.0], &SearchOptions::new(2))?;
+//! assert_eq!(hits[0].document_id, doc);
+//! assert_eq!((hits[0].start, hits[0].length), (0, 120));
+//!
+//! // Replace the document's postings atomically, then delete the other one.
+//! chunks.upsert(doc, &[Posting::new(doc, &[0.0, 0.0, 0.0, 1.0])])?;
+//! chunks.remove(&[DocumentId::from(42u64)])?;
+//! db.flush()?; // memtable → shard files; also happens in the background
+//! assert_eq!(chunks.export()?.len(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! Durability contract: see [`SyncPolicy`]. With the default, a write is acknowledged
+//! only after its WAL record is `fdatasync`ed, and survives `kill -9` and power loss.
+//! On-disk layouts are in `docs/FORMAT.md`, the architecture in
+//! `docs/ARCHITECTURE.md`.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod collection;
+mod db;
+mod error;
+pub mod format;
+pub mod io;
+mod kernels;
+pub(crate) mod maintenance;
+mod memtable;
+mod options;
+mod posting;
+mod search;
+pub(crate) mod storage;
+pub(crate) mod wal;
+
+pub use collection::{Collection, CollectionInfo, CollectionStats};
+pub use db::{Database, DatabaseStats, RecoveryReport, VerifyProblem};
+pub use error::{Error, ErrorCode, Result};
+pub use maintenance::compaction::CompactionReport;
+pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy};
+pub use posting::{DocumentId, Hit, MAX_K, Posting, SearchOptions, StoredPosting};
+pub use wal::WalStats;

@@ -1,0 +1,188 @@
+//! Compaction: rewrite shards that hold deleted rows, then drop spent tombstones.
+//!
+//! Steps (under the maintenance lock, so no flush runs meanwhile):
+//! 1. flush, so no frozen memtable depends on a tombstone;
+//! 2. snapshot the tombstones `T0` and count, per shard, the rows `T0` hides;
+//! 3. write each such shard's live rows into a new sealed shard (new file, new id),
+//!    fsync it and the directory;
+//! 4. publish the manifest naming the new shards instead of the old, with the
+//!    tombstones of `T0` removed (every row they hid is gone; rows re-added after a
+//!    delete have higher LSNs and were never hidden);
+//! 5. swap readers and tombstones under the collection's write lock;
+//! 6. delete the old files (a crash before this leaves orphans the next open removes).
+//!
+//! A row group written by compaction takes the largest `max_lsn` of the groups its rows
+//! came from; any tombstone created later has a higher LSN than every flushed row, so
+//! it still hides them.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::draft::{self, ShardDraft};
+use super::flush;
+use crate::collection::CollectionInner;
+use crate::db::DbInner;
+use crate::error::Result;
+use crate::storage::row_group::RowGroupInput;
+use crate::storage::shard_file::{NO_CENTROID, ShardHeader, ShardReader};
+
+/// What a compaction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Shard files rewritten.
+    pub shards_rewritten: usize,
+    /// Deleted rows physically removed.
+    pub rows_removed: u64,
+    /// Bytes of shard files before minus after.
+    pub bytes_reclaimed: i64,
+    /// Tombstones no longer needed and dropped.
+    pub tombstones_dropped: usize,
+}
+
+/// Rows being gathered for one output row group.
+#[derive(Default)]
+struct RowBuffer {
+    ids: Vec<u128>,
+    spans: Vec<[u32; 2]>,
+    row_ids: Vec<u64>,
+    vectors: Vec<f32>,
+    min_lsn: u64,
+    max_lsn: u64,
+}
+
+impl RowBuffer {
+    fn write(&mut self, draft: &mut ShardDraft, dimension: usize) -> Result<()> {
+        if !self.ids.is_empty() {
+            draft.append(&RowGroupInput {
+                dimension,
+                document_ids: &self.ids,
+                spans: &self.spans,
+                row_ids: &self.row_ids,
+                vectors: &self.vectors,
+                min_lsn: self.min_lsn,
+                max_lsn: self.max_lsn,
+            })?;
+        }
+        *self = RowBuffer::default();
+        Ok(())
+    }
+}
+
+pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<CompactionReport> {
+    db.check_writable()?;
+    let _m = db.maintenance.lock();
+    flush::flush_locked(db)?;
+    let (shards, applied) = {
+        let st = c.state.read();
+        (st.shards.clone(), st.tombstones.clone())
+    };
+    let mut report = CompactionReport::default();
+    if applied.is_empty() {
+        return Ok(report);
+    }
+    let mut victims: Vec<(Arc<ShardReader>, u64)> = Vec::new();
+    for shard in &shards {
+        let mut dead = 0u64;
+        for g in 0..shard.row_groups.len() {
+            let columns = shard.row_group(g)?;
+            dead += (0..columns.rows).filter(|&r| applied.hides(columns.document_id(r), columns.max_lsn)).count() as u64;
+        }
+        if dead > 0 {
+            victims.push((shard.clone(), dead));
+        }
+    }
+    let mut manifest = db.manifest.lock().clone();
+    let Some(record) = manifest.collection_mut(c.id) else { return Ok(report) };
+    let mut created = Vec::new();
+    let mut replacements = Vec::new();
+    let result = (|| -> Result<()> {
+        for (victim, dead) in &victims {
+            let rows = victim.rows - dead;
+            report.rows_removed += dead;
+            if rows == 0 {
+                continue;
+            }
+            let header = ShardHeader {
+                metric: c.metric,
+                dimension: c.dimension,
+                collection_id: c.id,
+                shard_id: record.next_shard_id,
+                centroid_id: victim.header.centroid_id.min(NO_CENTROID),
+            };
+            record.next_shard_id += 1;
+            let mut out = ShardDraft::create(db, header, &mut created)?;
+            let mut buffer = RowBuffer::default();
+            for g in 0..victim.row_groups.len() {
+                let columns = victim.row_group(g)?;
+                for r in 0..columns.rows {
+                    let id = columns.document_id(r);
+                    if applied.hides(id, columns.max_lsn) {
+                        continue;
+                    }
+                    if buffer.ids.is_empty() {
+                        buffer.min_lsn = victim.row_groups[g].min_lsn;
+                    }
+                    buffer.ids.push(id);
+                    buffer.spans.push(columns.span(r));
+                    buffer.row_ids.push(columns.row_id(r));
+                    buffer.vectors.extend_from_slice(columns.vector(r));
+                    buffer.min_lsn = buffer.min_lsn.min(victim.row_groups[g].min_lsn);
+                    buffer.max_lsn = buffer.max_lsn.max(columns.max_lsn);
+                    if buffer.ids.len() >= db.options.row_group_max_rows {
+                        buffer.write(&mut out, c.dimension)?;
+                    }
+                }
+            }
+            buffer.write(&mut out, c.dimension)?;
+            out.seal()?;
+            out.sync(db)?;
+            replacements.push(out);
+        }
+        if !created.is_empty() {
+            db.sync_dir(&db.shards_dir())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        draft::remove_created(db, &created);
+        return Err(e);
+    }
+    let victim_ids: Vec<u64> = victims.iter().map(|(v, _)| v.header.shard_id).collect();
+    record.shards.retain(|s| !victim_ids.contains(&s.shard_id));
+    let mut readers: Vec<Arc<ShardReader>> =
+        shards.iter().filter(|s| !victim_ids.contains(&s.header.shard_id)).cloned().collect();
+    for out in &replacements {
+        record.shards.push(out.record());
+        match out.open_reader(db) {
+            Ok(reader) => readers.push(reader),
+            Err(e) => {
+                draft::remove_created(db, &created);
+                return Err(e);
+            }
+        }
+    }
+    let mut remaining = c.state.read().tombstones.clone();
+    remaining.remove_applied(&applied);
+    record.tombstones = remaining.entries();
+    report.tombstones_dropped = applied.len();
+    manifest.generation += 1;
+    if let Err(e) = db.publish(&manifest) {
+        draft::remove_created(db, &created);
+        return Err(e);
+    }
+    let before: u64 = shards.iter().map(|s| s.file_len()).sum();
+    let after: u64 = readers.iter().map(|s| s.file_len()).sum();
+    report.bytes_reclaimed = before as i64 - after as i64;
+    report.shards_rewritten = victims.len();
+    {
+        let mut st = c.state.write();
+        st.shards = readers;
+        st.tombstones.remove_applied(&applied);
+    }
+    *db.manifest.lock() = manifest;
+    for (victim, _) in &victims {
+        let _ = db.fs.remove_file(&victim.path);
+    }
+    db.compactions.fetch_add(1, Ordering::Relaxed);
+    Ok(report)
+}

@@ -1,0 +1,149 @@
+//! [`ShardDraft`]: a shard file being written by a flush or a compaction.
+//!
+//! A draft appends row groups at its committed offset with positioned writes, may seal
+//! the file (footer), and is fsynced by its owner before the manifest that names its
+//! new length is published. Until then readers map only the old committed range, so a
+//! failed draft leaves nothing visible: bytes past the committed length are
+//! overwritten by the next flush or truncated at the next open.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::db::DbInner;
+use crate::error::{Error, Result};
+use crate::io::{FileHandle, OpenMode};
+use crate::memtable::Memtable;
+use crate::storage::bloom::BloomBuilder;
+use crate::storage::footer;
+use crate::storage::manifest::ShardRecord;
+use crate::storage::row_group::{self, RowGroupInput, RowGroupMeta};
+use crate::storage::shard_file::{self, ShardHeader, ShardReader};
+
+/// A shard file being appended to.
+pub(crate) struct ShardDraft {
+    pub path: PathBuf,
+    pub file: Arc<dyn FileHandle>,
+    pub header: ShardHeader,
+    pub committed: u64,
+    pub metas: Vec<RowGroupMeta>,
+    pub rows: u64,
+    pub sealed: bool,
+    existing: Option<Arc<ShardReader>>,
+    new_ids: Vec<u128>,
+}
+
+impl ShardDraft {
+    /// Continues an open (unsealed) shard.
+    pub fn resume(db: &DbInner, reader: &Arc<ShardReader>) -> Result<ShardDraft> {
+        let file = db.fs.open(&reader.path, OpenMode::ReadWrite).map_err(|e| Error::io("open shard for append", &reader.path, e))?;
+        Ok(ShardDraft {
+            path: reader.path.clone(),
+            file,
+            header: reader.header,
+            committed: reader.data_end,
+            metas: reader.row_groups.clone(),
+            rows: reader.rows,
+            sealed: false,
+            existing: Some(reader.clone()),
+            new_ids: Vec::new(),
+        })
+    }
+
+    /// Starts a new shard file; its path is pushed to `created` so a failed caller can
+    /// remove it.
+    pub fn create(db: &DbInner, header: ShardHeader, created: &mut Vec<PathBuf>) -> Result<ShardDraft> {
+        let path = shard_file::shard_path(&db.shards_dir(), header.collection_id, header.shard_id);
+        let file = shard_file::create(db.fs.as_ref(), &path, &header)?;
+        created.push(path.clone());
+        Ok(ShardDraft {
+            path,
+            file,
+            header,
+            committed: shard_file::HEADER_LEN as u64,
+            metas: Vec::new(),
+            rows: 0,
+            sealed: false,
+            existing: None,
+            new_ids: Vec::new(),
+        })
+    }
+
+    /// Appends one row group.
+    pub fn append(&mut self, input: &RowGroupInput<'_>) -> Result<()> {
+        let (bytes, mut meta) = row_group::encode(input)?;
+        self.file.write_all_at(&bytes, self.committed).map_err(|e| Error::io("write row group", &self.path, e))?;
+        meta.offset = self.committed;
+        self.committed += bytes.len() as u64;
+        self.rows += meta.rows as u64;
+        self.metas.push(meta);
+        self.new_ids.extend_from_slice(input.document_ids);
+        Ok(())
+    }
+
+    /// Appends rows `range` of a frozen memtable as one row group.
+    pub fn append_memtable(&mut self, m: &Memtable, range: Range<usize>) -> Result<()> {
+        let d = m.dimension;
+        let lsns = &m.lsns[range.clone()];
+        self.append(&RowGroupInput {
+            dimension: d,
+            document_ids: &m.document_ids[range.clone()],
+            spans: &m.spans[range.clone()],
+            row_ids: &m.row_ids[range.clone()],
+            vectors: &m.vectors[range.start * d..range.end * d],
+            min_lsn: lsns.iter().copied().min().unwrap_or(0),
+            max_lsn: lsns.iter().copied().max().unwrap_or(0),
+        })
+    }
+
+    /// Writes the footer (row-group index and bloom filter over every document id).
+    pub fn seal(&mut self) -> Result<()> {
+        let mut bloom = BloomBuilder::with_capacity(self.rows as usize);
+        if let Some(reader) = &self.existing {
+            for g in 0..reader.row_groups.len() {
+                let columns = reader.row_group(g)?;
+                for r in 0..columns.rows {
+                    bloom.insert(columns.document_id(r));
+                }
+            }
+        }
+        for id in &self.new_ids {
+            bloom.insert(*id);
+        }
+        let bytes = footer::encode(self.committed, &self.metas, &bloom);
+        self.file.write_all_at(&bytes, self.committed).map_err(|e| Error::io("write shard footer", &self.path, e))?;
+        self.committed += bytes.len() as u64;
+        self.sealed = true;
+        Ok(())
+    }
+
+    /// Fsyncs the file (a failure poisons the database).
+    pub fn sync(&self, db: &DbInner) -> Result<()> {
+        db.sync_file(self.file.as_ref(), &self.path, "fsync shard file")
+    }
+
+    /// The manifest entry describing the draft as written.
+    pub fn record(&self) -> ShardRecord {
+        ShardRecord {
+            shard_id: self.header.shard_id,
+            committed_len: self.committed,
+            row_count: self.rows,
+            row_group_count: self.metas.len() as u32,
+            centroid_id: self.header.centroid_id,
+            sealed: self.sealed,
+        }
+    }
+
+    /// Maps the draft's committed bytes for search.
+    pub fn open_reader(&self, db: &DbInner) -> Result<Arc<ShardReader>> {
+        Ok(Arc::new(ShardReader::open(db.fs.as_ref(), &self.path, &self.record(), &self.header)?))
+    }
+}
+
+/// Removes files a failed flush or compaction created (best effort; the next open
+/// removes whatever is left, since no manifest names them).
+pub(crate) fn remove_created(db: &DbInner, created: &[PathBuf]) {
+    for path in created {
+        let _ = db.fs.remove_file(path);
+    }
+}

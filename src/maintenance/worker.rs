@@ -1,0 +1,83 @@
+//! Background threads: the flusher and, for `SyncPolicy::Periodic`, the WAL syncer.
+//!
+//! Both hold the database's shared state and stop when `Database` is closed or
+//! dropped (which joins them). A failed background flush is recorded in stats and
+//! retried with backoff; it never loses data (see `flush.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::flush;
+use crate::db::DbInner;
+use crate::options::SyncPolicy;
+
+pub(crate) fn spawn(db: &Arc<DbInner>) -> Vec<JoinHandle<()>> {
+    let mut handles = Vec::new();
+    let flusher = db.clone();
+    if let Ok(h) = std::thread::Builder::new().name("drift-flush".into()).spawn(move || flush_loop(&flusher)) {
+        handles.push(h);
+    }
+    if let SyncPolicy::Periodic(interval) = db.options.sync_policy {
+        let syncer = db.clone();
+        if let Ok(h) = std::thread::Builder::new().name("drift-wal-sync".into()).spawn(move || sync_loop(&syncer, interval)) {
+            handles.push(h);
+        }
+    }
+    handles
+}
+
+fn flush_loop(db: &DbInner) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        {
+            let mut signal = db.signal.lock();
+            if !signal.stop && !signal.flush_requested {
+                db.wake.wait_for(&mut signal, Duration::from_millis(250));
+            }
+            if signal.stop {
+                return;
+            }
+            signal.flush_requested = false;
+        }
+        if db.wal.poisoned().is_some() {
+            continue;
+        }
+        if db.memtable_bytes.load(Ordering::Relaxed) < db.options.memtable_flush_bytes as isize {
+            continue;
+        }
+        match flush::flush(db) {
+            Ok(()) => {
+                backoff = Duration::from_millis(10);
+                *db.last_background_error.lock() = None;
+            }
+            Err(e) => {
+                *db.last_background_error.lock() = Some(e.to_string());
+                let mut signal = db.signal.lock();
+                if !signal.stop {
+                    db.wake.wait_for(&mut signal, backoff);
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn sync_loop(db: &DbInner, interval: Duration) {
+    loop {
+        {
+            let mut signal = db.signal.lock();
+            if !signal.stop {
+                db.wake.wait_for(&mut signal, interval);
+            }
+            if signal.stop {
+                return;
+            }
+        }
+        if db.wal.sync_now().is_err() {
+            // The WAL is poisoned now; writers see the error.
+            continue;
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Every tunable of a database, with defaults and validation.
+//!
+//! Invariant: [`DatabaseOptions::validate`] is called by `Database::open` before anything
+//! touches the disk, so a bad option never leaves a half-created database behind.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::io::{FileSystem, RealFileSystem};
+
+/// When a write is acknowledged relative to the WAL reaching stable storage.
+///
+/// This is the durability contract (see the README): with [`SyncPolicy::Always`] an
+/// acknowledged write survives `kill -9` and power loss; with the other two it survives
+/// `kill -9` of the process (the data is in the kernel's page cache) but a power loss
+/// may lose the last `interval` (or everything since the last flush) of writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// `fdatasync` the WAL before acknowledging (concurrent writers share one sync).
+    Always,
+    /// Acknowledge after the write reaches the page cache; a background thread
+    /// `fdatasync`s the WAL every `interval`.
+    Periodic(Duration),
+    /// Never `fdatasync` the WAL for a write (only at segment roll-over and flush).
+    Never,
+}
+
+/// Options of [`crate::Database::open`].
+#[derive(Clone)]
+pub struct DatabaseOptions {
+    /// When writes are acknowledged. Default: [`SyncPolicy::Always`].
+    pub sync_policy: SyncPolicy,
+    /// Bytes of vectors held in memtables before a background flush. Default 64 MiB.
+    pub memtable_flush_bytes: usize,
+    /// Size of each preallocated WAL segment file. Default 64 MiB; minimum 64 KiB.
+    /// One write batch must fit in one segment.
+    pub wal_segment_bytes: u64,
+    /// Number of WAL segments preallocated in the ring. Default 4; the ring grows
+    /// when every segment still holds records newer than the last checkpoint.
+    pub wal_ring_segments: usize,
+    /// Rows after which a shard file is sealed (footer written) and a new one started.
+    /// Default 1,048,576.
+    pub shard_max_rows: u64,
+    /// Rows per row group written by compaction. Default 65,536.
+    pub row_group_max_rows: usize,
+    /// Run the flush thread (and, for [`SyncPolicy::Periodic`], the sync thread).
+    /// Default true; hosts that schedule work themselves call `flush()`.
+    pub background_threads: bool,
+    /// Open read-write; creating the directory if it does not exist. Default true.
+    pub create_if_missing: bool,
+    /// The file-I/O seam. Default: the real file system. Tests inject faults here.
+    pub file_system: Arc<dyn FileSystem>,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        DatabaseOptions {
+            sync_policy: SyncPolicy::Always,
+            memtable_flush_bytes: 64 << 20,
+            wal_segment_bytes: 64 << 20,
+            wal_ring_segments: 4,
+            shard_max_rows: 1 << 20,
+            row_group_max_rows: 1 << 16,
+            background_threads: true,
+            create_if_missing: true,
+            file_system: Arc::new(RealFileSystem),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseOptions")
+            .field("sync_policy", &self.sync_policy)
+            .field("memtable_flush_bytes", &self.memtable_flush_bytes)
+            .field("wal_segment_bytes", &self.wal_segment_bytes)
+            .field("wal_ring_segments", &self.wal_ring_segments)
+            .field("shard_max_rows", &self.shard_max_rows)
+            .field("row_group_max_rows", &self.row_group_max_rows)
+            .field("background_threads", &self.background_threads)
+            .field("create_if_missing", &self.create_if_missing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Smallest accepted WAL segment.
+pub const MIN_WAL_SEGMENT_BYTES: u64 = 64 << 10;
+/// Largest accepted WAL segment (record lengths are u32).
+pub const MAX_WAL_SEGMENT_BYTES: u64 = 1 << 31;
+
+impl DatabaseOptions {
+    /// Checks every option; returns `InvalidArgument` naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_WAL_SEGMENT_BYTES..=MAX_WAL_SEGMENT_BYTES).contains(&self.wal_segment_bytes)
+            || self.wal_segment_bytes % 4096 != 0
+        {
+            return Err(Error::invalid(format!(
+                "wal_segment_bytes must be a multiple of 4096 between {MIN_WAL_SEGMENT_BYTES} and {MAX_WAL_SEGMENT_BYTES}, got {}",
+                self.wal_segment_bytes
+            )));
+        }
+        if !(2..=1024).contains(&self.wal_ring_segments) {
+            return Err(Error::invalid(format!(
+                "wal_ring_segments must be between 2 and 1024, got {}",
+                self.wal_ring_segments
+            )));
+        }
+        if self.memtable_flush_bytes == 0 {
+            return Err(Error::invalid("memtable_flush_bytes must be positive"));
+        }
+        if self.shard_max_rows == 0 {
+            return Err(Error::invalid("shard_max_rows must be positive"));
+        }
+        if self.row_group_max_rows == 0 || self.row_group_max_rows > crate::storage::row_group::MAX_ROWS {
+            return Err(Error::invalid(format!(
+                "row_group_max_rows must be between 1 and {}, got {}",
+                crate::storage::row_group::MAX_ROWS,
+                self.row_group_max_rows
+            )));
+        }
+        if let SyncPolicy::Periodic(interval) = self.sync_policy {
+            if interval.is_zero() {
+                return Err(Error::invalid("SyncPolicy::Periodic needs a positive interval"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How distances between vectors are measured. Smaller distance = closer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Squared Euclidean distance.
+    L2,
+    /// Negated inner product (`-dot(a, b)`), so that smaller is closer.
+    InnerProduct,
+    /// `1 - cos(a, b)`. Vectors and queries are normalised to unit length at write and
+    /// query time; a zero vector is rejected.
+    Cosine,
+}
+
+impl Metric {
+    /// On-disk code of the metric.
+    pub fn code(self) -> u8 {
+        match self {
+            Metric::L2 => 1,
+            Metric::InnerProduct => 2,
+            Metric::Cosine => 3,
+        }
+    }
+
+    /// The metric of an on-disk code.
+    pub fn from_code(code: u8) -> Option<Metric> {
+        match code {
+            1 => Some(Metric::L2),
+            2 => Some(Metric::InnerProduct),
+            3 => Some(Metric::Cosine),
+            _ => None,
+        }
+    }
+}
+
+/// Largest accepted vector dimension.
+pub const MAX_DIMENSION: usize = 65_536;
+/// Longest accepted collection name, in bytes.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks a collection name: 1 to 255 bytes of ASCII letters, digits, `_`, `-`, `.`,
+/// not starting with `.`.
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "collection name must be 1 to {MAX_NAME_LEN} bytes long, got {} bytes",
+            name.len()
+        )));
+    }
+    if name.starts_with('.') {
+        return Err(Error::invalid(format!("collection name {name:?} must not start with '.'")));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        return Err(Error::invalid(format!(
+            "collection name {name:?} contains {bad:?}; use ASCII letters, digits, '_', '-' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a dimension for a new collection.
+pub fn validate_dimension(dimension: usize) -> Result<()> {
+    if dimension == 0 || dimension > MAX_DIMENSION {
+        return Err(Error::invalid(format!(
+            "dimension must be between 1 and {MAX_DIMENSION}, got {dimension}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The data model's values: document ids, postings, search options and hits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// A 128-bit document id. New ids are ULIDs (time-ordered, random); any `u128` or `u64`
+/// a caller supplies is accepted as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct DocumentId(pub u128);
+
+impl DocumentId {
+    /// A fresh ULID.
+    pub fn generate() -> DocumentId {
+        DocumentId(u128::from(ulid::Ulid::generate()))
+    }
+
+    /// The 16 little-endian bytes drift stores on disk and the C ABI passes.
+    pub fn to_le_bytes(self) -> [u8; 16] {
+        self.0.to_le_bytes()
+    }
+
+    /// The id of 16 little-endian bytes.
+    pub fn from_le_bytes(bytes: [u8; 16]) -> DocumentId {
+        DocumentId(u128::from_le_bytes(bytes))
+    }
+}
+
+impl From<u128> for DocumentId {
+    fn from(value: u128) -> Self {
+        DocumentId(value)
+    }
+}
+
+impl From<u64> for DocumentId {
+    fn from(value: u64) -> Self {
+        DocumentId(u128::from(value))
+    }
+}
+
+impl fmt::Display for DocumentId {
+    /// Formats as a 26-character Crockford base32 ULID string.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&ulid::Ulid::from(self.0).to_string())
+    }
+}
+
+impl FromStr for DocumentId {
+    type Err = Error;
+    /// Parses a ULID string or a decimal integer.
+    fn from_str(s: &str) -> Result<Self> {
+        if let Ok(n) = s.parse::<u128>() {
+            return Ok(DocumentId(n));
+        }
+        ulid::Ulid::from_string(s)
+            .map(|u| DocumentId(u128::from(u)))
+            .map_err(|e| Error::invalid(format!("{s:?} is neither a ULID nor a decimal id: {e}")))
+    }
+}
+
+/// One vector and the span of the document it embeds.
+#[derive(Debug, Clone, Copy)]
+pub struct Posting<'a> {
+    /// The document; `None` gives the posting a fresh ULID.
+    pub document_id: Option<DocumentId>,
+    /// First byte (or token) of the span; 0 when unused.
+    pub start: u32,
+    /// Length of the span; 0 when unused.
+    pub length: u32,
+    /// The embedding; its length must be the collection's dimension.
+    pub vector: &'a [f32],
+}
+
+impl<'a> Posting<'a> {
+    /// A posting of `document_id` with an unused span.
+    pub fn new(document_id: impl Into<DocumentId>, vector: &'a [f32]) -> Self {
+        Posting { document_id: Some(document_id.into()), start: 0, length: 0, vector }
+    }
+
+    /// The same posting with the span `start..start+length`.
+    pub fn with_span(mut self, start: u32, length: u32) -> Self {
+        self.start = start;
+        self.length = length;
+        self
+    }
+}
+
+/// An owned posting, as returned by [`crate::Collection::postings`] and export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPosting {
+    /// The document.
+    pub document_id: DocumentId,
+    /// Span start.
+    pub start: u32,
+    /// Span length.
+    pub length: u32,
+    /// Internal row id (unique in the collection, assigned at write time).
+    pub row_id: u64,
+    /// The vector as stored (normalised for cosine collections).
+    pub vector: Vec<f32>,
+}
+
+/// Options of a search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    /// Number of hits wanted (1 to [`MAX_K`]).
+    pub k: usize,
+    /// Return at most one hit (the closest posting) per document.
+    pub one_per_document: bool,
+}
+
+/// Largest accepted `k`.
+pub const MAX_K: usize = 100_000;
+
+impl SearchOptions {
+    /// `k` nearest postings, several per document allowed.
+    pub fn new(k: usize) -> Self {
+        SearchOptions { k, one_per_document: false }
+    }
+
+    /// The same options returning one hit per document.
+    pub fn one_per_document(mut self) -> Self {
+        self.one_per_document = true;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.k == 0 || self.k > MAX_K {
+            return Err(Error::invalid(format!("k must be between 1 and {MAX_K}, got {}", self.k)));
+        }
+        Ok(())
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// The document the posting belongs to.
+    pub document_id: DocumentId,
+    /// Span start of the posting.
+    pub start: u32,
+    /// Span length of the posting.
+    pub length: u32,
+    /// Distance under the collection's metric (smaller is closer).
+    pub distance: f32,
+}

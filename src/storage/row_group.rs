@@ -1,0 +1,306 @@
+//! Row groups: the fixed-layout blocks shard files are made of.
+//!
+//! A row group is a 64-byte header followed by a body of aligned columns. Its start
+//! offset in the file is a multiple of 64, every column starts at a multiple of 64 from
+//! the row group's start, and its total length is a multiple of 64 — so every column is
+//! 64-byte aligned in the memory map and is borrowed as a typed slice without copying.
+//!
+//! Header (little-endian):
+//!
+//! | offset | size | field       | meaning                                           |
+//! |-------:|-----:|-------------|---------------------------------------------------|
+//! | 0      | 8    | magic       | `DRFTROWG`                                        |
+//! | 8      | 2    | version     | 1                                                 |
+//! | 10     | 2    | reserved    | zero                                              |
+//! | 12     | 4    | row_count   | rows in the group, 1 ..= `MAX_ROWS`               |
+//! | 16     | 4    | dimension   | vector dimension (equals the shard's)             |
+//! | 20     | 4    | reserved2   | zero                                              |
+//! | 24     | 8    | min_lsn     | smallest LSN of a row                             |
+//! | 32     | 8    | max_lsn     | largest LSN of a row (tombstones compare to this) |
+//! | 40     | 8    | body_len    | bytes after the header, padded to 64              |
+//! | 48     | 4    | body_crc    | CRC32C of the body                                |
+//! | 52     | 8    | reserved3   | zero                                              |
+//! | 60     | 4    | header_crc  | CRC32C of bytes 0..60                             |
+//!
+//! Body columns, in order, each starting at the next multiple of 64 (offsets from the
+//! row group start; `n` rows, dimension `d`):
+//! `document_ids` (n × 16 bytes, u128 LE), `spans` (n × {start u32, length u32}),
+//! `row_ids` (n × u64), `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes`
+//! (n × d × u8, row-major), `vectors` (n × d × f32, row-major).
+//!
+//! SQ8: `value ≈ sq8_min[j] + code × sq8_scale[j]`, with min/scale per dimension over
+//! the group's rows (scale 0 when a dimension is constant).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::format::{self, Field, Layout, align_up};
+use crate::io::MmapView;
+
+pub(crate) const MAGIC: [u8; 8] = *b"DRFTROWG";
+pub(crate) const VERSION: u16 = 1;
+/// Largest row count of one row group.
+pub const MAX_ROWS: usize = 1 << 22;
+/// Alignment of row groups and columns.
+pub const ALIGN: u64 = 64;
+
+const MAGIC_OFFSET: usize = 0;
+const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
+const RESERVED_OFFSET: usize = VERSION_OFFSET + 2;
+const ROW_COUNT_OFFSET: usize = RESERVED_OFFSET + 2;
+const DIMENSION_OFFSET: usize = ROW_COUNT_OFFSET + 4;
+const RESERVED2_OFFSET: usize = DIMENSION_OFFSET + 4;
+const MIN_LSN_OFFSET: usize = RESERVED2_OFFSET + 4;
+const MAX_LSN_OFFSET: usize = MIN_LSN_OFFSET + 8;
+const BODY_LEN_OFFSET: usize = MAX_LSN_OFFSET + 8;
+const BODY_CRC_OFFSET: usize = BODY_LEN_OFFSET + 8;
+const RESERVED3_OFFSET: usize = BODY_CRC_OFFSET + 4;
+const HEADER_CRC_OFFSET: usize = RESERVED3_OFFSET + 8;
+/// Size of the row group header.
+pub const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
+const _: () = assert!(HEADER_LEN == 64);
+
+/// Layout of the row group header, checked against `docs/FORMAT.md`.
+pub const LAYOUT: Layout = Layout {
+    name: "Row group header",
+    size: HEADER_LEN,
+    fields: &[
+        Field { name: "magic", offset: MAGIC_OFFSET, size: 8 },
+        Field { name: "version", offset: VERSION_OFFSET, size: 2 },
+        Field { name: "reserved", offset: RESERVED_OFFSET, size: 2 },
+        Field { name: "row_count", offset: ROW_COUNT_OFFSET, size: 4 },
+        Field { name: "dimension", offset: DIMENSION_OFFSET, size: 4 },
+        Field { name: "reserved2", offset: RESERVED2_OFFSET, size: 4 },
+        Field { name: "min_lsn", offset: MIN_LSN_OFFSET, size: 8 },
+        Field { name: "max_lsn", offset: MAX_LSN_OFFSET, size: 8 },
+        Field { name: "body_len", offset: BODY_LEN_OFFSET, size: 8 },
+        Field { name: "body_crc", offset: BODY_CRC_OFFSET, size: 4 },
+        Field { name: "reserved3", offset: RESERVED3_OFFSET, size: 8 },
+        Field { name: "header_crc", offset: HEADER_CRC_OFFSET, size: 4 },
+    ],
+};
+
+/// Column offsets (from the row group start) of a group of `rows` rows of `dimension`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ColumnLayout {
+    pub document_ids: u64,
+    pub spans: u64,
+    pub row_ids: u64,
+    pub sq8_min: u64,
+    pub sq8_scale: u64,
+    pub sq8_codes: u64,
+    pub vectors: u64,
+    /// Header plus body, a multiple of 64.
+    pub total_len: u64,
+}
+
+impl ColumnLayout {
+    pub fn new(rows: usize, dimension: usize) -> Option<ColumnLayout> {
+        let n = rows as u64;
+        let d = dimension as u64;
+        let next = |start: u64, len: u64| -> Option<u64> { Some(align_up(start.checked_add(len)?, ALIGN)) };
+        let document_ids = HEADER_LEN as u64;
+        let spans = next(document_ids, n.checked_mul(16)?)?;
+        let row_ids = next(spans, n.checked_mul(8)?)?;
+        let sq8_min = next(row_ids, n.checked_mul(8)?)?;
+        let sq8_scale = next(sq8_min, d.checked_mul(4)?)?;
+        let sq8_codes = next(sq8_scale, d.checked_mul(4)?)?;
+        let vectors = next(sq8_codes, n.checked_mul(d)?)?;
+        let total_len = next(vectors, n.checked_mul(d)?.checked_mul(4)?)?;
+        Some(ColumnLayout { document_ids, spans, row_ids, sq8_min, sq8_scale, sq8_codes, vectors, total_len })
+    }
+}
+
+/// Rows to be written as one row group, in columns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowGroupInput<'a> {
+    pub dimension: usize,
+    pub document_ids: &'a [u128],
+    pub spans: &'a [[u32; 2]],
+    pub row_ids: &'a [u64],
+    pub vectors: &'a [f32],
+    pub min_lsn: u64,
+    pub max_lsn: u64,
+}
+
+/// Encodes a row group (header and body) ready to be written at a 64-aligned offset,
+/// with its meta (offset 0: the caller sets where it writes it).
+pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta)> {
+    let n = input.document_ids.len();
+    let d = input.dimension;
+    if n == 0 || n > MAX_ROWS || input.spans.len() != n || input.row_ids.len() != n || input.vectors.len() != n * d {
+        return Err(Error::invalid(format!("row group of {n} rows is malformed or larger than {MAX_ROWS} rows")));
+    }
+    let layout = ColumnLayout::new(n, d).ok_or_else(|| Error::invalid("row group too large"))?;
+    let mut buf = vec![0u8; layout.total_len as usize];
+    for (i, id) in input.document_ids.iter().enumerate() {
+        format::put_u128(&mut buf, layout.document_ids as usize + i * 16, *id);
+    }
+    for (i, [start, length]) in input.spans.iter().enumerate() {
+        format::put_u32(&mut buf, layout.spans as usize + i * 8, *start);
+        format::put_u32(&mut buf, layout.spans as usize + i * 8 + 4, *length);
+    }
+    for (i, row_id) in input.row_ids.iter().enumerate() {
+        format::put_u64(&mut buf, layout.row_ids as usize + i * 8, *row_id);
+    }
+    let (mins, scales) = crate::kernels::sq8::train(input.vectors, d);
+    for j in 0..d {
+        format::put_u32(&mut buf, layout.sq8_min as usize + j * 4, mins[j].to_bits());
+        format::put_u32(&mut buf, layout.sq8_scale as usize + j * 4, scales[j].to_bits());
+    }
+    let codes_at = layout.sq8_codes as usize;
+    crate::kernels::sq8::encode(input.vectors, &mins, &scales, &mut buf[codes_at..codes_at + n * d]);
+    for (i, v) in input.vectors.iter().enumerate() {
+        format::put_u32(&mut buf, layout.vectors as usize + i * 4, v.to_bits());
+    }
+    let body_crc = format::crc(&buf[HEADER_LEN..]);
+    let header = &mut buf[..HEADER_LEN];
+    header[MAGIC_OFFSET..MAGIC_OFFSET + 8].copy_from_slice(&MAGIC);
+    format::put_u16(header, VERSION_OFFSET, VERSION);
+    format::put_u32(header, ROW_COUNT_OFFSET, n as u32);
+    format::put_u32(header, DIMENSION_OFFSET, d as u32);
+    format::put_u64(header, MIN_LSN_OFFSET, input.min_lsn);
+    format::put_u64(header, MAX_LSN_OFFSET, input.max_lsn);
+    format::put_u64(header, BODY_LEN_OFFSET, layout.total_len - HEADER_LEN as u64);
+    format::put_u32(header, BODY_CRC_OFFSET, body_crc);
+    format::seal_header(header);
+    let meta = RowGroupMeta { offset: 0, rows: n, min_lsn: input.min_lsn, max_lsn: input.max_lsn, body_crc, layout };
+    Ok((buf, meta))
+}
+
+/// What the header of a row group says, validated against its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowGroupMeta {
+    pub offset: u64,
+    pub rows: usize,
+    pub min_lsn: u64,
+    pub max_lsn: u64,
+    pub body_crc: u32,
+    pub layout: ColumnLayout,
+}
+
+impl RowGroupMeta {
+    /// Parses and checks the header at `offset`; the whole group must end by `limit`.
+    pub fn parse(view: &MmapView, offset: u64, limit: u64, dimension: usize, path: &Path) -> Result<RowGroupMeta> {
+        if offset % ALIGN != 0 {
+            return Err(Error::corrupt(path, offset, "row group is not 64-byte aligned"));
+        }
+        let header = view
+            .slice(offset, HEADER_LEN as u64)
+            .filter(|_| offset + HEADER_LEN as u64 <= limit)
+            .ok_or_else(|| Error::corrupt(path, offset, "file ends inside a row group header"))?;
+        let (expected, actual) = format::header_checksums(header);
+        if expected != actual {
+            return Err(Error::ChecksumMismatch {
+                file: path.to_owned(),
+                offset,
+                structure: "row group header",
+                expected,
+                actual,
+            });
+        }
+        if header[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
+            return Err(Error::corrupt(path, offset, "bad row group magic"));
+        }
+        let version = format::get_u16(header, VERSION_OFFSET);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
+        }
+        let rows = format::get_u32(header, ROW_COUNT_OFFSET) as usize;
+        let dim = format::get_u32(header, DIMENSION_OFFSET) as usize;
+        if dim != dimension {
+            return Err(Error::corrupt(path, offset, format!("row group dimension {dim}, shard dimension {dimension}")));
+        }
+        if rows == 0 || rows > MAX_ROWS {
+            return Err(Error::corrupt(path, offset, format!("row group claims {rows} rows")));
+        }
+        let layout = ColumnLayout::new(rows, dim)
+            .ok_or_else(|| Error::corrupt(path, offset, "row group size overflows"))?;
+        let body_len = format::get_u64(header, BODY_LEN_OFFSET);
+        if body_len != layout.total_len - HEADER_LEN as u64 {
+            return Err(Error::corrupt(path, offset, format!("row group body length {body_len} does not match its row count")));
+        }
+        if offset.checked_add(layout.total_len).is_none_or(|end| end > limit) {
+            return Err(Error::corrupt(path, offset, "row group extends past the end of the shard's data"));
+        }
+        let min_lsn = format::get_u64(header, MIN_LSN_OFFSET);
+        let max_lsn = format::get_u64(header, MAX_LSN_OFFSET);
+        if min_lsn > max_lsn {
+            return Err(Error::corrupt(path, offset, "row group min LSN exceeds its max LSN"));
+        }
+        Ok(RowGroupMeta { offset, rows, min_lsn, max_lsn, body_crc: format::get_u32(header, BODY_CRC_OFFSET), layout })
+    }
+
+    /// Checks the body checksum (reads every byte of the group).
+    pub fn verify_body(&self, view: &MmapView, path: &Path) -> Result<()> {
+        let body = view
+            .slice(self.offset + HEADER_LEN as u64, self.layout.total_len - HEADER_LEN as u64)
+            .ok_or_else(|| Error::corrupt(path, self.offset, "row group body out of bounds"))?;
+        let actual = format::crc(body);
+        if actual != self.body_crc {
+            return Err(Error::ChecksumMismatch {
+                file: path.to_owned(),
+                offset: self.offset,
+                structure: "row group body",
+                expected: self.body_crc,
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// The columns, borrowed from the map.
+    pub fn columns<'a>(&self, view: &'a MmapView, dimension: usize, path: &Path) -> Result<RowGroupColumns<'a>> {
+        let at = |column: u64| self.offset + column;
+        let n = self.rows;
+        let bad = || Error::corrupt(path, self.offset, "row group column out of bounds or misaligned");
+        Ok(RowGroupColumns {
+            rows: n,
+            dimension,
+            max_lsn: self.max_lsn,
+            document_ids: view.typed::<u64>(at(self.layout.document_ids), n * 2).ok_or_else(bad)?,
+            spans: view.typed::<u32>(at(self.layout.spans), n * 2).ok_or_else(bad)?,
+            row_ids: view.typed::<u64>(at(self.layout.row_ids), n).ok_or_else(bad)?,
+            sq8_min: view.typed::<f32>(at(self.layout.sq8_min), dimension).ok_or_else(bad)?,
+            sq8_scale: view.typed::<f32>(at(self.layout.sq8_scale), dimension).ok_or_else(bad)?,
+            sq8_codes: view.typed::<u8>(at(self.layout.sq8_codes), n * dimension).ok_or_else(bad)?,
+            vectors: view.typed::<f32>(at(self.layout.vectors), n * dimension).ok_or_else(bad)?,
+        })
+    }
+}
+
+/// The columns of one row group, borrowed straight from the memory map.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowGroupColumns<'a> {
+    pub rows: usize,
+    pub dimension: usize,
+    pub max_lsn: u64,
+    document_ids: &'a [u64],
+    spans: &'a [u32],
+    row_ids: &'a [u64],
+    #[allow(dead_code)]
+    pub sq8_min: &'a [f32],
+    #[allow(dead_code)]
+    pub sq8_scale: &'a [f32],
+    #[allow(dead_code)]
+    pub sq8_codes: &'a [u8],
+    pub vectors: &'a [f32],
+}
+
+impl<'a> RowGroupColumns<'a> {
+    pub fn document_id(&self, row: usize) -> u128 {
+        u128::from(self.document_ids[2 * row]) | (u128::from(self.document_ids[2 * row + 1]) << 64)
+    }
+
+    pub fn span(&self, row: usize) -> [u32; 2] {
+        [self.spans[2 * row], self.spans[2 * row + 1]]
+    }
+
+    pub fn row_id(&self, row: usize) -> u64 {
+        self.row_ids[row]
+    }
+
+    pub fn vector(&self, row: usize) -> &'a [f32] {
+        &self.vectors[row * self.dimension..(row + 1) * self.dimension]
+    }
+}

@@ -1,0 +1,294 @@
+//! Shard files: a header, row groups appended one by one, and (once sealed) a footer.
+//!
+//! ```text
+//! 0        64                                     data_end            file end
+//! | header | row group | row group | ... | row group | index | bloom | trailer |
+//! ```
+//!
+//! Header (64 bytes, little-endian):
+//!
+//! | offset | size | field         | meaning                                          |
+//! |-------:|-----:|---------------|--------------------------------------------------|
+//! | 0      | 8    | magic         | `DRFTSHRD`                                       |
+//! | 8      | 2    | version       | 1                                                |
+//! | 10     | 1    | metric        | 1 L2, 2 inner product, 3 cosine                  |
+//! | 11     | 1    | reserved      | zero                                             |
+//! | 12     | 4    | dimension     | vector dimension                                 |
+//! | 16     | 8    | collection_id | owning collection                                |
+//! | 24     | 8    | shard_id      | id of the shard within its collection            |
+//! | 32     | 4    | centroid_id   | routing centroid, `0xFFFFFFFF` = none yet        |
+//! | 36     | 24   | reserved2     | zero                                             |
+//! | 60     | 4    | header_crc    | CRC32C of bytes 0..60                            |
+//!
+//! Invariants:
+//! - The manifest records each shard's committed length. Bytes past it belong to a
+//!   flush that did not publish and are truncated at open, before mapping.
+//! - An **open** shard (no footer) is read by walking row group headers from offset 64
+//!   to the committed length; a **sealed** shard through its footer's index. Both take
+//!   time proportional to the number of row groups, not to the data.
+//! - Row-group bodies are checked against their CRC32C the first time a search (or
+//!   `verify`) touches them; a damaged body is an error, never a result.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::bloom;
+use super::footer::Footer;
+use super::manifest::ShardRecord;
+use super::row_group::{RowGroupColumns, RowGroupMeta};
+use crate::error::{Error, Result};
+use crate::format::{self, Field, Layout};
+use crate::io::{FileHandle, FileSystem, MmapView, OpenMode};
+use crate::options::Metric;
+
+pub(crate) const MAGIC: [u8; 8] = *b"DRFTSHRD";
+pub(crate) const VERSION: u16 = 1;
+/// `centroid_id` of a shard not yet owned by a centroid.
+pub const NO_CENTROID: u32 = u32::MAX;
+
+const MAGIC_OFFSET: usize = 0;
+const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
+const METRIC_OFFSET: usize = VERSION_OFFSET + 2;
+const RESERVED_OFFSET: usize = METRIC_OFFSET + 1;
+const DIMENSION_OFFSET: usize = RESERVED_OFFSET + 1;
+const COLLECTION_ID_OFFSET: usize = DIMENSION_OFFSET + 4;
+const SHARD_ID_OFFSET: usize = COLLECTION_ID_OFFSET + 8;
+const CENTROID_ID_OFFSET: usize = SHARD_ID_OFFSET + 8;
+const RESERVED2_OFFSET: usize = CENTROID_ID_OFFSET + 4;
+const HEADER_CRC_OFFSET: usize = RESERVED2_OFFSET + 24;
+/// Size of the shard file header; the first row group starts here.
+pub const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
+const _: () = assert!(HEADER_LEN == 64);
+
+/// Layout of the shard header, checked against `docs/FORMAT.md`.
+pub const HEADER_LAYOUT: Layout = Layout {
+    name: "Shard file header",
+    size: HEADER_LEN,
+    fields: &[
+        Field { name: "magic", offset: MAGIC_OFFSET, size: 8 },
+        Field { name: "version", offset: VERSION_OFFSET, size: 2 },
+        Field { name: "metric", offset: METRIC_OFFSET, size: 1 },
+        Field { name: "reserved", offset: RESERVED_OFFSET, size: 1 },
+        Field { name: "dimension", offset: DIMENSION_OFFSET, size: 4 },
+        Field { name: "collection_id", offset: COLLECTION_ID_OFFSET, size: 8 },
+        Field { name: "shard_id", offset: SHARD_ID_OFFSET, size: 8 },
+        Field { name: "centroid_id", offset: CENTROID_ID_OFFSET, size: 4 },
+        Field { name: "reserved2", offset: RESERVED2_OFFSET, size: 24 },
+        Field { name: "header_crc", offset: HEADER_CRC_OFFSET, size: 4 },
+    ],
+};
+
+/// Identity of a shard, as stored in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShardHeader {
+    pub metric: Metric,
+    pub dimension: usize,
+    pub collection_id: u64,
+    pub shard_id: u64,
+    pub centroid_id: u32,
+}
+
+impl ShardHeader {
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut buf = [0u8; HEADER_LEN];
+        buf[MAGIC_OFFSET..MAGIC_OFFSET + 8].copy_from_slice(&MAGIC);
+        format::put_u16(&mut buf, VERSION_OFFSET, VERSION);
+        format::put_u8(&mut buf, METRIC_OFFSET, self.metric.code());
+        format::put_u32(&mut buf, DIMENSION_OFFSET, self.dimension as u32);
+        format::put_u64(&mut buf, COLLECTION_ID_OFFSET, self.collection_id);
+        format::put_u64(&mut buf, SHARD_ID_OFFSET, self.shard_id);
+        format::put_u32(&mut buf, CENTROID_ID_OFFSET, self.centroid_id);
+        format::seal_header(&mut buf);
+        buf
+    }
+
+    fn decode(buf: &[u8], path: &Path) -> Result<ShardHeader> {
+        let (expected, actual) = format::header_checksums(buf);
+        if expected != actual {
+            return Err(Error::ChecksumMismatch { file: path.to_owned(), offset: 0, structure: "shard header", expected, actual });
+        }
+        if buf[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
+            return Err(Error::corrupt(path, 0, "not a drift shard file (bad magic)"));
+        }
+        let version = format::get_u16(buf, VERSION_OFFSET);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
+        }
+        let metric = Metric::from_code(format::get_u8(buf, METRIC_OFFSET))
+            .ok_or_else(|| Error::corrupt(path, METRIC_OFFSET as u64, "unknown metric code"))?;
+        Ok(ShardHeader {
+            metric,
+            dimension: format::get_u32(buf, DIMENSION_OFFSET) as usize,
+            collection_id: format::get_u64(buf, COLLECTION_ID_OFFSET),
+            shard_id: format::get_u64(buf, SHARD_ID_OFFSET),
+            centroid_id: format::get_u32(buf, CENTROID_ID_OFFSET),
+        })
+    }
+}
+
+/// File name of a shard.
+pub(crate) fn shard_path(shards_dir: &Path, collection_id: u64, shard_id: u64) -> PathBuf {
+    shards_dir.join(format!("{collection_id:016x}-{shard_id:016x}.shard"))
+}
+
+/// (collection id, shard id) of a shard file name.
+pub(crate) fn parse_shard_name(path: &Path) -> Option<(u64, u64)> {
+    let name = path.file_name()?.to_str()?.strip_suffix(".shard")?;
+    let (c, s) = name.split_once('-')?;
+    Some((u64::from_str_radix(c, 16).ok()?, u64::from_str_radix(s, 16).ok()?))
+}
+
+/// Creates a new shard file holding only its header (not yet synced).
+pub(crate) fn create(fs: &dyn FileSystem, path: &Path, header: &ShardHeader) -> Result<Arc<dyn FileHandle>> {
+    let file = fs.open(path, OpenMode::CreateNew).map_err(|e| Error::io("create shard file", path, e))?;
+    file.write_all_at(&header.encode(), 0).map_err(|e| Error::io("write shard header", path, e))?;
+    Ok(file)
+}
+
+/// A shard file opened for search: its map and checked row-group headers.
+#[derive(Debug)]
+pub(crate) struct ShardReader {
+    pub path: PathBuf,
+    pub header: ShardHeader,
+    pub view: MmapView,
+    pub row_groups: Vec<RowGroupMeta>,
+    verified: Vec<AtomicBool>,
+    pub sealed: bool,
+    pub data_end: u64,
+    bloom: Option<(u64, usize, u32)>,
+    pub rows: u64,
+}
+
+impl ShardReader {
+    /// Opens a shard as the manifest describes it. Bytes past the committed length are
+    /// not mapped (the caller truncates them first when it may write).
+    pub fn open(fs: &dyn FileSystem, path: &Path, expect: &ShardRecord, identity: &ShardHeader) -> Result<ShardReader> {
+        let file = fs.open(path, OpenMode::Read).map_err(|e| Error::io("open shard file", path, e))?;
+        let len = file.len().map_err(|e| Error::io("stat shard file", path, e))?;
+        if len < expect.committed_len {
+            return Err(Error::corrupt(
+                path,
+                len,
+                format!("shard file has {len} bytes but the manifest commits {}", expect.committed_len),
+            ));
+        }
+        if expect.committed_len < HEADER_LEN as u64 {
+            return Err(Error::corrupt(path, 0, "manifest commits less than a shard header"));
+        }
+        let view = file.map_readonly(expect.committed_len).map_err(|e| Error::io("map shard file", path, e))?;
+        let header = ShardHeader::decode(view.slice(0, HEADER_LEN as u64).unwrap_or(&[0; HEADER_LEN]), path)?;
+        if header != *identity {
+            return Err(Error::corrupt(
+                path,
+                0,
+                format!("shard header {header:?} does not match the manifest's {identity:?}"),
+            ));
+        }
+        let dim = header.dimension;
+        let (row_groups, data_end, bloom) = if expect.sealed {
+            let footer = Footer::parse(&view, expect.committed_len, path)?;
+            let mut groups = Vec::with_capacity(footer.entries.len());
+            let mut expected_offset = HEADER_LEN as u64;
+            for &(offset, total_len, rows, max_lsn) in &footer.entries {
+                if offset != expected_offset {
+                    return Err(Error::corrupt(path, footer.index_offset, "footer index does not follow the row groups"));
+                }
+                let meta = RowGroupMeta::parse(&view, offset, footer.index_offset, dim, path)?;
+                if meta.layout.total_len != total_len || meta.rows != rows || meta.max_lsn != max_lsn {
+                    return Err(Error::corrupt(path, offset, "footer index disagrees with the row group header"));
+                }
+                expected_offset = offset + total_len;
+                groups.push(meta);
+            }
+            if expected_offset != footer.index_offset {
+                return Err(Error::corrupt(path, footer.index_offset, "footer index does not end at the last row group"));
+            }
+            if footer.rows != groups.iter().map(|g| g.rows as u64).sum::<u64>() {
+                return Err(Error::corrupt(path, footer.index_offset, "footer row count disagrees with the row groups"));
+            }
+            (groups, footer.index_offset, Some((footer.bloom_offset, footer.bloom_words, footer.bloom_hashes)))
+        } else {
+            let mut groups = Vec::with_capacity(expect.row_group_count as usize);
+            let mut offset = HEADER_LEN as u64;
+            while offset < expect.committed_len {
+                let meta = RowGroupMeta::parse(&view, offset, expect.committed_len, dim, path)?;
+                offset += meta.layout.total_len;
+                groups.push(meta);
+            }
+            (groups, offset, None)
+        };
+        let rows: u64 = row_groups.iter().map(|g| g.rows as u64).sum();
+        if row_groups.len() as u64 != u64::from(expect.row_group_count) || rows != expect.row_count {
+            return Err(Error::corrupt(
+                path,
+                0,
+                format!(
+                    "shard holds {} row groups / {rows} rows but the manifest records {} / {}",
+                    row_groups.len(),
+                    expect.row_group_count,
+                    expect.row_count
+                ),
+            ));
+        }
+        let verified = row_groups.iter().map(|_| AtomicBool::new(false)).collect();
+        Ok(ShardReader {
+            path: path.to_owned(),
+            header,
+            view,
+            row_groups,
+            verified,
+            sealed: expect.sealed,
+            data_end,
+            bloom,
+            rows,
+        })
+    }
+
+    /// The columns of row group `i`, checking its body CRC on first use.
+    pub fn row_group(&self, i: usize) -> Result<RowGroupColumns<'_>> {
+        let meta = &self.row_groups[i];
+        if !self.verified[i].load(Ordering::Acquire) {
+            meta.verify_body(&self.view, &self.path)?;
+            self.verified[i].store(true, Ordering::Release);
+        }
+        meta.columns(&self.view, self.header.dimension, &self.path)
+    }
+
+    /// Whether the shard may hold rows of `document_id` (false means certainly not).
+    pub fn may_contain(&self, document_id: u128) -> bool {
+        match self.bloom {
+            Some((offset, words, hashes)) => match self.view.typed::<u64>(offset, words) {
+                Some(words) => bloom::may_contain(words, hashes, document_id),
+                None => true,
+            },
+            None => true,
+        }
+    }
+
+    /// Reads every checksum of the file; returns each problem found.
+    pub fn verify(&self) -> Vec<Error> {
+        let mut problems = Vec::new();
+        for (i, meta) in self.row_groups.iter().enumerate() {
+            match meta.verify_body(&self.view, &self.path) {
+                Ok(()) => self.verified[i].store(true, Ordering::Release),
+                Err(e) => problems.push(e),
+            }
+        }
+        if self.bloom.is_some() && problems.is_empty() {
+            for i in 0..self.row_groups.len() {
+                if let Ok(columns) = self.row_group(i) {
+                    if (0..columns.rows).any(|r| !self.may_contain(columns.document_id(r))) {
+                        problems.push(Error::corrupt(&self.path, self.row_groups[i].offset, "bloom filter misses a document id of this row group"));
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    /// Bytes on disk (mapped length).
+    pub fn file_len(&self) -> u64 {
+        self.view.len() as u64
+    }
+}
