@@ -135,11 +135,16 @@ pub(crate) fn decode(segment: &[u8], offset: u64, sequence: u64) -> Option<Recor
     })
 }
 
-/// The claimed framed length of whatever header-shaped bytes sit at `offset` (for the
-/// recovery report), if plausible.
-pub(crate) fn claimed_len(segment: &[u8], offset: u64) -> Option<u64> {
-    let start = usize::try_from(offset).ok()?;
-    let header = segment.get(start..start.checked_add(HEADER_LEN)?)?;
+/// Bytes of a torn record at `offset` where LSN `expected` was due, for the recovery
+/// report: 0 when the bytes there are zero or a stale record of an earlier use of the
+/// segment (a smaller LSN), else the length the damaged header claims (or just the
+/// header when that claim is implausible).
+pub(crate) fn torn_len(segment: &[u8], offset: u64, expected: u64) -> u64 {
+    let Ok(start) = usize::try_from(offset) else { return 0 };
+    let Some(header) = segment.get(start..start.saturating_add(HEADER_LEN)) else { return 0 };
+    if format::all_zero(header) || format::get_u64(header, LSN_OFFSET) < expected {
+        return 0;
+    }
     let len = framed_len(format::get_u32(header, PAYLOAD_LEN_OFFSET) as usize);
-    (offset + len <= segment.len() as u64).then_some(len)
+    if offset + len <= segment.len() as u64 { len } else { HEADER_LEN as u64 }
 }

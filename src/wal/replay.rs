@@ -197,9 +197,7 @@ pub(crate) fn replay(
                             ),
                         ));
                     }
-                    if !crate::format::all_zero(&bytes[offset as usize..(offset as usize + record::HEADER_LEN).min(bytes.len())]) {
-                        outcome.torn_bytes = record::claimed_len(bytes, offset).unwrap_or(record::HEADER_LEN as u64);
-                    }
+                    outcome.torn_bytes = record::torn_len(bytes, offset, expected);
                     break;
                 }
             }

@@ -264,7 +264,13 @@ impl Wal {
                         .sum::<u64>();
                 }
                 Err(e) => {
+                    // The leader's own record was in the failed group: it gets the
+                    // real error; everyone else sees the poisoning it caused.
                     st.poisoned.get_or_insert_with(|| e.to_string());
+                    drop(st);
+                    drop(apply_guard);
+                    self.wake.notify_all();
+                    return Err(e);
                 }
             }
             drop(apply_guard);
