@@ -1,0 +1,137 @@
+//! WAL recovery: a torn tail is cut and reported, damage that a later durable record
+//! proves was acknowledged is a corruption error, and the ring recycles its segments
+//! instead of growing while checkpoints advance.
+
+mod common;
+
+use common::{small_options, vector};
+use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SyncPolicy};
+use std::time::Duration;
+
+const DIM: usize = 8;
+
+fn write_batches(c: &drift::Collection, range: std::ops::Range<u64>) {
+    for b in range {
+        let vs: Vec<Vec<f32>> = (0..4).map(|i| vector(b, i, DIM)).collect();
+        let ps: Vec<_> = vs.iter().enumerate().map(|(i, v)| Posting::new(b * 10 + i as u64, v)).collect();
+        c.add(&ps).unwrap();
+    }
+}
+
+fn count(db: &Database) -> usize {
+    db.collection("c").unwrap().export().unwrap().len()
+}
+
+/// (path, offset) of every record of the segment with the highest sequence.
+fn last_segment_records(dir: &std::path::Path) -> (std::path::PathBuf, Vec<usize>) {
+    let mut best: Option<(u64, std::path::PathBuf, Vec<u8>)> = None;
+    for e in std::fs::read_dir(dir.join("wal")).unwrap() {
+        let p = e.unwrap().path();
+        let b = std::fs::read(&p).unwrap();
+        if b[..8] != *b"DRFTWALS" {
+            continue;
+        }
+        let seq = u64::from_le_bytes(b[16..24].try_into().unwrap());
+        if best.as_ref().is_none_or(|(s, _, _)| seq > *s) {
+            best = Some((seq, p, b));
+        }
+    }
+    let (_, path, b) = best.unwrap();
+    let mut lsn = u64::from_le_bytes(b[24..32].try_into().unwrap());
+    let mut at = 64;
+    let mut offsets = Vec::new();
+    while (1..=3).contains(&b[at + 24]) && u64::from_le_bytes(b[at + 8..at + 16].try_into().unwrap()) == lsn {
+        offsets.push(at);
+        at += (32 + u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize).div_ceil(8) * 8;
+        lsn += 1;
+    }
+    (path, offsets)
+}
+
+#[test]
+fn a_torn_last_record_is_cut_reported_and_writing_resumes_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+        write_batches(&c, 0..10);
+    }
+    let (path, records) = last_segment_records(dir.path());
+    let last = *records.last().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Tear the record: its header made it to disk, half its payload did not.
+    for b in &mut bytes[last + 60..last + 120] {
+        *b = 0;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    {
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        let report = db.recovery_report();
+        assert!(report.torn_bytes_truncated > 0, "{report:?}");
+        assert_eq!(count(&db), 9 * 4, "the torn batch is excluded, the others kept");
+        write_batches(&db.collection("c").unwrap(), 100..105);
+    }
+    let db = Database::open(dir.path(), small_options()).unwrap();
+    assert_eq!(db.recovery_report().torn_bytes_truncated, 0, "the tail was closed cleanly: {:?}", db.recovery_report());
+    assert_eq!(count(&db), 14 * 4);
+}
+
+#[test]
+fn damage_before_a_durable_record_is_a_corruption_error_not_a_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+        write_batches(&c, 0..10);
+    }
+    let (path, records) = last_segment_records(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[records[4] + 40] ^= 0x10; // payload of an acknowledged record in the middle
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Database::open(dir.path(), small_options()).unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("segment-") && text.contains("offset"), "the error names file and offset: {text}");
+}
+
+#[test]
+fn the_ring_recycles_segments_as_checkpoints_advance() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DatabaseOptions { wal_ring_segments: 3, ..small_options() };
+    let db = Database::open(dir.path(), options).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    let per_segment = (64 << 10) / (4 * (DIM * 4 + 24) + 64);
+    for round in 0..20u64 {
+        write_batches(&c, round * per_segment as u64..(round + 1) * per_segment as u64);
+        db.flush().unwrap();
+    }
+    let wal = db.stats().wal;
+    assert!(wal.segments <= 4, "the ring grew to {} segments despite checkpoints", wal.segments);
+    let files = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
+    assert_eq!(files, wal.segments);
+    drop(db);
+    let db = Database::open(dir.path(), small_options()).unwrap();
+    assert_eq!(count(&db), 20 * per_segment * 4);
+}
+
+#[test]
+fn periodic_and_never_policies_keep_writes_across_a_clean_close() {
+    for policy in [SyncPolicy::Periodic(Duration::from_millis(5)), SyncPolicy::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let options = DatabaseOptions { sync_policy: policy, background_threads: true, ..small_options() };
+            let db = Database::open(dir.path(), options).unwrap();
+            let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+            write_batches(&c, 0..50);
+            std::thread::sleep(Duration::from_millis(20));
+            if matches!(policy, SyncPolicy::Periodic(_)) {
+                let wal = db.stats().wal;
+                assert!(wal.synced_lsn > 0, "the periodic thread synced: {wal:?}");
+            }
+            db.close().unwrap();
+        }
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        assert_eq!(count(&db), 200, "{policy:?}");
+        assert_eq!(db.collection("c").unwrap().postings(DocumentId::from(491u64)).unwrap()[0].vector, vector(49, 1, DIM));
+    }
+}
