@@ -607,14 +607,13 @@ fn truncate_uncommitted(fs: &dyn FileSystem, path: &Path, committed: u64) -> Res
 
 /// A replayed record passed its CRC, but its contents must still fit the collection.
 fn validate_replayed(c: &CollectionInner, op: &WalOp) -> Result<()> {
-    if let WalOp::Add(b) | WalOp::Upsert { batch: b, .. } = op {
-        if b.dimension as usize != c.dimension {
+    if let WalOp::Add(b) | WalOp::Upsert { batch: b, .. } = op
+        && b.dimension as usize != c.dimension {
             return Err(Error::Corrupt {
                 file: PathBuf::from("wal"),
                 offset: 0,
                 reason: format!("WAL record of dimension {} for collection {:?} of dimension {}", b.dimension, c.name, c.dimension),
             });
         }
-    }
     Ok(())
 }

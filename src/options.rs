@@ -34,8 +34,9 @@ pub struct DatabaseOptions {
     pub sync_policy: SyncPolicy,
     /// Bytes of vectors held in memtables before a background flush. Default 64 MiB.
     pub memtable_flush_bytes: usize,
-    /// Size of each preallocated WAL segment file. Default 64 MiB; minimum 64 KiB.
-    /// One write batch must fit in one segment.
+    /// Size of each preallocated WAL segment file. Default 16 MiB; minimum 64 KiB.
+    /// One write batch must fit in one segment (about 10,000 postings of dimension
+    /// 384 with the default).
     pub wal_segment_bytes: u64,
     /// Number of WAL segments preallocated in the ring. Default 4; the ring grows
     /// when every segment still holds records newer than the last checkpoint.
@@ -59,7 +60,7 @@ impl Default for DatabaseOptions {
         DatabaseOptions {
             sync_policy: SyncPolicy::Always,
             memtable_flush_bytes: 64 << 20,
-            wal_segment_bytes: 64 << 20,
+            wal_segment_bytes: 16 << 20,
             wal_ring_segments: 4,
             shard_max_rows: 1 << 20,
             row_group_max_rows: 1 << 16,
@@ -94,7 +95,7 @@ impl DatabaseOptions {
     /// Checks every option; returns `InvalidArgument` naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         if !(MIN_WAL_SEGMENT_BYTES..=MAX_WAL_SEGMENT_BYTES).contains(&self.wal_segment_bytes)
-            || self.wal_segment_bytes % 4096 != 0
+            || !self.wal_segment_bytes.is_multiple_of(4096)
         {
             return Err(Error::invalid(format!(
                 "wal_segment_bytes must be a multiple of 4096 between {MIN_WAL_SEGMENT_BYTES} and {MAX_WAL_SEGMENT_BYTES}, got {}",
@@ -120,11 +121,10 @@ impl DatabaseOptions {
                 self.row_group_max_rows
             )));
         }
-        if let SyncPolicy::Periodic(interval) = self.sync_policy {
-            if interval.is_zero() {
+        if let SyncPolicy::Periodic(interval) = self.sync_policy
+            && interval.is_zero() {
                 return Err(Error::invalid("SyncPolicy::Periodic needs a positive interval"));
             }
-        }
         Ok(())
     }
 }

@@ -55,11 +55,10 @@ impl TopK {
     pub fn offer(&mut self, candidate: Candidate) {
         if self.heap.len() < self.limit {
             self.heap.push(candidate);
-        } else if let Some(mut worst) = self.heap.peek_mut() {
-            if candidate < *worst {
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && candidate < *worst {
                 *worst = candidate;
             }
-        }
     }
 
     pub fn len(&self) -> usize {

@@ -19,7 +19,7 @@ const BATCHES: u64 = 1200;
 const UPSERTED: u64 = u64::MAX / 2;
 
 fn is_removal_target(batch: u64) -> bool {
-    (batch + 3) % 7 == 0
+    (batch + 3).is_multiple_of(7)
 }
 
 #[test]

@@ -124,20 +124,18 @@ fn wal_targets(dir: &Path, checkpoint_lsn: u64) -> Vec<(PathBuf, usize, usize, b
             lsn += 1;
         }
         let last_segment = si == chain.len() - 1;
-        if last_segment {
-            if let Some(l) = offsets.last_mut() {
+        if last_segment
+            && let Some(l) = offsets.last_mut() {
                 l.1 = true;
             }
-        }
         let picks = [0, offsets.len() / 2, offsets.len().saturating_sub(1)];
         let mut seen = Vec::new();
         for p in picks {
-            if let Some(&(off, last)) = offsets.get(p) {
-                if !seen.contains(&off) {
+            if let Some(&(off, last)) = offsets.get(p)
+                && !seen.contains(&off) {
                     seen.push(off);
                     targets.push((path.clone(), off, 32, last));
                 }
-            }
         }
     }
     targets

@@ -128,14 +128,14 @@ fn stored(dir: &Path) -> Model {
         }
     }
     for postings in model.values_mut() {
-        postings.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        postings.sort_by_key(|a| (a.0, a.1));
     }
     model
 }
 
 fn normalized(mut m: Model) -> Model {
     for postings in m.values_mut() {
-        postings.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        postings.sort_by_key(|a| (a.0, a.1));
     }
     m
 }

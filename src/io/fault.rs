@@ -80,11 +80,10 @@ impl FaultPlan {
     }
 
     fn check_write(&self, path: &Path) -> io::Result<()> {
-        if let Some(fragment) = self.no_space_fragment.lock().as_deref() {
-            if path.to_string_lossy().contains(fragment) {
+        if let Some(fragment) = self.no_space_fragment.lock().as_deref()
+            && path.to_string_lossy().contains(fragment) {
                 return Err(io::Error::from_raw_os_error(libc::ENOSPC));
             }
-        }
         Ok(())
     }
 }

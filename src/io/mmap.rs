@@ -117,7 +117,7 @@ impl MmapView {
 /// `size_of::<T>()` or the address is not aligned for `T`.
 pub fn cast_slice<T: Pod>(bytes: &[u8]) -> Option<&[T]> {
     let size = size_of::<T>();
-    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % align_of::<T>() != 0 {
+    if !bytes.len().is_multiple_of(size) || !(bytes.as_ptr() as usize).is_multiple_of(align_of::<T>()) {
         return None;
     }
     // SAFETY: the pointer is non-null and aligned for `T` (checked above), the region

@@ -24,7 +24,7 @@ use crate::collection::CollectionInner;
 use crate::db::DbInner;
 use crate::error::Result;
 use crate::storage::row_group::RowGroupInput;
-use crate::storage::shard_file::{NO_CENTROID, ShardHeader, ShardReader};
+use crate::storage::shard_file::{ShardHeader, ShardReader};
 
 /// What a compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
                 dimension: c.dimension,
                 collection_id: c.id,
                 shard_id: record.next_shard_id,
-                centroid_id: victim.header.centroid_id.min(NO_CENTROID),
+                centroid_id: victim.header.centroid_id,
             };
             record.next_shard_id += 1;
             let mut out = ShardDraft::create(db, header, &mut created)?;

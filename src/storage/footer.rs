@@ -175,8 +175,8 @@ impl Footer {
         let bloom_end = bloom_offset.checked_add(bloom_words as u64 * 8);
         let consistent = index_end.is_some_and(|e| e <= bloom_offset)
             && bloom_end.is_some_and(|e| e <= trailer_offset)
-            && index_offset % ALIGN == 0
-            && bloom_offset % ALIGN == 0
+            && index_offset.is_multiple_of(ALIGN)
+            && bloom_offset.is_multiple_of(ALIGN)
             && (1..=64).contains(&bloom_hashes);
         if !consistent {
             return Err(Error::corrupt(path, trailer_offset, "footer offsets are inconsistent"));

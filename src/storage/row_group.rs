@@ -182,7 +182,7 @@ pub(crate) struct RowGroupMeta {
 impl RowGroupMeta {
     /// Parses and checks the header at `offset`; the whole group must end by `limit`.
     pub fn parse(view: &MmapView, offset: u64, limit: u64, dimension: usize, path: &Path) -> Result<RowGroupMeta> {
-        if offset % ALIGN != 0 {
+        if !offset.is_multiple_of(ALIGN) {
             return Err(Error::corrupt(path, offset, "row group is not 64-byte aligned"));
         }
         let header = view

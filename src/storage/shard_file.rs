@@ -277,11 +277,10 @@ impl ShardReader {
         }
         if self.bloom.is_some() && problems.is_empty() {
             for i in 0..self.row_groups.len() {
-                if let Ok(columns) = self.row_group(i) {
-                    if (0..columns.rows).any(|r| !self.may_contain(columns.document_id(r))) {
+                if let Ok(columns) = self.row_group(i)
+                    && (0..columns.rows).any(|r| !self.may_contain(columns.document_id(r))) {
                         problems.push(Error::corrupt(&self.path, self.row_groups[i].offset, "bloom filter misses a document id of this row group"));
                     }
-                }
             }
         }
         problems

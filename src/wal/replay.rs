@@ -231,13 +231,11 @@ fn later_durable_record(bytes: &[u8], offset: u64, sequence: u64, expected: u64)
     let mut at = offset + record::ALIGN;
     while at + record::HEADER_LEN as u64 <= bytes.len() as u64 {
         let kind = bytes[at as usize + 24];
-        if (1..=4).contains(&kind) {
-            if let Some(rec) = record::decode(bytes, at, sequence) {
-                if rec.lsn >= expected && rec.durable_lsn >= expected {
+        if (1..=4).contains(&kind)
+            && let Some(rec) = record::decode(bytes, at, sequence)
+                && rec.lsn >= expected && rec.durable_lsn >= expected {
                     return Some(at);
                 }
-            }
-        }
         at += record::ALIGN;
     }
     None

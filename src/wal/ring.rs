@@ -99,6 +99,8 @@ struct WalState {
     synced_lsn: u64,
     applied_lsn: u64,
     poisoned: Option<String>,
+    /// Last checkpoint made durable by a published manifest.
+    checkpoint_lsn: u64,
     stats: WalStats,
 }
 
@@ -172,6 +174,7 @@ impl Wal {
             synced_lsn: last,
             applied_lsn: last,
             poisoned: None,
+            checkpoint_lsn,
             stats: WalStats::default(),
         };
         release_checkpointed(&mut state, checkpoint_lsn);
@@ -317,6 +320,8 @@ impl Wal {
             last_lsn: st.next_lsn - 1,
             force_rollover: false,
         });
+        let checkpoint_lsn = st.checkpoint_lsn;
+        release_checkpointed(st, checkpoint_lsn);
         Ok(())
     }
 
@@ -381,8 +386,18 @@ impl Wal {
 
     /// Marks segments whose records are all at or below `checkpoint_lsn` free. Call
     /// only after a manifest with that checkpoint is durable.
+    ///
+    /// When every record of the current segment is checkpointed too, the next append
+    /// starts a fresh segment, so recovery after a flush reads no redundant records.
     pub fn checkpoint(&self, checkpoint_lsn: u64) {
-        release_checkpointed(&mut self.state.lock(), checkpoint_lsn);
+        let mut st = self.state.lock();
+        st.checkpoint_lsn = st.checkpoint_lsn.max(checkpoint_lsn);
+        if let Some(c) = st.current.as_mut() {
+            if c.last_lsn <= checkpoint_lsn && c.offset > segment::HEADER_LEN as u64 {
+                c.force_rollover = true;
+            }
+        }
+        release_checkpointed(&mut st, checkpoint_lsn);
     }
 
     /// Poisons the WAL from outside (a failed fsync elsewhere in the database).
@@ -435,10 +450,9 @@ fn queue_write(queue: &mut Vec<Step>, index: usize, offset: u64) -> &mut Vec<u8>
 
 fn release_checkpointed(st: &mut WalState, checkpoint_lsn: u64) {
     while st.live.len() >= 2 && st.live[1].first_lsn <= checkpoint_lsn + 1 {
-        if let Some(done) = st.live.pop_front() {
-            if st.current.is_none_or(|c| c.index != done.index) {
+        if let Some(done) = st.live.pop_front()
+            && st.current.is_none_or(|c| c.index != done.index) {
                 st.free.push(done.index);
             }
-        }
     }
 }
