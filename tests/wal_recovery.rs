@@ -135,3 +135,23 @@ fn periodic_and_never_policies_keep_writes_across_a_clean_close() {
         assert_eq!(db.collection("c").unwrap().postings(DocumentId::from(491u64)).unwrap()[0].vector, vector(49, 1, DIM));
     }
 }
+
+#[test]
+fn a_ring_that_grew_under_load_shrinks_back_after_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DatabaseOptions { wal_ring_segments: 2, memtable_flush_bytes: 64 << 20, ..small_options() };
+    let db = Database::open(dir.path(), options).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    write_batches(&c, 0..2000);
+    let grown = db.stats().wal.segments;
+    assert!(grown > 2, "the test must make the ring grow: {grown}");
+    db.flush().unwrap();
+    write_batches(&c, 2000..2001);
+    db.flush().unwrap();
+    let wal = db.stats().wal;
+    assert!(wal.segments <= 3, "ring still has {} segments after checkpoints", wal.segments);
+    assert_eq!(std::fs::read_dir(dir.path().join("wal")).unwrap().count(), wal.segments);
+    drop(db);
+    let db = Database::open(dir.path(), small_options()).unwrap();
+    assert_eq!(count(&db), 2001 * 4);
+}

@@ -111,6 +111,7 @@ pub(crate) struct Wal {
     dir: PathBuf,
     policy: SyncPolicy,
     segment_len: u64,
+    ring_segments: usize,
     state: Mutex<WalState>,
     wake: Condvar,
     apply_lock: Mutex<()>,
@@ -183,6 +184,7 @@ impl Wal {
             dir: dir.to_owned(),
             policy,
             segment_len,
+            ring_segments,
             state: Mutex::new(state),
             wake: Condvar::new(),
             apply_lock: Mutex::new(()),
@@ -398,6 +400,24 @@ impl Wal {
             }
         }
         release_checkpointed(&mut st, checkpoint_lsn);
+        // Shrink a ring that grew under load back to its configured size.
+        let surplus: Vec<usize> = st.free.iter().copied().filter(|&i| i >= self.ring_segments).collect();
+        if surplus.is_empty() {
+            return;
+        }
+        st.free.retain(|i| !surplus.contains(i));
+        for index in surplus {
+            if let Some(seg) = st.slots[index].take() {
+                // A failure leaves a free segment file behind; it is reused or removed later.
+                if self.fs.remove_file(&seg.path).is_err() {
+                    st.slots[index] = Some(seg);
+                    st.free.push(index);
+                }
+            }
+        }
+        while st.slots.last().is_some_and(|s| s.is_none()) {
+            st.slots.pop();
+        }
     }
 
     /// Poisons the WAL from outside (a failed fsync elsewhere in the database).
