@@ -39,7 +39,7 @@ fn main() -> drift::Result<()> {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/drift-demo".into()));
     let mut rng = Rng(42);
     let centres: Vec<f32> = (0..CENTRES * DIM).map(|_| rng.next() * 4.0).collect();
-    let mut point = |rng: &mut Rng| -> Vec<f32> {
+    let point = |rng: &mut Rng| -> Vec<f32> {
         let c = ((rng.next() + 0.5) * CENTRES as f32) as usize % CENTRES;
         (0..DIM).map(|j| centres[c * DIM + j] + rng.next()).collect()
     };

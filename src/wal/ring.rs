@@ -394,11 +394,10 @@ impl Wal {
     pub fn checkpoint(&self, checkpoint_lsn: u64) {
         let mut st = self.state.lock();
         st.checkpoint_lsn = st.checkpoint_lsn.max(checkpoint_lsn);
-        if let Some(c) = st.current.as_mut() {
-            if c.last_lsn <= checkpoint_lsn && c.offset > segment::HEADER_LEN as u64 {
+        if let Some(c) = st.current.as_mut()
+            && c.last_lsn <= checkpoint_lsn && c.offset > segment::HEADER_LEN as u64 {
                 c.force_rollover = true;
             }
-        }
         release_checkpointed(&mut st, checkpoint_lsn);
         // Shrink a ring that grew under load back to its configured size.
         let surplus: Vec<usize> = st.free.iter().copied().filter(|&i| i >= self.ring_segments).collect();
