@@ -212,7 +212,7 @@ impl Collection {
         self.inner.metric
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         self.db.check_open()?;
         if self.inner.dropped.load(Ordering::Acquire) {
             return Err(Error::Closed { what: format!("collection {:?} (it was dropped)", self.inner.name) });

@@ -545,7 +545,7 @@ impl Database {
         self.shutdown()
     }
 
-    fn shutdown(&self) -> Result<()> {
+    pub(crate) fn shutdown(&self) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }

@@ -44,6 +44,7 @@
 mod collection;
 mod db;
 mod error;
+pub mod ffi;
 pub mod format;
 pub mod io;
 mod kernels;

@@ -1,0 +1,211 @@
+//! C ABI: writes to a collection, its stats, compaction, and freeing its handle.
+
+use super::{Object, drift_collection, drift_error, put, require, run, slice, slice_mut};
+use crate::error::Error;
+use crate::{DocumentId, Posting};
+
+/// Counters of one collection.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct drift_collection_stats {
+    /// Vector dimension.
+    pub dimension: u64,
+    /// Rows in the active memtable.
+    pub memtable_rows: u64,
+    /// Rows in memtables being flushed.
+    pub frozen_rows: u64,
+    /// Rows in shard files (deleted rows included until compaction).
+    pub shard_rows: u64,
+    /// Shard files.
+    pub shards: u64,
+    /// Sealed shard files.
+    pub sealed_shards: u64,
+    /// Row groups in shard files.
+    pub row_groups: u64,
+    /// Bytes of shard files.
+    pub shard_bytes: u64,
+    /// Documents with a pending tombstone.
+    pub tombstones: u64,
+}
+
+fn id_array(ptr: *const u8, count: usize) -> Result<Option<Vec<DocumentId>>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    let bytes = slice(ptr, count.checked_mul(16).ok_or_else(|| Error::invalid("count too large"))?, "document_ids")?;
+    Ok(Some(bytes.chunks_exact(16).map(|b| DocumentId::from_le_bytes(b.try_into().unwrap_or([0; 16]))).collect()))
+}
+
+/// Builds postings from the C arrays; `ids` may be `None` (fresh ULIDs).
+fn postings<'a>(
+    ids: &Option<Vec<DocumentId>>,
+    starts: *const u32,
+    lengths: *const u32,
+    vectors: &'a [f32],
+    count: usize,
+    dimension: usize,
+) -> Result<Vec<Posting<'a>>, Error> {
+    let starts = if starts.is_null() { None } else { Some(slice(starts, count, "starts")?) };
+    let lengths = if lengths.is_null() { None } else { Some(slice(lengths, count, "lengths")?) };
+    Ok((0..count)
+        .map(|i| Posting {
+            document_id: ids.as_ref().map(|v| v[i]),
+            start: starts.map_or(0, |s| s[i]),
+            length: lengths.map_or(0, |l| l[i]),
+            vector: &vectors[i * dimension..(i + 1) * dimension],
+        })
+        .collect())
+}
+
+fn vectors<'a>(ptr: *const f32, count: usize, dimension: usize, expected: usize) -> Result<&'a [f32], Error> {
+    if count > 0 && dimension != expected {
+        return Err(Error::DimensionMismatch { expected, actual: dimension });
+    }
+    let len = count.checked_mul(dimension).ok_or_else(|| Error::invalid("count × dimension overflows"))?;
+    slice(ptr, len, "vectors")
+}
+
+/// Adds `count` postings atomically (all or none); returns when they are durable (per
+/// the sync policy) and searchable.
+///
+/// - `document_ids`: `count × 16` bytes (little-endian u128 per posting), or NULL to
+///   give every posting a fresh ULID.
+/// - `starts`, `lengths`: `count` spans each, or NULL for 0.
+/// - `vectors`: `count × dimension` floats, row-major; `dimension` must be the
+///   collection's.
+/// - `out_document_ids`: NULL, or `count × 16` writable bytes receiving each posting's
+///   document id (useful with generated ids); written only on success.
+///
+/// All arrays are borrowed for the duration of the call only. Thread-safe.
+///
+/// # Safety
+/// Each pointer is NULL (where allowed) or valid for the sizes above.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_add(
+    collection: *mut drift_collection,
+    document_ids: *const u8,
+    starts: *const u32,
+    lengths: *const u32,
+    vectors: *const f32,
+    count: usize,
+    dimension: usize,
+    out_document_ids: *mut u8,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        let ids = id_array(document_ids, count)?;
+        let vs = self::vectors(vectors, count, dimension, c.dimension())?;
+        let out = if out_document_ids.is_null() {
+            None
+        } else {
+            Some(slice_mut(out_document_ids, count.checked_mul(16).unwrap_or(usize::MAX), "out_document_ids")?)
+        };
+        let ps = postings(&ids, starts, lengths, vs, count, dimension)?;
+        let assigned = c.add(&ps)?;
+        if let Some(out) = out {
+            for (chunk, id) in out.chunks_exact_mut(16).zip(assigned) {
+                chunk.copy_from_slice(&id.to_le_bytes());
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Replaces every posting of the document `document_id` (16 bytes, little-endian
+/// u128) with the `count` given ones, atomically. `count == 0` removes the document.
+/// Arrays as in `drift_add`.
+///
+/// # Safety
+/// Each pointer is NULL (where allowed) or valid for the sizes above.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_upsert(
+    collection: *mut drift_collection,
+    document_id: *const u8,
+    starts: *const u32,
+    lengths: *const u32,
+    vectors: *const f32,
+    count: usize,
+    dimension: usize,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        let id = id_array(document_id, 1)?
+            .and_then(|v| v.first().copied())
+            .ok_or_else(|| Error::invalid("document_id is NULL"))?;
+        let vs = self::vectors(vectors, count, dimension, c.dimension())?;
+        let ps = postings(&None, starts, lengths, vs, count, dimension)?;
+        c.upsert(id, &ps)
+    })
+}
+
+/// Removes every posting of `count` documents (`count × 16` bytes of ids). Unknown ids
+/// are ignored.
+///
+/// # Safety
+/// `document_ids` is NULL with `count == 0`, or valid for `count × 16` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_remove(
+    collection: *mut drift_collection,
+    document_ids: *const u8,
+    count: usize,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        if count > 0 && document_ids.is_null() {
+            return Err(Error::invalid("document_ids is NULL but count is not 0"));
+        }
+        let ids = id_array(document_ids, count)?.unwrap_or_default();
+        c.remove(&ids)
+    })
+}
+
+/// Rewrites shard files holding deleted rows without them (flushing first).
+///
+/// # Safety
+/// `err` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_compact(collection: *mut drift_collection, err: *mut *mut drift_error) -> i32 {
+    run(err, || super::collection(collection)?.compact().map(|_| ()))
+}
+
+/// Fills `out` with the collection's counters.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_stats_get(
+    collection: *mut drift_collection,
+    out: *mut drift_collection_stats,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        require(out, "out")?;
+        let s = c.stats();
+        put(
+            out,
+            drift_collection_stats {
+                dimension: c.dimension() as u64,
+                memtable_rows: s.memtable_rows,
+                frozen_rows: s.frozen_rows,
+                shard_rows: s.shard_rows,
+                shards: s.shards as u64,
+                sealed_shards: s.sealed_shards as u64,
+                row_groups: s.row_groups as u64,
+                shard_bytes: s.shard_bytes,
+                tombstones: s.tombstones as u64,
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Frees a collection handle (the collection itself stays). NULL and invalid handles
+/// are ignored. Thread-safe; calls in flight on other threads complete normally.
+#[unsafe(no_mangle)]
+pub extern "C" fn drift_collection_free(collection: *mut drift_collection) {
+    let _ = std::panic::catch_unwind(|| super::unregister(collection, |o| matches!(o, Object::Collection(_))));
+}

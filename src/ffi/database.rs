@@ -1,0 +1,346 @@
+//! C ABI: databases — options, open/close, collections by name, flush, stats.
+
+use std::ffi::{CString, c_char};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Object, drift_collection, drift_db, drift_error, drift_string_list, put, register, require, run, string};
+use crate::error::Error;
+use crate::{Database, DatabaseOptions, Metric, SyncPolicy};
+
+/// Acknowledge writes after `fdatasync` (the default; survives power loss).
+pub const DRIFT_SYNC_ALWAYS: u32 = 0;
+/// Acknowledge after the page cache; fsync every `sync_interval_ms`.
+pub const DRIFT_SYNC_PERIODIC: u32 = 1;
+/// Never fsync the WAL for a write (survives process crashes, not power loss).
+pub const DRIFT_SYNC_NEVER: u32 = 2;
+
+/// Squared Euclidean distance.
+pub const DRIFT_METRIC_L2: u32 = 1;
+/// Negated inner product.
+pub const DRIFT_METRIC_INNER_PRODUCT: u32 = 2;
+/// Cosine distance (`1 - cos`); vectors are normalised at write time.
+pub const DRIFT_METRIC_COSINE: u32 = 3;
+
+/// Options of `drift_open`. Fill with `drift_options_default`, then change fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct drift_options {
+    /// `DRIFT_SYNC_ALWAYS`, `DRIFT_SYNC_PERIODIC` or `DRIFT_SYNC_NEVER`.
+    pub sync_policy: u32,
+    /// Interval of `DRIFT_SYNC_PERIODIC`, in milliseconds.
+    pub sync_interval_ms: u32,
+    /// Bytes held in memtables before a background flush.
+    pub memtable_flush_bytes: u64,
+    /// Size of each WAL segment file (multiple of 4096, at least 65536).
+    pub wal_segment_bytes: u64,
+    /// Number of preallocated WAL segments.
+    pub wal_ring_segments: u32,
+    /// Non-zero: run background flush (and periodic sync) threads.
+    pub background_threads: u32,
+    /// Rows after which a shard file is sealed.
+    pub shard_max_rows: u64,
+    /// Non-zero: create the directory if it does not exist.
+    pub create_if_missing: u32,
+    /// Must be zero.
+    pub reserved: u32,
+}
+
+impl drift_options {
+    fn to_options(self) -> Result<DatabaseOptions, Error> {
+        let sync_policy = match self.sync_policy {
+            DRIFT_SYNC_ALWAYS => SyncPolicy::Always,
+            DRIFT_SYNC_PERIODIC => SyncPolicy::Periodic(Duration::from_millis(u64::from(self.sync_interval_ms))),
+            DRIFT_SYNC_NEVER => SyncPolicy::Never,
+            other => return Err(Error::invalid(format!("unknown sync_policy {other}"))),
+        };
+        if self.reserved != 0 {
+            return Err(Error::invalid("drift_options.reserved must be zero"));
+        }
+        Ok(DatabaseOptions {
+            sync_policy,
+            memtable_flush_bytes: usize::try_from(self.memtable_flush_bytes).unwrap_or(usize::MAX),
+            wal_segment_bytes: self.wal_segment_bytes,
+            wal_ring_segments: self.wal_ring_segments as usize,
+            shard_max_rows: self.shard_max_rows,
+            background_threads: self.background_threads != 0,
+            create_if_missing: self.create_if_missing != 0,
+            ..DatabaseOptions::default()
+        })
+    }
+}
+
+pub(crate) fn metric_of(code: u32) -> Result<Metric, Error> {
+    u8::try_from(code)
+        .ok()
+        .and_then(Metric::from_code)
+        .ok_or_else(|| Error::invalid(format!("unknown metric {code}; use DRIFT_METRIC_L2, _INNER_PRODUCT or _COSINE")))
+}
+
+/// Fills `out` with the default options. Does nothing if `out` is NULL.
+///
+/// # Safety
+/// `out` is NULL or points to writable storage for one `drift_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_options_default(out: *mut drift_options) {
+    if out.is_null() {
+        return;
+    }
+    let d = DatabaseOptions::default();
+    put(
+        out,
+        drift_options {
+            sync_policy: DRIFT_SYNC_ALWAYS,
+            sync_interval_ms: 100,
+            memtable_flush_bytes: d.memtable_flush_bytes as u64,
+            wal_segment_bytes: d.wal_segment_bytes,
+            wal_ring_segments: d.wal_ring_segments as u32,
+            background_threads: 1,
+            shard_max_rows: d.shard_max_rows,
+            create_if_missing: 1,
+            reserved: 0,
+        },
+    );
+}
+
+/// Opens (creating if allowed) the database in directory `path` and recovers it.
+///
+/// - `path`: NUL-terminated UTF-8; borrowed for the call.
+/// - `options`: NULL for the defaults; borrowed for the call.
+/// - `out_db`: receives the handle on success (untouched on error); release it with
+///   `drift_close`.
+/// - `err`: NULL, or receives an error on failure (free with `drift_error_free`).
+///
+/// Returns `DRIFT_OK`, or e.g. `DRIFT_ELOCKED` if another process has it open,
+/// `DRIFT_ECORRUPT` if a file is damaged. Thread-safe.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_open(
+    path: *const c_char,
+    options: *const drift_options,
+    out_db: *mut *mut drift_db,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let path = string(path, "path")?;
+        require(out_db, "out_db")?;
+        let options = if options.is_null() {
+            DatabaseOptions::default()
+        } else {
+            // SAFETY: non-NULL; the caller promises a readable `drift_options`.
+            unsafe { options.read() }.to_options()?
+        };
+        let db = Database::open(path, options)?;
+        put(out_db, register(Object::Database(Arc::new(db))));
+        Ok(())
+    })
+}
+
+/// Closes a database: stops its background threads, syncs the WAL, releases the lock
+/// and frees the handle. Collection handles of it then fail with `DRIFT_ECLOSED` (free
+/// them with `drift_collection_free`). `drift_close(NULL, ...)` is a no-op returning
+/// `DRIFT_OK`; closing an already closed handle returns `DRIFT_ECLOSED`.
+///
+/// # Safety
+/// `err` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_close(db: *mut drift_db, err: *mut *mut drift_error) -> i32 {
+    if db.is_null() {
+        return super::DRIFT_OK;
+    }
+    run(err, || match super::unregister(db, |o| matches!(o, Object::Database(_))) {
+        Some(Object::Database(db)) => db.shutdown(),
+        _ => Err(Error::Closed { what: "drift_db handle (already closed or not a database)".into() }),
+    })
+}
+
+/// Creates a collection named `name` (1–255 bytes of `[A-Za-z0-9_.-]`) with vectors of
+/// `dimension` floats compared by `metric` (`DRIFT_METRIC_*`). Durable on return.
+/// `out_collection` receives a handle (free with `drift_collection_free`).
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_create(
+    db: *mut drift_db,
+    name: *const c_char,
+    dimension: u32,
+    metric: u32,
+    out_collection: *mut *mut drift_collection,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        let name = string(name, "name")?;
+        let metric = metric_of(metric)?;
+        require(out_collection, "out_collection")?;
+        let c = db.create_collection(name, dimension as usize, metric)?;
+        put(out_collection, register(Object::Collection(c)));
+        Ok(())
+    })
+}
+
+/// Opens an existing collection; `DRIFT_ENOTFOUND` if there is none of that name.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_open(
+    db: *mut drift_db,
+    name: *const c_char,
+    out_collection: *mut *mut drift_collection,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        let name = string(name, "name")?;
+        require(out_collection, "out_collection")?;
+        let c = db.collection(name)?;
+        put(out_collection, register(Object::Collection(c)));
+        Ok(())
+    })
+}
+
+/// Drops a collection and deletes its files. Its handles then fail with
+/// `DRIFT_ECLOSED`.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_drop(db: *mut drift_db, name: *const c_char, err: *mut *mut drift_error) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        db.drop_collection(string(name, "name")?)
+    })
+}
+
+/// The names of all collections, sorted. `out_list` receives a list handle: read it
+/// with `drift_string_list_len` / `drift_string_list_get`, free it with
+/// `drift_string_list_free`.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_list(
+    db: *mut drift_db,
+    out_list: *mut *mut drift_string_list,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        require(out_list, "out_list")?;
+        let names = db
+            .list_collections()
+            .into_iter()
+            .map(|c| CString::new(c.name).map_err(|_| Error::invalid("collection name holds NUL")))
+            .collect::<Result<Vec<_>, _>>()?;
+        put(out_list, register(Object::Strings(Arc::new(names))));
+        Ok(())
+    })
+}
+
+fn strings(list: *const drift_string_list) -> Option<Arc<Vec<CString>>> {
+    match super::REGISTRY.read().objects.get(&super::id_of(list)) {
+        Some(Object::Strings(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Number of strings in `list` (0 for an invalid handle).
+#[unsafe(no_mangle)]
+pub extern "C" fn drift_string_list_len(list: *const drift_string_list) -> usize {
+    std::panic::catch_unwind(|| strings(list).map_or(0, |s| s.len())).unwrap_or(0)
+}
+
+/// String `index` of `list`, NUL-terminated, owned by the list (valid until
+/// `drift_string_list_free`); NULL if the handle or index is invalid.
+#[unsafe(no_mangle)]
+pub extern "C" fn drift_string_list_get(list: *const drift_string_list, index: usize) -> *const c_char {
+    std::panic::catch_unwind(|| strings(list).and_then(|s| s.get(index).map(|c| c.as_ptr())).unwrap_or(std::ptr::null()))
+        .unwrap_or(std::ptr::null())
+}
+
+/// Frees a string list. NULL and invalid handles are ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn drift_string_list_free(list: *mut drift_string_list) {
+    let _ = std::panic::catch_unwind(|| super::unregister(list, |o| matches!(o, Object::Strings(_))));
+}
+
+/// Moves every memtable into shard files and publishes the manifest; returns when
+/// that is durable.
+///
+/// # Safety
+/// `err` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_flush(db: *mut drift_db, err: *mut *mut drift_error) -> i32 {
+    run(err, || super::database(db)?.flush())
+}
+
+/// Counters of a database.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct drift_db_stats {
+    /// Number of collections.
+    pub collections: u64,
+    /// Bytes held in active memtables.
+    pub memtable_bytes: u64,
+    /// WAL segment files.
+    pub wal_segments: u64,
+    /// Next LSN the WAL will assign.
+    pub wal_next_lsn: u64,
+    /// WAL records appended since open.
+    pub wal_records: u64,
+    /// WAL commit groups (fsyncs under DRIFT_SYNC_ALWAYS) since open.
+    pub wal_commit_groups: u64,
+    /// Every WAL record at or below this LSN is in shard files.
+    pub checkpoint_lsn: u64,
+    /// Generation of the last published manifest.
+    pub manifest_generation: u64,
+    /// Flushes completed since open.
+    pub flushes: u64,
+    /// Compactions completed since open.
+    pub compactions: u64,
+    /// WAL records replayed when the database was opened.
+    pub records_replayed: u64,
+    /// Bytes of a torn WAL tail discarded when the database was opened.
+    pub torn_bytes_truncated: u64,
+    /// Non-zero when writes are refused after a failed fsync.
+    pub poisoned: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// Fills `out` with the database's counters.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_db_stats_get(db: *mut drift_db, out: *mut drift_db_stats, err: *mut *mut drift_error) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        require(out, "out")?;
+        let s = db.stats();
+        put(
+            out,
+            drift_db_stats {
+                collections: s.collections.len() as u64,
+                memtable_bytes: s.memtable_bytes,
+                wal_segments: s.wal.segments as u64,
+                wal_next_lsn: s.wal.next_lsn,
+                wal_records: s.wal.records,
+                wal_commit_groups: s.wal.commit_groups,
+                checkpoint_lsn: s.checkpoint_lsn,
+                manifest_generation: s.manifest_generation,
+                flushes: s.flushes,
+                compactions: s.compactions,
+                records_replayed: s.recovery.records_replayed,
+                torn_bytes_truncated: s.recovery.torn_bytes_truncated,
+                poisoned: u32::from(s.poisoned.is_some()),
+                reserved: 0,
+            },
+        );
+        Ok(())
+    })
+}
