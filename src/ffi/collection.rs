@@ -99,7 +99,7 @@ pub unsafe extern "C" fn drift_add(
         let out = if out_document_ids.is_null() {
             None
         } else {
-            Some(slice_mut(out_document_ids, count.checked_mul(16).unwrap_or(usize::MAX), "out_document_ids")?)
+            Some(slice_mut(out_document_ids, count.saturating_mul(16), "out_document_ids")?)
         };
         let ps = postings(&ids, starts, lengths, vs, count, dimension)?;
         let assigned = c.add(&ps)?;
