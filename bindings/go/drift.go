@@ -1,0 +1,504 @@
+// Package drift is the Go binding of drift, an embeddable, memory-mapped, durable
+// vector storage engine. It wraps the C ABI (libdrift.so + drift.h) with cgo and the
+// standard library only.
+//
+// Build and link against the SDK that scripts/build-c-sdk.sh lays out (by default
+// target/c-sdk in the repository, which the #cgo directives below point at); at run
+// time libdrift.so.0 must be found (LD_LIBRARY_PATH or an rpath).
+//
+//	db, err := drift.Open("my-db", nil)
+//	if err != nil { ... }
+//	defer db.Close()
+//	docs, _ := db.CreateCollection("docs", 384, drift.Cosine)
+//	ids, _ := docs.Add([]drift.Posting{{Vector: embedding, Start: 0, Length: 120}})
+//	hits, _ := docs.Search(query, drift.SearchOptions{K: 10})
+//
+// Every method is safe for concurrent use. C never keeps a Go pointer after a call
+// returns: slices are borrowed for the duration of the call only.
+package drift
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: -L${SRCDIR}/../../target/c-sdk/lib -ldrift
+#include <stdlib.h>
+#include "drift.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+)
+
+// Code is a drift status code (DRIFT_E* in drift.h).
+type Code int32
+
+// Status codes, identical to the C API's.
+const (
+	CodeOK                Code = C.DRIFT_OK
+	CodeInvalidArgument   Code = C.DRIFT_EINVAL
+	CodeDimensionMismatch Code = C.DRIFT_EDIMENSION
+	CodeNonFinite         Code = C.DRIFT_ENONFINITE
+	CodeNotFound          Code = C.DRIFT_ENOTFOUND
+	CodeExists            Code = C.DRIFT_EEXISTS
+	CodeLocked            Code = C.DRIFT_ELOCKED
+	CodeIO                Code = C.DRIFT_EIO
+	CodeNoSpace           Code = C.DRIFT_ENOSPACE
+	CodeCorrupt           Code = C.DRIFT_ECORRUPT
+	CodeUnsupportedFormat Code = C.DRIFT_EVERSION
+	CodePoisoned          Code = C.DRIFT_EPOISONED
+	CodeClosed            Code = C.DRIFT_ECLOSED
+	CodeInternal          Code = C.DRIFT_EINTERNAL
+)
+
+// Error is an error returned by drift: a stable code and a readable message.
+// Compare with errors.Is against the Err* values, which match on the code.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("drift: %s (code %d)", e.Message, e.Code) }
+
+// Is reports whether target is a *Error with the same code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// Sentinel errors for errors.Is.
+var (
+	ErrInvalidArgument   = &Error{Code: CodeInvalidArgument, Message: "invalid argument"}
+	ErrDimensionMismatch = &Error{Code: CodeDimensionMismatch, Message: "dimension mismatch"}
+	ErrNonFinite         = &Error{Code: CodeNonFinite, Message: "NaN or infinite value"}
+	ErrNotFound          = &Error{Code: CodeNotFound, Message: "not found"}
+	ErrExists            = &Error{Code: CodeExists, Message: "already exists"}
+	ErrLocked            = &Error{Code: CodeLocked, Message: "locked"}
+	ErrNoSpace           = &Error{Code: CodeNoSpace, Message: "no space"}
+	ErrCorrupt           = &Error{Code: CodeCorrupt, Message: "corrupt"}
+	ErrPoisoned          = &Error{Code: CodePoisoned, Message: "poisoned"}
+	ErrClosed            = &Error{Code: CodeClosed, Message: "closed"}
+)
+
+func check(status C.int32_t, cerr *C.drift_error) error {
+	if status == C.DRIFT_OK {
+		return nil
+	}
+	e := &Error{Code: Code(status), Message: "unknown error"}
+	if cerr != nil {
+		e.Message = C.GoString(C.drift_error_message(cerr))
+		C.drift_error_free(cerr)
+	}
+	return e
+}
+
+// Version is the version of the linked libdrift.
+func Version() string { return C.GoString(C.drift_version()) }
+
+// Metric is how distances are measured (smaller is closer).
+type Metric uint32
+
+// Metrics.
+const (
+	L2           Metric = C.DRIFT_METRIC_L2
+	InnerProduct Metric = C.DRIFT_METRIC_INNER_PRODUCT
+	Cosine       Metric = C.DRIFT_METRIC_COSINE
+)
+
+// SyncPolicy says when a write is acknowledged (see the README's durability contract).
+type SyncPolicy uint32
+
+// Sync policies.
+const (
+	SyncAlways   SyncPolicy = C.DRIFT_SYNC_ALWAYS
+	SyncPeriodic SyncPolicy = C.DRIFT_SYNC_PERIODIC
+	SyncNever    SyncPolicy = C.DRIFT_SYNC_NEVER
+)
+
+// Options of Open. Zero fields keep drift's defaults.
+type Options struct {
+	SyncPolicy          SyncPolicy
+	SyncInterval        time.Duration
+	MemtableFlushBytes  uint64
+	WALSegmentBytes     uint64
+	WALRingSegments     uint32
+	ShardMaxRows        uint64
+	NoBackgroundThreads bool
+	NoCreate            bool
+}
+
+// DocumentID is a 128-bit document id (little-endian u128, as in the C API).
+type DocumentID [16]byte
+
+// IDFromUint64 makes a document id from a uint64.
+func IDFromUint64(n uint64) DocumentID {
+	var id DocumentID
+	binary.LittleEndian.PutUint64(id[:8], n)
+	return id
+}
+
+// Uint64 is the low 64 bits of the id.
+func (id DocumentID) Uint64() uint64 { return binary.LittleEndian.Uint64(id[:8]) }
+
+// IsZero reports whether the id is all zero.
+func (id DocumentID) IsZero() bool { return id == DocumentID{} }
+
+func (id DocumentID) String() string { return hex.EncodeToString(id[:]) }
+
+// DB is an open database. Close it to release the directory lock.
+type DB struct{ h *C.drift_db }
+
+// Open opens (creating if allowed) the database in directory path and recovers it.
+// opts may be nil for the defaults.
+func Open(path string, opts *Options) (*DB, error) {
+	var o C.drift_options
+	C.drift_options_default(&o)
+	if opts != nil {
+		o.sync_policy = C.uint32_t(opts.SyncPolicy)
+		if opts.SyncInterval > 0 {
+			o.sync_interval_ms = C.uint32_t(opts.SyncInterval / time.Millisecond)
+		}
+		if opts.MemtableFlushBytes > 0 {
+			o.memtable_flush_bytes = C.uint64_t(opts.MemtableFlushBytes)
+		}
+		if opts.WALSegmentBytes > 0 {
+			o.wal_segment_bytes = C.uint64_t(opts.WALSegmentBytes)
+		}
+		if opts.WALRingSegments > 0 {
+			o.wal_ring_segments = C.uint32_t(opts.WALRingSegments)
+		}
+		if opts.ShardMaxRows > 0 {
+			o.shard_max_rows = C.uint64_t(opts.ShardMaxRows)
+		}
+		if opts.NoBackgroundThreads {
+			o.background_threads = 0
+		}
+		if opts.NoCreate {
+			o.create_if_missing = 0
+		}
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var h *C.drift_db
+	var cerr *C.drift_error
+	if err := check(C.drift_open(cpath, &o, &h, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	return &DB{h: h}, nil
+}
+
+// Close stops background work, syncs the WAL and releases the lock. Collections of
+// the database return ErrClosed afterwards. Closing twice returns ErrClosed.
+func (db *DB) Close() error {
+	var cerr *C.drift_error
+	return check(C.drift_close(db.h, &cerr), cerr)
+}
+
+func (db *DB) collection(name string, create bool, dim int, metric Metric) (*Collection, error) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var h *C.drift_collection
+	var cerr *C.drift_error
+	var status C.int32_t
+	if create {
+		if dim <= 0 || dim > 1<<31-1 {
+			return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("dimension %d out of range", dim)}
+		}
+		status = C.drift_collection_create(db.h, cname, C.uint32_t(dim), C.uint32_t(metric), &h, &cerr)
+	} else {
+		status = C.drift_collection_open(db.h, cname, &h, &cerr)
+	}
+	if err := check(status, cerr); err != nil {
+		return nil, err
+	}
+	c := &Collection{h: h, dim: dim}
+	if !create {
+		var s C.drift_collection_stats
+		if err := check(C.drift_collection_stats_get(h, &s, &cerr), cerr); err != nil {
+			C.drift_collection_free(h)
+			return nil, err
+		}
+		c.dim = int(s.dimension)
+	}
+	runtime.SetFinalizer(c, (*Collection).Close)
+	return c, nil
+}
+
+// CreateCollection creates a collection (durable on return).
+func (db *DB) CreateCollection(name string, dimension int, metric Metric) (*Collection, error) {
+	return db.collection(name, true, dimension, metric)
+}
+
+// Collection opens an existing collection (ErrNotFound if there is none).
+func (db *DB) Collection(name string) (*Collection, error) {
+	return db.collection(name, false, 0, 0)
+}
+
+// DropCollection drops a collection and deletes its files.
+func (db *DB) DropCollection(name string) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var cerr *C.drift_error
+	return check(C.drift_collection_drop(db.h, cname, &cerr), cerr)
+}
+
+// Collections lists the collection names, sorted.
+func (db *DB) Collections() ([]string, error) {
+	var list *C.drift_string_list
+	var cerr *C.drift_error
+	if err := check(C.drift_collection_list(db.h, &list, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	defer C.drift_string_list_free(list)
+	n := int(C.drift_string_list_len(list))
+	names := make([]string, n)
+	for i := 0; i < n; i++ {
+		names[i] = C.GoString(C.drift_string_list_get(list, C.size_t(i)))
+	}
+	return names, nil
+}
+
+// Flush moves memtables into shard files; returns when that is durable.
+func (db *DB) Flush() error {
+	var cerr *C.drift_error
+	return check(C.drift_flush(db.h, &cerr), cerr)
+}
+
+// Collection is a handle to a collection. Close it when done (a finalizer does too).
+type Collection struct {
+	h   *C.drift_collection
+	dim int
+}
+
+// Close frees the handle (the collection itself stays). Safe to call twice.
+func (c *Collection) Close() error {
+	runtime.SetFinalizer(c, nil)
+	C.drift_collection_free(c.h)
+	return nil
+}
+
+// Dimension is the collection's vector dimension.
+func (c *Collection) Dimension() int { return c.dim }
+
+// Posting is one vector and the span of the document it embeds. A zero DocumentID
+// asks drift for a fresh ULID; a batch names every document or none.
+type Posting struct {
+	DocumentID DocumentID
+	Start      uint32
+	Length     uint32
+	Vector     []float32
+}
+
+type packed struct {
+	ids       []DocumentID
+	starts    []uint32
+	lengths   []uint32
+	vectors   []float32
+	generated bool
+}
+
+func (c *Collection) pack(postings []Posting) (*packed, error) {
+	p := &packed{
+		ids:     make([]DocumentID, len(postings)),
+		starts:  make([]uint32, len(postings)),
+		lengths: make([]uint32, len(postings)),
+		vectors: make([]float32, 0, len(postings)*c.dim),
+	}
+	zero := 0
+	for i, ps := range postings {
+		if len(ps.Vector) != c.dim {
+			return nil, &Error{Code: CodeDimensionMismatch, Message: fmt.Sprintf("posting %d has %d components, the collection's dimension is %d", i, len(ps.Vector), c.dim)}
+		}
+		if ps.DocumentID.IsZero() {
+			zero++
+		}
+		p.ids[i], p.starts[i], p.lengths[i] = ps.DocumentID, ps.Start, ps.Length
+		p.vectors = append(p.vectors, ps.Vector...)
+	}
+	if zero != 0 && zero != len(postings) {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "a batch must name every document or none"}
+	}
+	p.generated = zero == len(postings) && zero > 0
+	return p, nil
+}
+
+func u8(ids []DocumentID) *C.uint8_t {
+	if len(ids) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&ids[0][0]))
+}
+
+func u32(v []uint32) *C.uint32_t {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.uint32_t)(unsafe.Pointer(&v[0]))
+}
+
+func f32(v []float32) *C.float {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&v[0]))
+}
+
+// Add adds postings atomically and returns their document ids. It returns once the
+// batch is durable (per the sync policy) and searchable.
+func (c *Collection) Add(postings []Posting) ([]DocumentID, error) {
+	p, err := c.pack(postings)
+	if err != nil {
+		return nil, err
+	}
+	in := u8(p.ids)
+	if p.generated {
+		in = nil
+	}
+	out := make([]DocumentID, len(postings))
+	var cerr *C.drift_error
+	status := C.drift_add(c.h, in, u32(p.starts), u32(p.lengths), f32(p.vectors), C.size_t(len(postings)), C.size_t(c.dim), u8(out), &cerr)
+	runtime.KeepAlive(p)
+	if err := check(status, cerr); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Upsert replaces every posting of document id with postings, atomically. The
+// postings' DocumentID fields are ignored. No postings removes the document.
+func (c *Collection) Upsert(id DocumentID, postings []Posting) error {
+	for i := range postings {
+		postings[i].DocumentID = id
+	}
+	p, err := c.pack(postings)
+	if err != nil {
+		return err
+	}
+	var cerr *C.drift_error
+	status := C.drift_upsert(c.h, (*C.uint8_t)(unsafe.Pointer(&id[0])), u32(p.starts), u32(p.lengths), f32(p.vectors), C.size_t(len(postings)), C.size_t(c.dim), &cerr)
+	runtime.KeepAlive(p)
+	return check(status, cerr)
+}
+
+// Remove removes every posting of the given documents (unknown ids are ignored).
+func (c *Collection) Remove(ids ...DocumentID) error {
+	var cerr *C.drift_error
+	return check(C.drift_remove(c.h, u8(ids), C.size_t(len(ids)), &cerr), cerr)
+}
+
+// SearchOptions are the options of a search.
+type SearchOptions struct {
+	K              int
+	OnePerDocument bool
+}
+
+func (o SearchOptions) c() (C.drift_search_options, error) {
+	if o.K <= 0 || o.K > 100000 {
+		return C.drift_search_options{}, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("k must be between 1 and 100000, got %d", o.K)}
+	}
+	opts := C.drift_search_options{k: C.uint32_t(o.K)}
+	if o.OnePerDocument {
+		opts.one_per_document = 1
+	}
+	return opts, nil
+}
+
+// Hit is one search result.
+type Hit struct {
+	DocumentID DocumentID
+	Start      uint32
+	Length     uint32
+	Distance   float32
+}
+
+func hitOf(h *C.drift_hit) Hit {
+	var id DocumentID
+	for i := range id {
+		id[i] = byte(h.document_id[i])
+	}
+	return Hit{DocumentID: id, Start: uint32(h.start), Length: uint32(h.length), Distance: float32(h.distance)}
+}
+
+// Search returns the opts.K postings nearest to query, closest first.
+func (c *Collection) Search(query []float32, opts SearchOptions) ([]Hit, error) {
+	o, err := opts.c()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]C.drift_hit, opts.K)
+	var count C.size_t
+	var cerr *C.drift_error
+	status := C.drift_search(c.h, f32(query), C.size_t(len(query)), &o, &buf[0], C.size_t(len(buf)), &count, &cerr)
+	runtime.KeepAlive(query)
+	if err := check(status, cerr); err != nil {
+		return nil, err
+	}
+	hits := make([]Hit, int(count))
+	for i := range hits {
+		hits[i] = hitOf(&buf[i])
+	}
+	return hits, nil
+}
+
+// SearchBatch searches many queries of the collection's dimension at once.
+func (c *Collection) SearchBatch(queries [][]float32, opts SearchOptions) ([][]Hit, error) {
+	o, err := opts.c()
+	if err != nil {
+		return nil, err
+	}
+	flat := make([]float32, 0, len(queries)*c.dim)
+	for i, q := range queries {
+		if len(q) != c.dim {
+			return nil, &Error{Code: CodeDimensionMismatch, Message: fmt.Sprintf("query %d has %d components, the collection's dimension is %d", i, len(q), c.dim)}
+		}
+		flat = append(flat, q...)
+	}
+	var results *C.drift_results
+	var cerr *C.drift_error
+	status := C.drift_search_batch(c.h, f32(flat), C.size_t(len(queries)), C.size_t(c.dim), &o, &results, &cerr)
+	if err := check(status, cerr); err != nil {
+		return nil, err
+	}
+	defer C.drift_results_free(results)
+	out := make([][]Hit, len(queries))
+	for q := range out {
+		var hits *C.drift_hit
+		var count C.size_t
+		if err := check(C.drift_results_get(results, C.size_t(q), &hits, &count, &cerr), cerr); err != nil {
+			return nil, err
+		}
+		view := unsafe.Slice(hits, int(count))
+		out[q] = make([]Hit, len(view))
+		for i := range view {
+			out[q][i] = hitOf(&view[i])
+		}
+	}
+	return out, nil
+}
+
+// Compact rewrites shard files holding deleted rows without them.
+func (c *Collection) Compact() error {
+	var cerr *C.drift_error
+	return check(C.drift_compact(c.h, &cerr), cerr)
+}
+
+// Stats are a collection's counters.
+type Stats struct {
+	MemtableRows, FrozenRows, ShardRows, Shards, SealedShards, RowGroups, ShardBytes, Tombstones uint64
+}
+
+// Stats returns the collection's counters.
+func (c *Collection) Stats() (Stats, error) {
+	var s C.drift_collection_stats
+	var cerr *C.drift_error
+	if err := check(C.drift_collection_stats_get(c.h, &s, &cerr), cerr); err != nil {
+		return Stats{}, err
+	}
+	return Stats{uint64(s.memtable_rows), uint64(s.frozen_rows), uint64(s.shard_rows), uint64(s.shards),
+		uint64(s.sealed_shards), uint64(s.row_groups), uint64(s.shard_bytes), uint64(s.tombstones)}, nil
+}

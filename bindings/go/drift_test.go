@@ -1,0 +1,182 @@
+package drift
+
+import (
+	"errors"
+	"math"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func vec(seed, i, dim int) []float32 {
+	v := make([]float32, dim)
+	for j := range v {
+		v[j] = float32((seed*131+i*31+j*7)%101)/101.0 + float32(seed)
+	}
+	return v
+}
+
+func TestLifecyclePersistsAcrossReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.CreateCollection("docs", 4, L2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := c.Add([]Posting{
+		{DocumentID: IDFromUint64(7), Start: 0, Length: 10, Vector: []float32{1, 0, 0, 0}},
+		{DocumentID: IDFromUint64(7), Start: 10, Length: 5, Vector: []float32{0, 1, 0, 0}},
+		{DocumentID: IDFromUint64(9), Vector: []float32{0, 0, 1, 0}},
+	})
+	if err != nil || len(ids) != 3 || ids[2].Uint64() != 9 {
+		t.Fatalf("add: %v %v", ids, err)
+	}
+	gen, err := c.Add([]Posting{{Vector: []float32{0, 0, 0, 1}}})
+	if err != nil || gen[0].IsZero() {
+		t.Fatalf("generated id: %v %v", gen, err)
+	}
+	hits, err := c.Search([]float32{0.9, 0.1, 0, 0}, SearchOptions{K: 2})
+	if err != nil || len(hits) != 2 || hits[0].DocumentID.Uint64() != 7 || hits[0].Length != 10 {
+		t.Fatalf("search: %+v %v", hits, err)
+	}
+	one, err := c.Search([]float32{0.9, 0.1, 0, 0}, SearchOptions{K: 2, OnePerDocument: true})
+	if err != nil || one[1].DocumentID.Uint64() == 7 {
+		t.Fatalf("one per document: %+v %v", one, err)
+	}
+	batch, err := c.SearchBatch([][]float32{{1, 0, 0, 0}, {0, 0, 1, 0}}, SearchOptions{K: 1})
+	if err != nil || batch[1][0].DocumentID.Uint64() != 9 {
+		t.Fatalf("batch: %+v %v", batch, err)
+	}
+	if err := c.Upsert(IDFromUint64(7), []Posting{{Vector: []float32{0, 1, 1, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(IDFromUint64(9)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+
+	db, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	names, err := db.Collections()
+	if err != nil || len(names) != 1 || names[0] != "docs" {
+		t.Fatalf("collections: %v %v", names, err)
+	}
+	c, err = db.Collection("docs")
+	if err != nil || c.Dimension() != 4 {
+		t.Fatalf("open collection: %v", err)
+	}
+	defer c.Close()
+	all, err := c.Search([]float32{0, 0, 0, 0}, SearchOptions{K: 10})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("after reopen: %+v %v", all, err)
+	}
+	st, err := c.Stats()
+	if err != nil || st.ShardRows == 0 {
+		t.Fatalf("stats: %+v %v", st, err)
+	}
+}
+
+func TestErrorsCarryTheirCode(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := db.CreateCollection("c", 3, Cosine)
+	if _, err := c.Add([]Posting{{DocumentID: IDFromUint64(1), Vector: []float32{1, 2}}}); !errors.Is(err, ErrDimensionMismatch) {
+		t.Errorf("wrong dimension: %v", err)
+	}
+	nan := float32(math.NaN())
+	_, err = c.Add([]Posting{{DocumentID: IDFromUint64(1), Vector: []float32{1, nan, 0}}})
+	var de *Error
+	if !errors.As(err, &de) || de.Code != CodeNonFinite || de.Message == "" {
+		t.Errorf("NaN: %v", err)
+	}
+	if _, err := c.Search([]float32{1, 0, 0}, SearchOptions{K: 0}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("k = 0: %v", err)
+	}
+	if _, err := db.Collection("missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown collection: %v", err)
+	}
+	if _, err := db.CreateCollection("c", 3, Cosine); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate: %v", err)
+	}
+	if _, err := Open(dir, nil); !errors.Is(err, ErrLocked) {
+		t.Errorf("second open: %v", err)
+	}
+	db.Close()
+	if _, err := c.Search([]float32{1, 0, 0}, SearchOptions{K: 1}); !errors.Is(err, ErrClosed) {
+		t.Errorf("after close: %v", err)
+	}
+	c.Close()
+	c.Close()
+}
+
+func TestConcurrentGoroutinesSeeAcknowledgedWrites(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{MemtableFlushBytes: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const dim, batches, rows = 8, 200, 4
+	c, err := db.CreateCollection("c", dim, L2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for b := 0; b < batches; b++ {
+			ps := make([]Posting, rows)
+			for r := range ps {
+				ps[r] = Posting{DocumentID: IDFromUint64(uint64(b*rows + r + 1)), Vector: vec(b, r, dim)}
+			}
+			if _, err := c.Add(ps); err != nil {
+				t.Error(err)
+				return
+			}
+			acked.Store(int64(b + 1))
+		}
+	}()
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; acked.Load() < batches; i++ {
+				n := int(acked.Load())
+				if n == 0 {
+					continue
+				}
+				b, r := (i*7+g)%n, i%rows
+				hits, err := c.Search(vec(b, r, dim), SearchOptions{K: 1})
+				if err != nil || len(hits) != 1 || hits[0].DocumentID.Uint64() != uint64(b*rows+r+1) || hits[0].Distance != 0 {
+					t.Errorf("acknowledged posting %d/%d not found: %+v %v", b, r, hits, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,3 @@
+module github.com/drift-vector/drift/bindings/go
+
+go 1.21
