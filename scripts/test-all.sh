@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of drift on a fresh machine: lint, unit, integration (crash,
-# corruption, fault injection, concurrency, format document) and doc tests.
+# Runs every test of drift on a fresh machine: Rust lint, unit, integration (crash,
+# corruption, fault injection, concurrency, format document) and doc tests, then the
+# C/C++, Go and Java tests of the C ABI.
 #
-# Needs only what the machine ships: a stable Rust toolchain (>= 1.89) with clippy.
+# Needs what the project's machines ship: a stable Rust toolchain (>= 1.89) with
+# clippy, gcc/g++ with AddressSanitizer, cmake and pkg-config, Go >= 1.21, a JDK >= 22
+# and Maven (Maven downloads JUnit from Maven Central on first use).
 # Switches:
 #   DRIFT_CRASH_CYCLES=N   kill -9 cycles of the crash test (default 50)
-#
-# Languages not yet covered here: the C/C++, Go and Java suites arrive with the C ABI.
+#   DRIFT_SKIP_BINDINGS=1  run the Rust tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +23,14 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "== Rust: unit, integration and doc tests"
 cargo test --locked
+
+if [ "${DRIFT_SKIP_BINDINGS:-0}" = 1 ]; then
+    echo "== bindings skipped (DRIFT_SKIP_BINDINGS=1)"
+    exit 0
+fi
+echo "== C and C++ (ASan/UBSan), CMake example"
+scripts/test-c.sh
+echo "== Go binding"
+scripts/test-go.sh
+echo "== Java binding"
+scripts/test-java.sh

@@ -1,0 +1,227 @@
+package dev.drift;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A handle to a collection. Thread-safe; close it to free the handle (the collection
+ * itself stays). Vectors are copied into native memory for the duration of each call only.
+ */
+public final class Collection implements AutoCloseable {
+    private final MemorySegment handle;
+    private final int dimension;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    Collection(MemorySegment handle, int dimension) {
+        this.handle = handle;
+        this.dimension = dimension;
+    }
+
+    /** The collection's vector dimension. */
+    public int dimension() {
+        return dimension;
+    }
+
+    /**
+     * Adds postings atomically and returns their document ids; returns once they are durable
+     * and searchable.
+     */
+    public List<DocumentId> add(List<Posting> postings) {
+        int n = postings.size();
+        int unnamed = 0;
+        for (Posting p : postings) {
+            if (p.documentId() == null) {
+                unnamed++;
+            }
+        }
+        if (unnamed != 0 && unnamed != n) {
+            throw new DriftException(1, "a batch must name every document or none");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ids = unnamed == n ? MemorySegment.NULL : arena.allocate(16L * n);
+            MemorySegment starts = arena.allocate(JAVA_INT, Math.max(n, 1));
+            MemorySegment lengths = arena.allocate(JAVA_INT, Math.max(n, 1));
+            MemorySegment vectors = arena.allocate(JAVA_FLOAT, Math.max((long) n * dimension, 1));
+            for (int i = 0; i < n; i++) {
+                Posting p = postings.get(i);
+                if (p.vector().length != dimension) {
+                    throw new DriftException(2, "posting " + i + " has " + p.vector().length
+                            + " components, the collection's dimension is " + dimension);
+                }
+                if (unnamed == 0) {
+                    MemorySegment.copy(p.documentId().toBytes(), 0, ids, JAVA_BYTE, 16L * i, 16);
+                }
+                starts.setAtIndex(JAVA_INT, i, p.start());
+                lengths.setAtIndex(JAVA_INT, i, p.length());
+                MemorySegment.copy(p.vector(), 0, vectors, JAVA_FLOAT, (long) i * dimension * 4, dimension);
+            }
+            MemorySegment out = arena.allocate(16L * Math.max(n, 1));
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.ADD.invokeExact(handle, ids, starts, lengths, vectors, (long) n, (long) dimension, out, err);
+            Native.check(status, err);
+            List<DocumentId> result = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                result.add(DocumentId.ofBytes(out.asSlice(16L * i, 16).toArray(JAVA_BYTE)));
+            }
+            return result;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Replaces every posting of {@code id} with the given vectors (spans unused), atomically. */
+    public void upsert(DocumentId id, List<float[]> vectors) {
+        int n = vectors.size();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment flat = arena.allocate(JAVA_FLOAT, Math.max((long) n * dimension, 1));
+            for (int i = 0; i < n; i++) {
+                if (vectors.get(i).length != dimension) {
+                    throw new DriftException(2, "vector " + i + " has " + vectors.get(i).length
+                            + " components, the collection's dimension is " + dimension);
+                }
+                MemorySegment.copy(vectors.get(i), 0, flat, JAVA_FLOAT, (long) i * dimension * 4, dimension);
+            }
+            MemorySegment err = arena.allocate(ADDRESS);
+            MemorySegment idBytes = arena.allocateFrom(JAVA_BYTE, id.toBytes());
+            int status = (int) Native.UPSERT.invokeExact(handle, idBytes, MemorySegment.NULL, MemorySegment.NULL,
+                    flat, (long) n, (long) dimension, err);
+            Native.check(status, err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Removes every posting of the given documents. */
+    public void remove(List<DocumentId> ids) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocate(16L * Math.max(ids.size(), 1));
+            for (int i = 0; i < ids.size(); i++) {
+                MemorySegment.copy(ids.get(i).toBytes(), 0, bytes, JAVA_BYTE, 16L * i, 16);
+            }
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.REMOVE.invokeExact(handle, bytes, (long) ids.size(), err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** The {@code k} postings nearest to {@code query}, closest first. */
+    public List<Hit> search(float[] query, int k) {
+        return search(query, k, false);
+    }
+
+    /** As {@link #search(float[], int)}, optionally returning one hit per document. */
+    public List<Hit> search(float[] query, int k, boolean onePerDocument) {
+        if (k <= 0) {
+            throw new DriftException(1, "k must be positive, got " + k);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment q = arena.allocateFrom(JAVA_FLOAT, query);
+            MemorySegment options = options(arena, k, onePerDocument);
+            MemorySegment hits = arena.allocate(Native.HIT, k);
+            MemorySegment count = arena.allocate(JAVA_LONG);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.SEARCH.invokeExact(handle, q, (long) query.length, options, hits, (long) k, count, err);
+            Native.check(status, err);
+            return hits(hits, count.get(JAVA_LONG, 0));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Searches many queries at once. */
+    public List<List<Hit>> searchBatch(List<float[]> queries, int k) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment flat = arena.allocate(JAVA_FLOAT, Math.max((long) queries.size() * dimension, 1));
+            for (int i = 0; i < queries.size(); i++) {
+                if (queries.get(i).length != dimension) {
+                    throw new DriftException(2, "query " + i + " has the wrong dimension");
+                }
+                MemorySegment.copy(queries.get(i), 0, flat, JAVA_FLOAT, (long) i * dimension * 4, dimension);
+            }
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.SEARCH_BATCH.invokeExact(handle, flat, (long) queries.size(), (long) dimension,
+                    options(arena, k, false), out, err);
+            Native.check(status, err);
+            MemorySegment results = out.get(ADDRESS, 0);
+            try {
+                List<List<Hit>> all = new ArrayList<>();
+                MemorySegment hitsOut = arena.allocate(ADDRESS);
+                MemorySegment countOut = arena.allocate(JAVA_LONG);
+                for (int i = 0; i < queries.size(); i++) {
+                    status = (int) Native.RESULTS_GET.invokeExact(results, (long) i, hitsOut, countOut, err);
+                    Native.check(status, err);
+                    long count = countOut.get(JAVA_LONG, 0);
+                    all.add(hits(hitsOut.get(ADDRESS, 0).reinterpret(count * Native.HIT.byteSize()), count));
+                }
+                return all;
+            } finally {
+                Native.RESULTS_FREE.invokeExact(results);
+            }
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Rewrites shard files holding deleted rows without them. */
+    public void compact() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.COMPACT.invokeExact(handle, err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Rows held in shard files (deleted rows included until compaction). */
+    public long shardRows() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment stats = arena.allocate(Native.COLLECTION_STATS_LAYOUT);
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.COLLECTION_STATS_GET.invokeExact(handle, stats, err), err);
+            return stats.get(JAVA_LONG, 24);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    private static MemorySegment options(Arena arena, int k, boolean onePerDocument) {
+        MemorySegment o = arena.allocate(Native.SEARCH_OPTIONS);
+        o.set(JAVA_INT, 0, k);
+        o.set(JAVA_INT, 4, onePerDocument ? 1 : 0);
+        return o;
+    }
+
+    private static List<Hit> hits(MemorySegment hits, long count) {
+        List<Hit> out = new ArrayList<>((int) count);
+        long size = Native.HIT.byteSize();
+        for (long i = 0; i < count; i++) {
+            MemorySegment h = hits.asSlice(i * size, size);
+            out.add(new Hit(DocumentId.ofBytes(h.asSlice(0, 16).toArray(JAVA_BYTE)),
+                    h.get(JAVA_INT, 16), h.get(JAVA_INT, 20), h.get(JAVA_FLOAT, 24)));
+        }
+        return out;
+    }
+
+    /** Frees the handle. Idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                Native.COLLECTION_FREE.invokeExact(handle);
+            } catch (Throwable t) {
+                throw Native.rethrow(t);
+            }
+        }
+    }
+}

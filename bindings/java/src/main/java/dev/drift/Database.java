@@ -1,0 +1,167 @@
+package dev.drift;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * An open drift database: a directory holding named collections. Thread-safe. Close it to
+ * release the directory lock; collections of a closed database throw {@link DriftException}
+ * with code {@code CLOSED}.
+ *
+ * <pre>{@code
+ * try (Database db = Database.open(Path.of("my-db"))) {
+ *     Collection docs = db.createCollection("docs", 384, Metric.COSINE);
+ *     docs.add(List.of(Posting.of(DocumentId.of(7), embedding)));
+ *     List<Hit> hits = docs.search(query, 10);
+ * }
+ * }</pre>
+ */
+public final class Database implements AutoCloseable {
+    /** Distance metrics. */
+    public enum Metric {
+        L2(1), INNER_PRODUCT(2), COSINE(3);
+
+        final int code;
+
+        Metric(int code) {
+            this.code = code;
+        }
+    }
+
+    private final MemorySegment handle;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Database(MemorySegment handle) {
+        this.handle = handle;
+    }
+
+    /** The version of the loaded libdrift. */
+    public static String version() {
+        try {
+            MemorySegment s = (MemorySegment) Native.VERSION.invokeExact();
+            return s.reinterpret(64).getString(0);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Opens (creating if missing) the database in {@code path} with default options. */
+    public static Database open(Path path) {
+        return open(path, 0);
+    }
+
+    /**
+     * Opens the database with a memtable flush threshold ({@code memtableFlushBytes}, 0 for
+     * the default) and otherwise default options (fsync before acknowledging writes).
+     */
+    public static Database open(Path path, long memtableFlushBytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment options = arena.allocate(Native.OPTIONS);
+            Native.OPTIONS_DEFAULT.invokeExact(options);
+            if (memtableFlushBytes > 0) {
+                options.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, memtableFlushBytes);
+            }
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.OPEN.invokeExact(arena.allocateFrom(path.toString()), options, out, err);
+            Native.check(status, err);
+            return new Database(out.get(ADDRESS, 0));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Creates a collection (durable on return). */
+    public Collection createCollection(String name, int dimension, Metric metric) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.COLLECTION_CREATE.invokeExact(
+                    handle, arena.allocateFrom(name), dimension, metric.code, out, err);
+            Native.check(status, err);
+            return new Collection(out.get(ADDRESS, 0), dimension);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Opens an existing collection; throws with code {@code NOT_FOUND} if there is none. */
+    public Collection collection(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.COLLECTION_OPEN.invokeExact(handle, arena.allocateFrom(name), out, err);
+            Native.check(status, err);
+            MemorySegment c = out.get(ADDRESS, 0);
+            MemorySegment stats = arena.allocate(Native.COLLECTION_STATS_LAYOUT);
+            status = (int) Native.COLLECTION_STATS_GET.invokeExact(c, stats, err);
+            Native.check(status, err);
+            return new Collection(c, (int) stats.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Drops a collection and deletes its files. */
+    public void dropCollection(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.COLLECTION_DROP.invokeExact(handle, arena.allocateFrom(name), err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** The names of all collections, sorted. */
+    public List<String> collections() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.COLLECTION_LIST.invokeExact(handle, out, err), err);
+            MemorySegment list = out.get(ADDRESS, 0);
+            try {
+                long n = (long) Native.STRING_LIST_LEN.invokeExact(list);
+                List<String> names = new ArrayList<>();
+                for (long i = 0; i < n; i++) {
+                    MemorySegment s = (MemorySegment) Native.STRING_LIST_GET.invokeExact(list, i);
+                    names.add(s.reinterpret(Long.MAX_VALUE).getString(0));
+                }
+                return names;
+            } finally {
+                Native.STRING_LIST_FREE.invokeExact(list);
+            }
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Moves memtables into shard files; returns when that is durable. */
+    public void flush() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.FLUSH.invokeExact(handle, err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Stops background work, syncs the WAL and releases the lock. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.CLOSE.invokeExact(handle, err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package dev.drift;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DatabaseTest {
+    @TempDir
+    Path dir;
+
+    static float[] vec(int seed, int i, int dim) {
+        float[] v = new float[dim];
+        for (int j = 0; j < dim; j++) {
+            v[j] = ((seed * 131 + i * 31 + j * 7) % 101) / 101.0f + seed;
+        }
+        return v;
+    }
+
+    @Test
+    void lifecyclePersistsAcrossReopen() {
+        Path path = dir.resolve("db");
+        try (Database db = Database.open(path)) {
+            assertEquals("0.1.0", Database.version());
+            Collection c = db.createCollection("docs", 4, Database.Metric.L2);
+            List<DocumentId> ids = c.add(List.of(
+                    new Posting(DocumentId.of(7), 0, 10, new float[] {1, 0, 0, 0}),
+                    new Posting(DocumentId.of(7), 10, 5, new float[] {0, 1, 0, 0}),
+                    Posting.of(DocumentId.of(9), new float[] {0, 0, 1, 0})));
+            assertEquals(9, ids.get(2).low());
+            List<DocumentId> generated = c.add(List.of(new Posting(null, 0, 0, new float[] {0, 0, 0, 1})));
+            assertFalse(generated.get(0).equals(DocumentId.of(0)));
+
+            List<Hit> hits = c.search(new float[] {0.9f, 0.1f, 0, 0}, 2);
+            assertEquals(7, hits.get(0).documentId().low());
+            assertEquals(10, hits.get(0).length());
+            List<Hit> one = c.search(new float[] {0.9f, 0.1f, 0, 0}, 2, true);
+            assertTrue(one.get(1).documentId().low() != 7);
+            List<List<Hit>> batch = c.searchBatch(List.of(new float[] {1, 0, 0, 0}, new float[] {0, 0, 1, 0}), 1);
+            assertEquals(9, batch.get(1).get(0).documentId().low());
+
+            c.upsert(DocumentId.of(7), List.of(new float[] {0, 1, 1, 0}));
+            c.remove(List.of(DocumentId.of(9)));
+            db.flush();
+            c.compact();
+            assertTrue(c.shardRows() > 0);
+            c.close();
+            c.close();
+        }
+        try (Database db = Database.open(path)) {
+            assertEquals(List.of("docs"), db.collections());
+            try (Collection c = db.collection("docs")) {
+                assertEquals(4, c.dimension());
+                assertEquals(2, c.search(new float[] {0, 0, 0, 0}, 10).size());
+            }
+        }
+    }
+
+    @Test
+    void errorsCarryTheirCode() {
+        Database db = Database.open(dir);
+        Collection c = db.createCollection("c", 3, Database.Metric.COSINE);
+        DriftException e = assertThrows(DriftException.class,
+                () -> c.add(List.of(Posting.of(DocumentId.of(1), new float[] {1, 2}))));
+        assertEquals(DriftException.Code.DIMENSION_MISMATCH, e.code());
+        e = assertThrows(DriftException.class,
+                () -> c.add(List.of(Posting.of(DocumentId.of(1), new float[] {1, Float.NaN, 0}))));
+        assertEquals(DriftException.Code.NON_FINITE, e.code());
+        assertTrue(e.getMessage().contains("NaN"));
+        assertEquals(DriftException.Code.NOT_FOUND, assertThrows(DriftException.class, () -> db.collection("missing")).code());
+        assertEquals(DriftException.Code.ALREADY_EXISTS,
+                assertThrows(DriftException.class, () -> db.createCollection("c", 3, Database.Metric.L2)).code());
+        assertEquals(DriftException.Code.INVALID_ARGUMENT,
+                assertThrows(DriftException.class, () -> db.createCollection("bad name", 3, Database.Metric.L2)).code());
+        assertEquals(DriftException.Code.LOCKED, assertThrows(DriftException.class, () -> Database.open(dir)).code());
+        db.close();
+        db.close();
+        assertEquals(DriftException.Code.CLOSED,
+                assertThrows(DriftException.class, () -> c.search(new float[] {1, 0, 0}, 1)).code());
+        c.close();
+    }
+
+    @Test
+    void concurrentThreadsSeeAcknowledgedWrites() throws Exception {
+        final int dim = 8, batches = 150, rows = 4;
+        try (Database db = Database.open(dir, 32 << 10); Collection c = db.createCollection("c", dim, Database.Metric.L2)) {
+            AtomicInteger acked = new AtomicInteger();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread writer = new Thread(() -> {
+                try {
+                    for (int b = 0; b < batches; b++) {
+                        List<Posting> ps = new ArrayList<>();
+                        for (int r = 0; r < rows; r++) {
+                            ps.add(Posting.of(DocumentId.of(b * rows + r + 1), vec(b, r, dim)));
+                        }
+                        c.add(ps);
+                        acked.set(b + 1);
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            List<Thread> readers = new ArrayList<>();
+            for (int g = 0; g < 3; g++) {
+                final int seed = g;
+                readers.add(new Thread(() -> {
+                    try {
+                        for (int i = 0; acked.get() < batches && failure.get() == null; i++) {
+                            int n = acked.get();
+                            if (n == 0) {
+                                continue;
+                            }
+                            int b = (i * 7 + seed) % n, r = i % rows;
+                            List<Hit> hits = c.search(vec(b, r, dim), 1);
+                            if (hits.get(0).documentId().low() != b * rows + r + 1 || hits.get(0).distance() != 0f) {
+                                throw new AssertionError("acknowledged posting " + b + "/" + r + " not found: " + hits);
+                            }
+                        }
+                    } catch (Throwable t) {
+                        failure.compareAndSet(null, t);
+                    }
+                }));
+            }
+            writer.start();
+            readers.forEach(Thread::start);
+            writer.join();
+            for (Thread t : readers) {
+                t.join();
+            }
+            if (failure.get() != null) {
+                throw new AssertionError(failure.get());
+            }
+        }
+    }
+}
