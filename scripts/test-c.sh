@@ -4,6 +4,11 @@
 # plus the CMake/pkg-config usage example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cmake and pkg-config ship with the project's machines; install them if a machine lacks them.
+if ! command -v cmake >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
+    echo "== installing cmake and pkg-config from Debian packages"
+    apt-get update -qq && apt-get install -y -qq cmake pkg-config >/dev/null
+fi
 sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
 out=target/ffi-tests
 mkdir -p "$out"

@@ -19,6 +19,10 @@ if ! jdk="$(find_jdk)"; then
     echo "error: the Java binding needs a JDK 22 or newer (FFM API); none found in JAVA_HOME or /usr/lib/jvm" >&2
     exit 1
 fi
+if [ "${1:-}" = "--print-jdk" ]; then
+    echo "$jdk"
+    exit 0
+fi
 if ! command -v mvn >/dev/null 2>&1; then
     echo "error: mvn not found; install Maven to run the Java binding's tests" >&2
     exit 1
