@@ -585,6 +585,17 @@ int32_t drift_db_stats_get(struct drift_db *db,
                            struct drift_error **err);
 
 /**
+ * Runs pending maintenance (flush, compaction of collections with deletes) for about
+ * `budget_ms` milliseconds, for hosts that schedule work themselves (with
+ * `background_threads = 0`). A started step always completes, so a call may overrun
+ * its budget by one step.
+ *
+ * # Safety
+ * `err` is NULL or valid.
+ */
+int32_t drift_maintain(struct drift_db *db, uint64_t budget_ms, struct drift_error **err);
+
+/**
  * Searches one query of `dimension` floats. Writes up to `capacity` hits, closest
  * first, into `out_hits` and their number into `out_count` (fewer than k when the
  * collection holds fewer postings). `capacity` must be at least `options->k`. All

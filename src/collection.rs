@@ -23,6 +23,7 @@ use crate::memtable::Memtable;
 use crate::options::Metric;
 use crate::posting::{DocumentId, Hit, Posting, SearchOptions, StoredPosting};
 use crate::search::{self, Candidate, TopK};
+use crate::storage::manifest::CollectionRecord;
 use crate::storage::shard_file::ShardReader;
 use crate::storage::tombstones::Tombstones;
 use crate::wal::op::{PostingBatch, WalOp};
@@ -113,6 +114,24 @@ pub(crate) struct CollectionInner {
 }
 
 impl CollectionInner {
+    /// The in-memory collection of a manifest record, with its opened shards.
+    pub fn new(record: &CollectionRecord, shards: Vec<Arc<ShardReader>>) -> Self {
+        CollectionInner {
+            id: record.id,
+            name: record.name.clone(),
+            dimension: record.dimension,
+            metric: record.metric,
+            state: RwLock::new(CollectionState {
+                active: Memtable::new(record.dimension),
+                frozen: Vec::new(),
+                shards,
+                tombstones: Tombstones::from_entries(&record.tombstones),
+            }),
+            next_row_id: AtomicU64::new(record.next_row_id),
+            dropped: AtomicBool::new(false),
+        }
+    }
+
     /// Applies one durable operation (called by the WAL leader in LSN order, and by
     /// recovery). Returns the change of the active memtable's size in bytes.
     pub fn apply(&self, lsn: u64, op: &WalOp) -> isize {

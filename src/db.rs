@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::collection::{Collection, CollectionInfo, CollectionInner, CollectionState, CollectionStats};
+use crate::collection::{Collection, CollectionInfo, CollectionInner, CollectionStats};
 use crate::error::{Error, Result};
 use crate::io::{FileSystem, OpenMode, ReplaceStage, durable_replace};
 use crate::maintenance::{flush, worker};
@@ -30,7 +30,6 @@ use crate::memtable::Memtable;
 use crate::options::{self, DatabaseOptions, Metric};
 use crate::storage::manifest::{self, CollectionRecord, Manifest};
 use crate::storage::shard_file::{self, ShardHeader, ShardReader};
-use crate::storage::tombstones::Tombstones;
 use crate::wal::op::WalOp;
 use crate::wal::replay;
 use crate::wal::ring::{ApplyOp, Wal};
@@ -204,6 +203,11 @@ impl DbInner {
         })
     }
 
+    /// The collection named `name`.
+    pub fn lookup(&self, name: &str) -> Result<Arc<CollectionInner>> {
+        self.registry.read().by_name.get(name).cloned().ok_or_else(|| Error::CollectionNotFound { name: name.to_owned() })
+    }
+
     pub fn collections(&self) -> Vec<Arc<CollectionInner>> {
         self.registry.read().by_name.values().cloned().collect()
     }
@@ -299,20 +303,7 @@ impl Database {
                 };
                 shards.push(Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity)?));
             }
-            let inner = Arc::new(CollectionInner {
-                id: record.id,
-                name: record.name.clone(),
-                dimension: record.dimension,
-                metric: record.metric,
-                state: RwLock::new(CollectionState {
-                    active: Memtable::new(record.dimension),
-                    frozen: Vec::new(),
-                    shards,
-                    tombstones: Tombstones::from_entries(&record.tombstones),
-                }),
-                next_row_id: AtomicU64::new(record.next_row_id),
-                dropped: AtomicBool::new(false),
-            });
+            let inner = Arc::new(CollectionInner::new(record, shards));
             registry.by_id.insert(record.id, inner.clone());
             registry.by_name.insert(record.name.clone(), inner);
         }
@@ -393,7 +384,7 @@ impl Database {
         let id = manifest.next_collection_id;
         manifest.next_collection_id += 1;
         manifest.generation += 1;
-        manifest.collections.push(CollectionRecord {
+        let record = CollectionRecord {
             id,
             name: name.to_owned(),
             dimension,
@@ -402,23 +393,11 @@ impl Database {
             next_shard_id: 1,
             shards: Vec::new(),
             tombstones: Vec::new(),
-        });
+        };
+        let inner = Arc::new(CollectionInner::new(&record, Vec::new()));
+        manifest.collections.push(record);
         self.inner.publish(&manifest)?;
         *self.inner.manifest.lock() = manifest;
-        let inner = Arc::new(CollectionInner {
-            id,
-            name: name.to_owned(),
-            dimension,
-            metric,
-            state: RwLock::new(CollectionState {
-                active: Memtable::new(dimension),
-                frozen: Vec::new(),
-                shards: Vec::new(),
-                tombstones: Tombstones::default(),
-            }),
-            next_row_id: AtomicU64::new(0),
-            dropped: AtomicBool::new(false),
-        });
         let mut registry = self.inner.registry.write();
         registry.by_id.insert(id, inner.clone());
         registry.by_name.insert(name.to_owned(), inner.clone());
@@ -428,14 +407,7 @@ impl Database {
     /// A handle to an existing collection.
     pub fn collection(&self, name: &str) -> Result<Collection> {
         self.inner.check_open()?;
-        let inner = self
-            .inner
-            .registry
-            .read()
-            .by_name
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::CollectionNotFound { name: name.to_owned() })?;
+        let inner = self.inner.lookup(name)?;
         Ok(Collection { db: self.inner.clone(), inner })
     }
 
@@ -444,14 +416,7 @@ impl Database {
     pub fn drop_collection(&self, name: &str) -> Result<()> {
         self.inner.check_writable()?;
         let _m = self.inner.maintenance.lock();
-        let inner = self
-            .inner
-            .registry
-            .read()
-            .by_name
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::CollectionNotFound { name: name.to_owned() })?;
+        let inner = self.inner.lookup(name)?;
         let mut manifest = self.inner.manifest.lock().clone();
         let removed: Vec<_> = manifest.collections.iter().filter(|c| c.id == inner.id).flat_map(|c| c.shards.clone()).collect();
         manifest.collections.retain(|c| c.id != inner.id);
@@ -496,6 +461,22 @@ impl Database {
     pub fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
         flush::flush(&self.inner)
+    }
+
+    /// Runs pending maintenance (flush, compaction of collections with deletes) for
+    /// about `budget` of wall time; for hosts that schedule work themselves.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let report = db.maintain(std::time::Duration::from_millis(50))?;
+    /// assert!(!report.flushed); // nothing to do yet
+    /// # Ok(()) }
+    /// ```
+    pub fn maintain(&self, budget: Duration) -> Result<crate::maintenance::budget::MaintenanceReport> {
+        self.inner.check_writable()?;
+        crate::maintenance::budget::maintain(&self.inner, budget)
     }
 
     /// What opening the database found.

@@ -100,6 +100,31 @@ pub(crate) fn header_checksums(header: &[u8]) -> (u32, u32) {
     (get_u32(header, at), crc(&header[..at]))
 }
 
+/// Checks a sealed fixed header whose magic is at offset 0 and version at offset 8:
+/// checksum first (so a damaged header is reported as such), then magic, then version.
+pub(crate) fn check_header(
+    header: &[u8],
+    magic: &[u8; 8],
+    version: u16,
+    file: &std::path::Path,
+    offset: u64,
+    structure: &'static str,
+) -> crate::error::Result<()> {
+    use crate::error::Error;
+    let (expected, actual) = header_checksums(header);
+    if expected != actual {
+        return Err(Error::ChecksumMismatch { file: file.to_owned(), offset, structure, expected, actual });
+    }
+    if header[..8] != magic[..] {
+        return Err(Error::corrupt(file, offset, format!("bad magic: not a drift {structure}")));
+    }
+    let found = get_u16(header, 8);
+    if found != version {
+        return Err(Error::UnsupportedVersion { file: file.to_owned(), found, supported: version });
+    }
+    Ok(())
+}
+
 /// Rounds `n` up to a multiple of `align` (a power of two).
 pub(crate) const fn align_up(n: u64, align: u64) -> u64 {
     (n + align - 1) & !(align - 1)

@@ -59,6 +59,7 @@ pub(crate) mod wal;
 pub use collection::{Collection, CollectionInfo, CollectionStats};
 pub use db::{Database, DatabaseStats, RecoveryReport, VerifyProblem};
 pub use error::{Error, ErrorCode, Result};
+pub use maintenance::budget::MaintenanceReport;
 pub use maintenance::compaction::CompactionReport;
 pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy};
 pub use posting::{DocumentId, Hit, MAX_K, Posting, SearchOptions, StoredPosting};

@@ -232,3 +232,27 @@ fn empty_batches_are_no_ops_and_handles_fail_after_close() {
     db.close().unwrap();
     assert!(matches!(c.add(&[Posting::new(1u64, &[0.0, 1.0])]), Err(Error::Closed { .. })));
 }
+
+#[test]
+fn maintain_flushes_and_compacts_within_its_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let c = db.create_collection("v", 4, Metric::L2).unwrap();
+    let vs: Vec<Vec<f32>> = (0..100).map(|i| vector(5, i, 4)).collect();
+    let ps: Vec<_> = vs.iter().enumerate().map(|(i, v)| Posting::new(i as u64, v)).collect();
+    c.add(&ps).unwrap();
+    let report = db.maintain(std::time::Duration::from_secs(5)).unwrap();
+    assert!(report.flushed && report.compactions == 0, "{report:?}");
+    c.remove(&[DocumentId(3), DocumentId(4)]).unwrap();
+    let report = db.maintain(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!((report.compactions, report.rows_removed), (1, 2), "{report:?}");
+    assert_eq!(c.stats().tombstones, 0);
+    assert_eq!(c.export().unwrap().len(), 98);
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Database>();
+    assert_send_sync::<drift::Collection>();
+}

@@ -269,6 +269,13 @@ func (db *DB) Flush() error {
 	return check(C.drift_flush(db.h, &cerr), cerr)
 }
 
+// Maintain runs pending maintenance (flush, compaction of collections with deletes)
+// for about budget; for hosts that turn background threads off.
+func (db *DB) Maintain(budget time.Duration) error {
+	var cerr *C.drift_error
+	return check(C.drift_maintain(db.h, C.uint64_t(budget/time.Millisecond), &cerr), cerr)
+}
+
 // Collection is a handle to a collection. Close it when done (a finalizer does too).
 type Collection struct {
 	h   *C.drift_collection

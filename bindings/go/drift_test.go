@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func vec(seed, i, dim int) []float32 {
@@ -61,6 +62,9 @@ func TestLifecyclePersistsAcrossReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := c.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Maintain(50 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

@@ -124,6 +124,8 @@ static void test_lifecycle(void) {
     CHECK(drift_collection_stats_get(c, &cs, NULL) == DRIFT_OK);
     CHECK(cs.dimension == 4 && cs.shard_rows >= 2 && cs.memtable_rows == 0);
     CHECK(drift_compact(c, NULL) == DRIFT_OK);
+    CHECK(drift_maintain(db, 100, NULL) == DRIFT_OK);
+    EXPECT_STATUS(drift_maintain(NULL, 100, NULL), DRIFT_ECLOSED);
     drift_db_stats ds;
     CHECK(drift_db_stats_get(db, &ds, NULL) == DRIFT_OK && ds.collections == 1 && ds.flushes >= 1 && ds.poisoned == 0);
 

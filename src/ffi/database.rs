@@ -344,3 +344,15 @@ pub unsafe extern "C" fn drift_db_stats_get(db: *mut drift_db, out: *mut drift_d
         Ok(())
     })
 }
+
+/// Runs pending maintenance (flush, compaction of collections with deletes) for about
+/// `budget_ms` milliseconds, for hosts that schedule work themselves (with
+/// `background_threads = 0`). A started step always completes, so a call may overrun
+/// its budget by one step.
+///
+/// # Safety
+/// `err` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_maintain(db: *mut drift_db, budget_ms: u64, err: *mut *mut drift_error) -> i32 {
+    run(err, || super::database(db)?.maintain(Duration::from_millis(budget_ms)).map(|_| ()))
+}

@@ -193,10 +193,11 @@ pub(crate) fn run(err: *mut *mut drift_error, body: impl FnOnce() -> Result<(), 
     code
 }
 
-/// A slice of `len` `T`s at `ptr`: NULL with 0 is empty; NULL with more is an error.
-pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Error> {
+/// Checks an array argument: `Ok(false)` for an empty array (any pointer with length
+/// 0), `Ok(true)` for a non-NULL, aligned pointer whose byte size fits in `isize`.
+fn check_array<T>(ptr: *const T, len: usize, what: &str) -> Result<bool, Error> {
     if len == 0 {
-        return Ok(&[]);
+        return Ok(false);
     }
     if ptr.is_null() {
         return Err(Error::invalid(format!("{what} is NULL but its length is {len}")));
@@ -207,7 +208,15 @@ pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a 
     if len.checked_mul(size_of::<T>()).is_none_or(|n| n > isize::MAX as usize) {
         return Err(Error::invalid(format!("{what} length {len} is too large")));
     }
-    // SAFETY: non-NULL, aligned, size fits in isize (checked above); the caller
+    Ok(true)
+}
+
+/// A slice of `len` `T`s at `ptr`: NULL with 0 is empty; NULL with more is an error.
+pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Error> {
+    if !check_array(ptr, len, what)? {
+        return Ok(&[]);
+    }
+    // SAFETY: non-NULL, aligned, size fits in isize (check_array); the caller
     // promises (header contract) that `len` initialised elements are readable for the
     // duration of the call.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -215,17 +224,8 @@ pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a 
 
 /// A mutable slice, with the same rules as [`slice`].
 pub(crate) fn slice_mut<'a, T>(ptr: *mut T, len: usize, what: &str) -> Result<&'a mut [T], Error> {
-    if len == 0 {
+    if !check_array(ptr, len, what)? {
         return Ok(&mut []);
-    }
-    if ptr.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL but its length is {len}")));
-    }
-    if !(ptr as usize).is_multiple_of(align_of::<T>()) {
-        return Err(Error::invalid(format!("{what} is not aligned for its element type")));
-    }
-    if len.checked_mul(size_of::<T>()).is_none_or(|n| n > isize::MAX as usize) {
-        return Err(Error::invalid(format!("{what} length {len} is too large")));
     }
     // SAFETY: as in `slice`; the caller promises the memory is writable and not
     // aliased for the duration of the call.

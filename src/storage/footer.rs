@@ -148,23 +148,7 @@ impl Footer {
         let t = view
             .slice(trailer_offset, TRAILER_LEN as u64)
             .ok_or_else(|| Error::corrupt(path, trailer_offset, "footer trailer out of bounds"))?;
-        let (expected, actual) = format::header_checksums(t);
-        if expected != actual {
-            return Err(Error::ChecksumMismatch {
-                file: path.to_owned(),
-                offset: trailer_offset,
-                structure: "shard footer trailer",
-                expected,
-                actual,
-            });
-        }
-        if t[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
-            return Err(Error::corrupt(path, trailer_offset, "bad footer magic"));
-        }
-        let version = format::get_u16(t, VERSION_OFFSET);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
-        }
+        format::check_header(t, &MAGIC, VERSION, path, trailer_offset, "shard footer trailer")?;
         let count = format::get_u32(t, ROW_GROUP_COUNT_OFFSET) as usize;
         let index_offset = format::get_u64(t, INDEX_OFFSET_OFFSET);
         let bloom_offset = format::get_u64(t, BLOOM_OFFSET_OFFSET);

@@ -257,17 +257,7 @@ impl Manifest {
             return Err(corrupt(0, "manifest is shorter than its header and trailer"));
         }
         let header = &bytes[..HEADER_LEN];
-        let (expected, actual) = format::header_checksums(header);
-        if expected != actual {
-            return Err(Error::ChecksumMismatch { file: path.to_owned(), offset: 0, structure: "manifest header", expected, actual });
-        }
-        if header[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
-            return Err(corrupt(0, "not a drift manifest (bad magic)"));
-        }
-        let version = format::get_u16(header, VERSION_OFFSET);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
-        }
+        format::check_header(header, &MAGIC, VERSION, path, 0, "manifest header")?;
         let body_len = format::get_u64(header, BODY_LEN_OFFSET);
         if body_len != (bytes.len() - HEADER_LEN - TRAILER_LEN) as u64 {
             return Err(corrupt(BODY_LEN_OFFSET, "manifest length disagrees with its header (truncated or extended)"));

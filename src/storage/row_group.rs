@@ -189,23 +189,7 @@ impl RowGroupMeta {
             .slice(offset, HEADER_LEN as u64)
             .filter(|_| offset + HEADER_LEN as u64 <= limit)
             .ok_or_else(|| Error::corrupt(path, offset, "file ends inside a row group header"))?;
-        let (expected, actual) = format::header_checksums(header);
-        if expected != actual {
-            return Err(Error::ChecksumMismatch {
-                file: path.to_owned(),
-                offset,
-                structure: "row group header",
-                expected,
-                actual,
-            });
-        }
-        if header[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
-            return Err(Error::corrupt(path, offset, "bad row group magic"));
-        }
-        let version = format::get_u16(header, VERSION_OFFSET);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
-        }
+        format::check_header(header, &MAGIC, VERSION, path, offset, "row group header")?;
         let rows = format::get_u32(header, ROW_COUNT_OFFSET) as usize;
         let dim = format::get_u32(header, DIMENSION_OFFSET) as usize;
         if dim != dimension {

@@ -104,17 +104,7 @@ impl ShardHeader {
     }
 
     fn decode(buf: &[u8], path: &Path) -> Result<ShardHeader> {
-        let (expected, actual) = format::header_checksums(buf);
-        if expected != actual {
-            return Err(Error::ChecksumMismatch { file: path.to_owned(), offset: 0, structure: "shard header", expected, actual });
-        }
-        if buf[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
-            return Err(Error::corrupt(path, 0, "not a drift shard file (bad magic)"));
-        }
-        let version = format::get_u16(buf, VERSION_OFFSET);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
-        }
+        format::check_header(buf, &MAGIC, VERSION, path, 0, "shard header")?;
         let metric = Metric::from_code(format::get_u8(buf, METRIC_OFFSET))
             .ok_or_else(|| Error::corrupt(path, METRIC_OFFSET as u64, "unknown metric code"))?;
         Ok(ShardHeader {

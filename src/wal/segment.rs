@@ -87,23 +87,7 @@ impl SegmentHeader {
         if format::all_zero(buf) {
             return Ok(None);
         }
-        let (expected, actual) = format::header_checksums(buf);
-        if expected != actual {
-            return Err(Error::ChecksumMismatch {
-                file: path.to_owned(),
-                offset: 0,
-                structure: "WAL segment header",
-                expected,
-                actual,
-            });
-        }
-        if buf[MAGIC_OFFSET..MAGIC_OFFSET + 8] != MAGIC {
-            return Err(Error::corrupt(path, 0, "not a drift WAL segment (bad magic)"));
-        }
-        let version = format::get_u16(buf, VERSION_OFFSET);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { file: path.to_owned(), found: version, supported: VERSION });
-        }
+        format::check_header(buf, &MAGIC, VERSION, path, 0, "WAL segment header")?;
         let header = SegmentHeader {
             sequence: format::get_u64(buf, SEQUENCE_OFFSET),
             first_lsn: format::get_u64(buf, FIRST_LSN_OFFSET),

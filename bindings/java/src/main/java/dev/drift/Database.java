@@ -151,6 +151,19 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs pending maintenance (flush, compaction of collections with deletes) for about
+     * {@code budget}; for hosts that schedule work themselves.
+     */
+    public void maintain(java.time.Duration budget) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.MAINTAIN.invokeExact(handle, budget.toMillis(), err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
     /** Stops background work, syncs the WAL and releases the lock. Idempotent. */
     @Override
     public void close() {

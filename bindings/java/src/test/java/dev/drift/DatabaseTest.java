@@ -51,6 +51,7 @@ class DatabaseTest {
             c.remove(List.of(DocumentId.of(9)));
             db.flush();
             c.compact();
+            db.maintain(java.time.Duration.ofMillis(50));
             assertTrue(c.shardRows() > 0);
             c.close();
             c.close();

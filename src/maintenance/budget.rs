@@ -1,0 +1,56 @@
+//! `maintain(budget)`: the background work, run on the caller's schedule.
+//!
+//! Hosts that turn the background threads off (or want work done at a quiet moment)
+//! call [`crate::Database::maintain`] with a time budget. One call flushes memtables
+//! that hold data, then compacts collections with pending tombstones, most
+//! tombstones first, until the budget is spent. A step that has started always
+//! finishes (each is crash-safe on its own), so a call may overrun its budget by one
+//! step. The centroid index's split/merge work will join this list.
+
+use std::time::{Duration, Instant};
+
+use super::{compaction, flush};
+use crate::db::DbInner;
+use crate::error::Result;
+
+/// What one `maintain` call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Whether memtables were flushed.
+    pub flushed: bool,
+    /// Collections compacted.
+    pub compactions: usize,
+    /// Deleted rows physically removed by those compactions.
+    pub rows_removed: u64,
+    /// Work left undone because the budget ran out.
+    pub budget_exhausted: bool,
+}
+
+pub(crate) fn maintain(db: &DbInner, budget: Duration) -> Result<MaintenanceReport> {
+    let started = Instant::now();
+    let mut report = MaintenanceReport::default();
+    let collections = db.collections();
+    if collections.iter().any(|c| !c.state.read().active.is_empty()) {
+        flush::flush(db)?;
+        report.flushed = true;
+    }
+    let mut pending: Vec<_> = collections
+        .into_iter()
+        .map(|c| {
+            let tombstones = c.state.read().tombstones.len();
+            (tombstones, c)
+        })
+        .filter(|(t, _)| *t > 0)
+        .collect();
+    pending.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    for (_, c) in pending {
+        if started.elapsed() >= budget {
+            report.budget_exhausted = true;
+            break;
+        }
+        let done = compaction::compact(db, &c)?;
+        report.compactions += 1;
+        report.rows_removed += done.rows_removed;
+    }
+    Ok(report)
+}
