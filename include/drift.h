@@ -96,6 +96,21 @@
 #define DRIFT_EINTERNAL 13
 
 /**
+ * An object-store (S3) request failed.
+ */
+#define DRIFT_EREMOTE 14
+
+/**
+ * The object-store prefix belongs to another writer.
+ */
+#define DRIFT_ENOTOWNER 15
+
+/**
+ * The database is a read-only replica.
+ */
+#define DRIFT_EREADONLY 16
+
+/**
  * Major version of the library (semantic versioning; the ABI changes only with it).
  */
 #define DRIFT_VERSION_MAJOR 0
@@ -139,6 +154,21 @@
  * Cosine distance (`1 - cos`); vectors are normalised at write time.
  */
 #define DRIFT_METRIC_COSINE 3
+
+/**
+ * Size of the pointer object.
+ */
+#define POINTER_LEN (P_CRC + 4)
+
+/**
+ * Size of the generation header.
+ */
+#define GENERATION_HEADER_LEN (G_CRC + 4)
+
+/**
+ * Size of the local owner file.
+ */
+#define OWNER_LEN (O_CRC + 4)
 
 /**
  * A collection handle. Opaque; released by `drift_collection_free`.

@@ -5,7 +5,8 @@
 #
 # Needs what the project's machines ship: a stable Rust toolchain (>= 1.89) with
 # clippy, gcc/g++ with AddressSanitizer, cmake and pkg-config, Go >= 1.21, a JDK >= 22
-# and Maven (Maven downloads JUnit from Maven Central on first use).
+# and Maven (Maven downloads JUnit from Maven Central on first use), and Python 3 with
+# pip (moto's S3 server is installed from PyPI into target/s3-venv on first use).
 # Switches:
 #   DRIFT_CRASH_CYCLES=N   kill -9 cycles of the crash test (default 50)
 #   DRIFT_SKIP_BINDINGS=1  run the Rust tests only
@@ -20,6 +21,10 @@ echo "== toolchain: $(rustc --version)"
 
 echo "== Rust: clippy (warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
+
+echo "== S3: starting a local S3-compatible server (moto) for the S3 tier tests"
+eval "$(scripts/s3-server.sh start)"
+trap 'scripts/s3-server.sh stop' EXIT
 
 echo "== Rust: unit, integration and doc tests"
 cargo test --locked

@@ -76,6 +76,8 @@ pub struct DatabaseStats {
     pub recovery: RecoveryReport,
     /// Why writes are refused, if they are.
     pub poisoned: Option<String>,
+    /// The S3 tier's counters, when one is configured.
+    pub tier: Option<crate::tier::TierStats>,
     /// Last error of a background flush, if any.
     pub last_background_error: Option<String>,
 }
@@ -121,6 +123,11 @@ pub(crate) struct DbInner {
     pub last_background_error: Mutex<Option<String>>,
     pub signal: Mutex<WorkerSignal>,
     pub wake: Condvar,
+    /// The S3 tier of a writer (promotion) or replica (following).
+    #[cfg(feature = "s3")]
+    pub tier: Option<crate::tier::Tier>,
+    /// Where a read-only replica follows from; `None` for a writable database.
+    pub replica_of: Option<String>,
 }
 
 impl std::fmt::Debug for DbInner {
@@ -156,6 +163,9 @@ impl DbInner {
 
     pub fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        if let Some(location) = &self.replica_of {
+            return Err(Error::ReadOnly { location: location.clone() });
+        }
         match self.wal.poisoned() {
             Some(cause) => Err(Error::Poisoned { cause }),
             None => Ok(()),
@@ -257,6 +267,10 @@ impl Database {
             .map_err(|e| Error::io("lock database", &lock_path, e))?
             .ok_or_else(|| Error::Locked { path: lock_path.clone() })?;
 
+        #[cfg(feature = "s3")]
+        let (tier, replica_of) = open_tier(fs.as_ref(), &path, &options)?;
+        #[cfg(not(feature = "s3"))]
+        let replica_of: Option<String> = None;
         let wal_dir = path.join("wal");
         let shards_dir = path.join("shards");
         let manifest_path = path.join(manifest::FILE_NAME);
@@ -358,6 +372,9 @@ impl Database {
             last_background_error: Mutex::new(None),
             signal: Mutex::new(WorkerSignal::default()),
             wake: Condvar::new(),
+            #[cfg(feature = "s3")]
+            tier,
+            replica_of,
         });
         let workers = if inner.options.background_threads { worker::spawn(&inner) } else { Vec::new() };
         if memtable_bytes >= inner.options.memtable_flush_bytes as isize {
@@ -479,6 +496,16 @@ impl Database {
         crate::maintenance::budget::maintain(&self.inner, budget)
     }
 
+    /// Runs one promotion round to the S3 tier now: uploads sealed shards not yet
+    /// promoted, publishes the manifest generation and advances the pointer. For a
+    /// replica, loads the newest published generation instead. Background threads do
+    /// the same every `ObjectStoreConfig::interval`.
+    #[cfg(feature = "s3")]
+    pub fn sync_object_store(&self) -> Result<()> {
+        self.inner.check_open()?;
+        crate::maintenance::tiering::sync(&self.inner)
+    }
+
     /// What opening the database found.
     pub fn recovery_report(&self) -> RecoveryReport {
         self.inner.recovery.lock().clone()
@@ -503,6 +530,10 @@ impl Database {
             recovery: self.recovery_report(),
             poisoned: self.inner.wal.poisoned(),
             last_background_error: self.inner.last_background_error.lock().clone(),
+            #[cfg(feature = "s3")]
+            tier: self.inner.tier.as_ref().map(|t| t.stats()),
+            #[cfg(not(feature = "s3"))]
+            tier: None,
         }
     }
 
@@ -597,4 +628,26 @@ fn validate_replayed(c: &CollectionInner, op: &WalOp) -> Result<()> {
             });
         }
     Ok(())
+}
+
+/// Connects the S3 tier per the options: restores into an empty directory, downloads
+/// a replica's state, or claims the prefix for this writer.
+#[cfg(feature = "s3")]
+fn open_tier(fs: &dyn FileSystem, path: &Path, options: &DatabaseOptions) -> Result<(Option<crate::tier::Tier>, Option<String>)> {
+    use crate::tier::{Tier, TierMode};
+    let Some(config) = &options.object_store else { return Ok((None, None)) };
+    match config.mode {
+        TierMode::Replica => {
+            let tier = Tier::connect_replica(config)?;
+            crate::maintenance::tiering::download_replica(&tier, fs, path)?;
+            Ok((Some(tier), Some(config.location())))
+        }
+        TierMode::Restore | TierMode::Writer => {
+            if config.mode == TierMode::Restore {
+                crate::tier::restore(config, fs, path)?;
+            }
+            let writer_id = crate::tier::local_writer_id(fs, path, false)?;
+            Ok((Some(Tier::claim(config, writer_id)?), None))
+        }
+    }
 }

@@ -103,6 +103,27 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// An object-store request failed (after the client's retries).
+    ObjectStore {
+        /// What drift was doing ("get", "put", "upload", "list", ...).
+        operation: &'static str,
+        /// The object key, relative to the configured prefix.
+        key: String,
+        /// The store's or client's error.
+        reason: String,
+    },
+    /// The object-store prefix belongs to another writer (or was taken over).
+    NotOwner {
+        /// `s3://bucket/prefix`.
+        location: String,
+        /// Who owns it and what to do.
+        reason: String,
+    },
+    /// The database is a read-only replica.
+    ReadOnly {
+        /// Where it replicates from.
+        location: String,
+    },
 }
 
 /// Stable numeric codes, shared with the C ABI (`DRIFT_E*` in `drift.h`).
@@ -139,6 +160,12 @@ pub enum ErrorCode {
     Closed = 12,
     /// A panic was caught at the C boundary.
     Internal = 13,
+    /// [`Error::ObjectStore`].
+    ObjectStore = 14,
+    /// [`Error::NotOwner`].
+    NotOwner = 15,
+    /// [`Error::ReadOnly`].
+    ReadOnly = 16,
 }
 
 impl Error {
@@ -162,6 +189,9 @@ impl Error {
             Error::NonFiniteValue { .. } => ErrorCode::NonFiniteValue,
             Error::CollectionNotFound { .. } => ErrorCode::NotFound,
             Error::CollectionExists { .. } => ErrorCode::AlreadyExists,
+            Error::ObjectStore { .. } => ErrorCode::ObjectStore,
+            Error::NotOwner { .. } => ErrorCode::NotOwner,
+            Error::ReadOnly { .. } => ErrorCode::ReadOnly,
         }
     }
 
@@ -235,6 +265,13 @@ impl fmt::Display for Error {
             ),
             Error::CollectionNotFound { name } => write!(f, "no collection named {name:?}"),
             Error::CollectionExists { name } => write!(f, "a collection named {name:?} exists already"),
+            Error::ObjectStore { operation, key, reason } => {
+                write!(f, "object store {operation} of {key:?} failed: {reason}")
+            }
+            Error::NotOwner { location, reason } => write!(f, "{location} is not this database's to write: {reason}"),
+            Error::ReadOnly { location } => {
+                write!(f, "this database is a read-only replica of {location}; write to its writer instead")
+            }
         }
     }
 }

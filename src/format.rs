@@ -42,6 +42,9 @@ pub const LAYOUTS: &[&Layout] = &[
     &crate::storage::manifest::SHARD_LAYOUT,
     &crate::storage::manifest::TOMBSTONE_LAYOUT,
     &crate::storage::manifest::TRAILER_LAYOUT,
+    &crate::tier::envelope::POINTER_LAYOUT,
+    &crate::tier::envelope::GENERATION_LAYOUT,
+    &crate::tier::envelope::OWNER_LAYOUT,
 ];
 
 pub(crate) fn put_u8(buf: &mut [u8], offset: usize, value: u8) {

@@ -54,6 +54,7 @@ mod options;
 mod posting;
 mod search;
 pub(crate) mod storage;
+pub mod tier;
 pub(crate) mod wal;
 
 pub use collection::{Collection, CollectionInfo, CollectionStats};
@@ -63,4 +64,5 @@ pub use maintenance::budget::MaintenanceReport;
 pub use maintenance::compaction::CompactionReport;
 pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy};
 pub use posting::{DocumentId, Hit, MAX_K, Posting, SearchOptions, StoredPosting};
+pub use tier::{ObjectStoreConfig, TierMode, TierStats};
 pub use wal::WalStats;

@@ -53,6 +53,10 @@ pub struct DatabaseOptions {
     pub create_if_missing: bool,
     /// The file-I/O seam. Default: the real file system. Tests inject faults here.
     pub file_system: Arc<dyn FileSystem>,
+    /// The S3 tier (feature `s3`): where sealed shards and manifests are promoted,
+    /// or restored / replicated from. Default `None`. With a tier, every flush seals
+    /// the shards it writes, so flushed data becomes promotable.
+    pub object_store: Option<crate::tier::ObjectStoreConfig>,
 }
 
 impl Default for DatabaseOptions {
@@ -67,6 +71,7 @@ impl Default for DatabaseOptions {
             background_threads: true,
             create_if_missing: true,
             file_system: Arc::new(RealFileSystem),
+            object_store: None,
         }
     }
 }
@@ -82,6 +87,7 @@ impl fmt::Debug for DatabaseOptions {
             .field("row_group_max_rows", &self.row_group_max_rows)
             .field("background_threads", &self.background_threads)
             .field("create_if_missing", &self.create_if_missing)
+            .field("object_store", &self.object_store)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +126,14 @@ impl DatabaseOptions {
                 crate::storage::row_group::MAX_ROWS,
                 self.row_group_max_rows
             )));
+        }
+        if let Some(tier) = &self.object_store {
+            if !cfg!(feature = "s3") {
+                return Err(Error::invalid(format!("{} is configured but drift was built without the \"s3\" feature", tier.location())));
+            }
+            if tier.bucket.is_empty() || tier.interval.is_zero() || tier.upload_concurrency == 0 {
+                return Err(Error::invalid("object_store needs a bucket, a positive interval and upload_concurrency"));
+            }
         }
         if let SyncPolicy::Periodic(interval) = self.sync_policy
             && interval.is_zero() {

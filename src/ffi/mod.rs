@@ -62,6 +62,12 @@ pub const DRIFT_EPOISONED: i32 = 11;
 pub const DRIFT_ECLOSED: i32 = 12;
 /// A bug in drift (a caught panic); the message says where.
 pub const DRIFT_EINTERNAL: i32 = 13;
+/// An object-store (S3) request failed.
+pub const DRIFT_EREMOTE: i32 = 14;
+/// The object-store prefix belongs to another writer.
+pub const DRIFT_ENOTOWNER: i32 = 15;
+/// The database is a read-only replica.
+pub const DRIFT_EREADONLY: i32 = 16;
 
 /// Major version of the library (semantic versioning; the ABI changes only with it).
 pub const DRIFT_VERSION_MAJOR: u32 = 0;
@@ -314,6 +320,9 @@ mod tests {
             (DRIFT_EPOISONED, ErrorCode::Poisoned),
             (DRIFT_ECLOSED, ErrorCode::Closed),
             (DRIFT_EINTERNAL, ErrorCode::Internal),
+            (DRIFT_EREMOTE, ErrorCode::ObjectStore),
+            (DRIFT_ENOTOWNER, ErrorCode::NotOwner),
+            (DRIFT_EREADONLY, ErrorCode::ReadOnly),
         ];
         for (constant, code) in pairs {
             assert_eq!(constant, code as i32, "{code:?}");

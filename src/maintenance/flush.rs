@@ -141,8 +141,10 @@ fn write_frozen(
         }
     }
     touched.extend(open);
+    // With an S3 tier every flush seals what it wrote, so flushed rows are promotable.
+    let seal_all = db.options.object_store.is_some();
     for draft in &mut touched {
-        if draft.rows >= max_rows {
+        if draft.rows >= max_rows || (seal_all && !draft.sealed) {
             draft.seal()?;
         }
         draft.sync(db)?;

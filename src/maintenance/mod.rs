@@ -6,4 +6,6 @@ pub(crate) mod budget;
 pub(crate) mod compaction;
 pub(crate) mod draft;
 pub(crate) mod flush;
+#[cfg(feature = "s3")]
+pub(crate) mod tiering;
 pub(crate) mod worker;

@@ -19,6 +19,14 @@ pub(crate) fn spawn(db: &Arc<DbInner>) -> Vec<JoinHandle<()>> {
     if let Ok(h) = std::thread::Builder::new().name("drift-flush".into()).spawn(move || flush_loop(&flusher)) {
         handles.push(h);
     }
+    #[cfg(feature = "s3")]
+    if let (Some(_), Some(config)) = (&db.tier, &db.options.object_store) {
+        let tiering = db.clone();
+        let interval = config.interval;
+        if let Ok(h) = std::thread::Builder::new().name("drift-tier".into()).spawn(move || tier_loop(&tiering, interval)) {
+            handles.push(h);
+        }
+    }
     if let SyncPolicy::Periodic(interval) = db.options.sync_policy {
         let syncer = db.clone();
         if let Ok(h) = std::thread::Builder::new().name("drift-wal-sync".into()).spawn(move || sync_loop(&syncer, interval)) {
@@ -79,5 +87,23 @@ fn sync_loop(db: &DbInner, interval: Duration) {
             // The WAL is poisoned now; writers see the error.
             continue;
         }
+    }
+}
+
+/// Promotes to (writer) or follows (replica) the S3 tier every `interval`. Errors are
+/// kept in the tier's stats; the next round retries.
+#[cfg(feature = "s3")]
+fn tier_loop(db: &DbInner, interval: Duration) {
+    loop {
+        {
+            let mut signal = db.signal.lock();
+            if !signal.stop {
+                db.wake.wait_for(&mut signal, interval);
+            }
+            if signal.stop {
+                return;
+            }
+        }
+        let _ = super::tiering::sync(db);
     }
 }
