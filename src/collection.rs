@@ -78,8 +78,9 @@ impl CollectionState {
             }
         }
         for shard in &self.shards {
+            let view = shard.mapped()?;
             for g in 0..shard.row_groups.len() {
-                let columns = shard.row_group(g)?;
+                let columns = shard.row_group(&view, g)?;
                 for row in 0..columns.rows {
                     let v = columns.vector(row);
                     if let Some(score) = pre(v) {

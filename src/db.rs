@@ -125,7 +125,7 @@ pub(crate) struct DbInner {
     pub wake: Condvar,
     /// The S3 tier of a writer (promotion) or replica (following).
     #[cfg(feature = "s3")]
-    pub tier: Option<crate::tier::Tier>,
+    pub tier: Option<Arc<crate::tier::Tier>>,
     /// Where a read-only replica follows from; `None` for a writable database.
     pub replica_of: Option<String>,
 }
@@ -211,6 +211,16 @@ impl DbInner {
             }
             error
         })
+    }
+
+    /// Lets a sealed shard reader be evicted and fetched back through the S3 tier.
+    pub fn attach_remote(&self, reader: &Arc<ShardReader>) {
+        #[cfg(feature = "s3")]
+        if let Some(t) = &self.tier {
+            reader.attach_remote(Arc::new(crate::tier::RemoteShards { tier: t.clone(), fs: self.fs.clone() }));
+        }
+        #[cfg(not(feature = "s3"))]
+        let _ = reader;
     }
 
     /// The collection named `name`.
@@ -315,7 +325,19 @@ impl Database {
                     shard_id: s.shard_id,
                     centroid_id: s.centroid_id,
                 };
-                shards.push(Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity)?));
+                #[cfg(feature = "s3")]
+                if let Some(t) = &tier {
+                    // A promoted shard evicted before the last close comes back now.
+                    if s.sealed && !fs.exists(&file_path) {
+                        t.download_shard(fs.as_ref(), &file_path, record.id, s.shard_id, s.committed_len)?;
+                    }
+                }
+                let reader = Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity)?);
+                #[cfg(feature = "s3")]
+                if let Some(t) = &tier {
+                    reader.attach_remote(Arc::new(crate::tier::RemoteShards { tier: t.clone(), fs: fs.clone() }));
+                }
+                shards.push(reader);
             }
             let inner = Arc::new(CollectionInner::new(record, shards));
             registry.by_id.insert(record.id, inner.clone());
@@ -633,21 +655,21 @@ fn validate_replayed(c: &CollectionInner, op: &WalOp) -> Result<()> {
 /// Connects the S3 tier per the options: restores into an empty directory, downloads
 /// a replica's state, or claims the prefix for this writer.
 #[cfg(feature = "s3")]
-fn open_tier(fs: &dyn FileSystem, path: &Path, options: &DatabaseOptions) -> Result<(Option<crate::tier::Tier>, Option<String>)> {
+fn open_tier(fs: &dyn FileSystem, path: &Path, options: &DatabaseOptions) -> Result<(Option<Arc<crate::tier::Tier>>, Option<String>)> {
     use crate::tier::{Tier, TierMode};
     let Some(config) = &options.object_store else { return Ok((None, None)) };
     match config.mode {
         TierMode::Replica => {
             let tier = Tier::connect_replica(config)?;
             crate::maintenance::tiering::download_replica(&tier, fs, path)?;
-            Ok((Some(tier), Some(config.location())))
+            Ok((Some(Arc::new(tier)), Some(config.location())))
         }
         TierMode::Restore | TierMode::Writer => {
             if config.mode == TierMode::Restore {
                 crate::tier::restore(config, fs, path)?;
             }
             let writer_id = crate::tier::local_writer_id(fs, path, false)?;
-            Ok((Some(Tier::claim(config, writer_id)?), None))
+            Ok((Some(Arc::new(Tier::claim(config, writer_id)?)), None))
         }
     }
 }

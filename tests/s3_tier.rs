@@ -262,3 +262,48 @@ fn requests_and_bytes_are_counted() {
     let r = replica.stats().tier.unwrap();
     println!("replica open: {} requests, {} bytes downloaded", r.requests, r.bytes_downloaded);
 }
+
+#[test]
+fn evicted_shards_come_back_on_demand_with_identical_results() {
+    let Some(ep) = endpoint() else { return };
+    let prefix = unique_prefix("evict");
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&ep, &prefix, TierMode::Writer);
+    if let Some(t) = opts.object_store.as_mut() {
+        t.local_disk_budget = Some(0);
+    }
+    let db = Database::open(dir.path(), opts.clone()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    for round in 0..3 {
+        add_batches(&c, round * 10..round * 10 + 10);
+        db.flush().unwrap();
+    }
+    let shards = c.stats().shards as u64;
+    let before = answers(&db);
+    db.sync_object_store().unwrap();
+    let evicted = db.stats().tier.unwrap();
+    assert_eq!(evicted.evictions, shards, "{evicted:?}");
+    assert!(shard_files(dir.path()).is_empty(), "evicted files leave the local disk");
+
+    let query = vector(777, 0, DIM);
+    let cold = c.search(&query, &SearchOptions::new(10)).unwrap();
+    let fetched = db.stats().tier.unwrap();
+    let requests = fetched.requests - evicted.requests;
+    println!(
+        "one cold query over {shards} evicted shards: {requests} requests, {} bytes fetched",
+        fetched.bytes_downloaded - evicted.bytes_downloaded
+    );
+    assert_eq!(requests, shards, "one GET per shard the exhaustive scan needs");
+    assert_eq!(fetched.fetches, shards);
+    assert_eq!(cold.iter().map(|h| (h.document_id.0, h.start, h.distance)).collect::<Vec<_>>(), before[0]);
+    assert_eq!(answers(&db), before, "fetched shards answer exactly as before eviction");
+    assert_eq!(db.stats().tier.unwrap().requests, fetched.requests, "warm queries send nothing");
+    assert!(db.verify().unwrap().is_empty());
+
+    // Evicted again, then reopened: the files come back and answers stay the same.
+    db.sync_object_store().unwrap();
+    drop(c);
+    drop(db);
+    let db = Database::open(dir.path(), opts).unwrap();
+    assert_eq!(answers(&db), before);
+}

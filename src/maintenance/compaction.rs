@@ -83,8 +83,9 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
     let mut victims: Vec<(Arc<ShardReader>, u64)> = Vec::new();
     for shard in &shards {
         let mut dead = 0u64;
+        let view = shard.mapped()?;
         for g in 0..shard.row_groups.len() {
-            let columns = shard.row_group(g)?;
+            let columns = shard.row_group(&view, g)?;
             dead += (0..columns.rows).filter(|&r| applied.hides(columns.document_id(r), columns.max_lsn)).count() as u64;
         }
         if dead > 0 {
@@ -112,8 +113,9 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
             record.next_shard_id += 1;
             let mut out = ShardDraft::create(db, header, &mut created)?;
             let mut buffer = RowBuffer::default();
+            let view = victim.mapped()?;
             for g in 0..victim.row_groups.len() {
-                let columns = victim.row_group(g)?;
+                let columns = victim.row_group(&view, g)?;
                 for r in 0..columns.rows {
                     let id = columns.document_id(r);
                     if applied.hides(id, columns.max_lsn) {

@@ -100,8 +100,9 @@ impl ShardDraft {
     pub fn seal(&mut self) -> Result<()> {
         let mut bloom = BloomBuilder::with_capacity(self.rows as usize);
         if let Some(reader) = &self.existing {
+            let view = reader.mapped()?;
             for g in 0..reader.row_groups.len() {
-                let columns = reader.row_group(g)?;
+                let columns = reader.row_group(&view, g)?;
                 for r in 0..columns.rows {
                     bloom.insert(columns.document_id(r));
                 }
@@ -136,7 +137,9 @@ impl ShardDraft {
 
     /// Maps the draft's committed bytes for search.
     pub fn open_reader(&self, db: &DbInner) -> Result<Arc<ShardReader>> {
-        Ok(Arc::new(ShardReader::open(db.fs.as_ref(), &self.path, &self.record(), &self.header)?))
+        let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &self.path, &self.record(), &self.header)?);
+        db.attach_remote(&reader);
+        Ok(reader)
     }
 }
 

@@ -28,7 +28,31 @@ pub(crate) fn sync(db: &DbInner) -> Result<()> {
         return result;
     }
     let local = db.manifest.lock().clone();
-    tier.promote(db.fs.as_ref(), &db.shards_dir(), &local)
+    tier.promote(db.fs.as_ref(), &db.shards_dir(), &local)?;
+    evict_over_budget(db, tier);
+    Ok(())
+}
+
+/// Evicts promoted sealed shards, least recently searched first, until the local
+/// shard files fit the configured disk budget.
+fn evict_over_budget(db: &DbInner, tier: &tier::Tier) {
+    let Some(budget) = tier.config.local_disk_budget else { return };
+    let mut readers: Vec<Arc<ShardReader>> =
+        db.collections().iter().flat_map(|c| c.state.read().shards.clone()).filter(|s| s.is_local()).collect();
+    let mut local: u64 = readers.iter().map(|s| s.file_len()).sum();
+    readers.sort_by_key(|s| s.last_used());
+    for reader in readers {
+        if local <= budget {
+            break;
+        }
+        if reader.sealed && tier.is_published(reader.header.collection_id, reader.header.shard_id) {
+            let freed = reader.evict(db.fs.as_ref());
+            if freed > 0 {
+                local -= freed;
+                tier.count_eviction();
+            }
+        }
+    }
 }
 
 /// Downloads the published state of `config` into a replica's directory.
@@ -80,7 +104,9 @@ fn refresh(db: &DbInner, tier: &tier::Tier) -> Result<()> {
                         shard_id: s.shard_id,
                         centroid_id: s.centroid_id,
                     };
-                    shards.push(Arc::new(ShardReader::open(db.fs.as_ref(), &path, s, &identity)?));
+                    let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &path, s, &identity)?);
+                    db.attach_remote(&reader);
+                    shards.push(reader);
                 }
             }
         }

@@ -30,8 +30,10 @@
 //!   `verify`) touches them; a damaged body is an error, never a result.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
 
 use super::bloom;
 use super::footer::Footer;
@@ -136,18 +138,33 @@ pub(crate) fn create(fs: &dyn FileSystem, path: &Path, header: &ShardHeader) -> 
     Ok(file)
 }
 
+/// Brings back the bytes of a sealed shard whose local copy was evicted (the S3 tier
+/// implements it): writes the file at `path` and maps its first `len` bytes.
+pub(crate) trait ShardFetch: Send + Sync + std::fmt::Debug {
+    fn fetch(&self, path: &Path, collection_id: u64, shard_id: u64, len: u64) -> Result<MmapView>;
+}
+
 /// A shard file opened for search: its map and checked row-group headers.
+///
+/// The map may be dropped (`evict`) for a sealed shard that a [`ShardFetch`] can bring
+/// back; [`ShardReader::mapped`] then fetches it on first use. Row-group metadata and
+/// the bloom filter stay in memory, so an evicted shard still answers "may it hold
+/// this document?" without a fetch. A search holds its own clone of the map, so an
+/// eviction never pulls pages from under it.
 #[derive(Debug)]
 pub(crate) struct ShardReader {
     pub path: PathBuf,
     pub header: ShardHeader,
-    pub view: MmapView,
+    view: RwLock<Option<MmapView>>,
+    len: u64,
     pub row_groups: Vec<RowGroupMeta>,
     verified: Vec<AtomicBool>,
     pub sealed: bool,
     pub data_end: u64,
-    bloom: Option<(u64, usize, u32)>,
+    bloom: Option<(Vec<u64>, u32)>,
     pub rows: u64,
+    remote: OnceLock<Arc<dyn ShardFetch>>,
+    last_used: AtomicU64,
 }
 
 impl ShardReader {
@@ -222,52 +239,129 @@ impl ShardReader {
             ));
         }
         let verified = row_groups.iter().map(|_| AtomicBool::new(false)).collect();
+        let bloom = match bloom {
+            Some((offset, words, hashes)) => Some((
+                view.typed::<u64>(offset, words)
+                    .ok_or_else(|| Error::corrupt(path, offset, "bloom filter out of bounds or misaligned"))?
+                    .to_vec(),
+                hashes,
+            )),
+            None => None,
+        };
         Ok(ShardReader {
             path: path.to_owned(),
             header,
-            view,
+            len: expect.committed_len,
+            view: RwLock::new(Some(view)),
             row_groups,
             verified,
             sealed: expect.sealed,
             data_end,
             bloom,
             rows,
+            remote: OnceLock::new(),
+            last_used: AtomicU64::new(0),
         })
     }
 
-    /// The columns of row group `i`, checking its body CRC on first use.
-    pub fn row_group(&self, i: usize) -> Result<RowGroupColumns<'_>> {
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    /// Lets this (sealed) shard be evicted and fetched back through `remote`.
+    pub fn attach_remote(&self, remote: Arc<dyn ShardFetch>) {
+        if self.sealed {
+            let _ = self.remote.set(remote);
+        }
+    }
+
+    /// The shard's map, fetching the file back first if it was evicted.
+    pub fn mapped(&self) -> Result<MmapView> {
+        self.last_used.store(now_millis(), Ordering::Relaxed);
+        if let Some(view) = self.view.read().as_ref() {
+            return Ok(view.clone());
+        }
+        let mut guard = self.view.write();
+        if let Some(view) = guard.as_ref() {
+            return Ok(view.clone());
+        }
+        let remote = self
+            .remote
+            .get()
+            .ok_or_else(|| Error::corrupt(&self.path, 0, "shard was evicted but has no remote copy"))?;
+        let view = remote.fetch(&self.path, self.header.collection_id, self.header.shard_id, self.len)?;
+        let header = ShardHeader::decode(view.slice(0, HEADER_LEN as u64).unwrap_or(&[0; HEADER_LEN]), &self.path)?;
+        if header != self.header || view.len() as u64 != self.len {
+            return Err(Error::corrupt(&self.path, 0, "fetched shard does not match the shard that was evicted"));
+        }
+        for v in &self.verified {
+            v.store(false, Ordering::Release);
+        }
+        *guard = Some(view.clone());
+        Ok(view)
+    }
+
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    /// Drops the local copy of a sealed shard that can be fetched back; returns the
+    /// bytes freed (0 if it was not local or cannot be fetched back).
+    pub fn evict(&self, fs: &dyn FileSystem) -> u64 {
+        if self.remote.get().is_none() {
+            return 0;
+        }
+        let mut guard = self.view.write();
+        if guard.take().is_none() {
+            return 0;
+        }
+        // Searches holding a clone of the map keep reading it; the file's blocks are
+        // freed when the last clone is dropped.
+        let _ = fs.remove_file(&self.path);
+        self.len
+    }
+
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    /// Whether the file is on local disk (mapped).
+    pub fn is_local(&self) -> bool {
+        self.view.read().is_some()
+    }
+
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    /// When the shard was last searched (milliseconds since the Unix epoch).
+    pub fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// The columns of row group `i` in `view` (from [`Self::mapped`]), checking its
+    /// body CRC on first use.
+    pub fn row_group<'a>(&self, view: &'a MmapView, i: usize) -> Result<RowGroupColumns<'a>> {
         let meta = &self.row_groups[i];
         if !self.verified[i].load(Ordering::Acquire) {
-            meta.verify_body(&self.view, &self.path)?;
+            meta.verify_body(view, &self.path)?;
             self.verified[i].store(true, Ordering::Release);
         }
-        meta.columns(&self.view, self.header.dimension, &self.path)
+        meta.columns(view, self.header.dimension, &self.path)
     }
 
     /// Whether the shard may hold rows of `document_id` (false means certainly not).
     pub fn may_contain(&self, document_id: u128) -> bool {
-        match self.bloom {
-            Some((offset, words, hashes)) => match self.view.typed::<u64>(offset, words) {
-                Some(words) => bloom::may_contain(words, hashes, document_id),
-                None => true,
-            },
+        match &self.bloom {
+            Some((words, hashes)) => bloom::may_contain(words, *hashes, document_id),
             None => true,
         }
     }
 
     /// Reads every checksum of the file; returns each problem found.
     pub fn verify(&self) -> Vec<Error> {
+        let view = match self.mapped() {
+            Ok(v) => v,
+            Err(e) => return vec![e],
+        };
         let mut problems = Vec::new();
         for (i, meta) in self.row_groups.iter().enumerate() {
-            match meta.verify_body(&self.view, &self.path) {
+            match meta.verify_body(&view, &self.path) {
                 Ok(()) => self.verified[i].store(true, Ordering::Release),
                 Err(e) => problems.push(e),
             }
         }
         if self.bloom.is_some() && problems.is_empty() {
             for i in 0..self.row_groups.len() {
-                if let Ok(columns) = self.row_group(i)
+                if let Ok(columns) = self.row_group(&view, i)
                     && (0..columns.rows).any(|r| !self.may_contain(columns.document_id(r))) {
                         problems.push(Error::corrupt(&self.path, self.row_groups[i].offset, "bloom filter misses a document id of this row group"));
                     }
@@ -278,6 +372,10 @@ impl ShardReader {
 
     /// Bytes on disk (mapped length).
     pub fn file_len(&self) -> u64 {
-        self.view.len() as u64
+        self.len
     }
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

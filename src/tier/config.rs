@@ -38,6 +38,10 @@ pub struct ObjectStoreConfig {
     /// How often the background uploader looks for sealed shards to promote (writer),
     /// or for a new generation (replica). Default 1 s.
     pub interval: Duration,
+    /// Bytes of shard files to keep on local disk. Above it, promoted sealed shards
+    /// are evicted (least recently searched first) and fetched back whole when a
+    /// search needs them. `None` (default) keeps everything local.
+    pub local_disk_budget: Option<u64>,
 }
 
 impl ObjectStoreConfig {
@@ -52,6 +56,7 @@ impl ObjectStoreConfig {
             mode: TierMode::Writer,
             upload_concurrency: 4,
             interval: Duration::from_secs(1),
+            local_disk_budget: None,
         }
     }
 

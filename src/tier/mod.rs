@@ -60,6 +60,10 @@ pub struct TierStats {
     pub ownership_lost: Option<String>,
     /// The last error of a promotion round, if it failed.
     pub last_error: Option<String>,
+    /// Shard files evicted from local disk since open.
+    pub evictions: u64,
+    /// Shard files fetched back from the object store since open.
+    pub fetches: u64,
 }
 
 #[cfg(feature = "s3")]
@@ -93,6 +97,8 @@ mod engine {
         last_error: Option<String>,
         pending_files: u64,
         pending_bytes: u64,
+        evictions: u64,
+        fetches: u64,
     }
 
     /// The object-store side of one database.
@@ -330,7 +336,51 @@ mod engine {
                 pending_bytes: st.pending_bytes,
                 ownership_lost: st.ownership_lost.clone(),
                 last_error: st.last_error.clone(),
+                evictions: st.evictions,
+                fetches: st.fetches,
             }
+        }
+
+        /// Whether the last published generation names this shard (so its local copy
+        /// may be evicted).
+        pub fn is_published(&self, collection_id: u64, shard_id: u64) -> bool {
+            let key = envelope::shard_key(collection_id, shard_id);
+            self.state.lock().published_keys.last().is_some_and(|k| k.contains(&key))
+        }
+
+        pub fn count_eviction(&self) {
+            self.state.lock().evictions += 1;
+        }
+
+        /// Downloads one shard object to `path` (durably) and checks its length.
+        pub fn download_shard(&self, fs: &dyn FileSystem, path: &Path, collection_id: u64, shard_id: u64, len: u64) -> Result<()> {
+            let key = envelope::shard_key(collection_id, shard_id);
+            let (bytes, _) = self.store.get(&key)?.ok_or_else(|| Error::ObjectStore {
+                operation: "get",
+                key: key.clone(),
+                reason: "the shard object is missing".into(),
+            })?;
+            if bytes.len() as u64 != len {
+                return Err(Error::corrupt(Path::new(&key), 0, format!("object has {} bytes, the manifest commits {len}", bytes.len())));
+            }
+            crate::io::durable_replace(fs, path, &bytes).map_err(|(e, _)| e)?;
+            self.state.lock().fetches += 1;
+            Ok(())
+        }
+    }
+
+    /// Fetches evicted shards back through a [`Tier`].
+    #[derive(Debug)]
+    pub(crate) struct RemoteShards {
+        pub tier: std::sync::Arc<Tier>,
+        pub fs: std::sync::Arc<dyn FileSystem>,
+    }
+
+    impl crate::storage::shard_file::ShardFetch for RemoteShards {
+        fn fetch(&self, path: &Path, collection_id: u64, shard_id: u64, len: u64) -> Result<crate::io::MmapView> {
+            self.tier.download_shard(self.fs.as_ref(), path, collection_id, shard_id, len)?;
+            let file = self.fs.open(path, OpenMode::Read).map_err(|e| Error::io("open fetched shard", path, e))?;
+            file.map_readonly(len).map_err(|e| Error::io("map fetched shard", path, e))
         }
     }
 
