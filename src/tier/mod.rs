@@ -257,17 +257,33 @@ mod engine {
                 }
             }
             let encoded = target.encode();
-            let (generation, etag) = {
+            let (mut generation, etag) = {
                 let st = self.state.lock();
                 if st.published.as_ref() == Some(&encoded) {
                     return Ok(());
                 }
                 (st.generation + 1, st.pointer_etag.clone())
             };
-            let key = envelope::generation_key(generation);
-            match self.store.put(&key, envelope::encode_generation(generation, self.writer_id, &encoded), Condition::Absent)? {
-                PutOutcome::Written(_) => {}
-                PutOutcome::ConditionFailed => return Err(self.lose_ownership(&format!("generation {generation} was written by someone else"))),
+            // A generation object may already exist under the next number: left by this
+            // writer when a crash cut a round between the generation and the pointer
+            // (nothing references it, so the next number is taken instead), or written by
+            // another writer (then the prefix is no longer ours).
+            loop {
+                let key = envelope::generation_key(generation);
+                let object = envelope::encode_generation(generation, self.writer_id, &encoded);
+                match self.store.put(&key, object, Condition::Absent)? {
+                    PutOutcome::Written(_) => break,
+                    PutOutcome::ConditionFailed => {
+                        let writer = match self.store.get(&key)? {
+                            Some((bytes, _)) => envelope::decode_generation(&bytes, &self.location_of(&key))?.1,
+                            None => 0,
+                        };
+                        if writer != self.writer_id {
+                            return Err(self.lose_ownership(&format!("generation {generation} was written by another writer")));
+                        }
+                        generation += 1;
+                    }
+                }
             }
             let pointer = Pointer { generation, writer_id: self.writer_id };
             let condition = match etag {

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
+};
+use std::time::Duration;
 
 use super::config::ObjectStoreConfig;
 use crate::error::{Error, Result};
@@ -52,10 +55,23 @@ impl RemoteStore {
         if config.bucket.is_empty() {
             return Err(Error::invalid("object store bucket name is empty"));
         }
+        // Bounded retries with exponential backoff: a dead endpoint costs a promotion
+        // round (retried at the next interval) about 15 s, never an unbounded hang.
+        let retry = RetryConfig {
+            backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(5), base: 2.0 },
+            max_retries: 4,
+            retry_timeout: Duration::from_secs(15),
+        };
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)
-            .with_allow_http(config.allow_http);
+            .with_retry(retry)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_allow_http(config.allow_http)
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(120)),
+            );
         if let Some(endpoint) = &config.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
