@@ -318,13 +318,7 @@ impl Database {
                 if !s.sealed {
                     report.shard_bytes_truncated += truncate_uncommitted(fs.as_ref(), &file_path, s.committed_len)?;
                 }
-                let identity = ShardHeader {
-                    metric: record.metric,
-                    dimension: record.dimension,
-                    collection_id: record.id,
-                    shard_id: s.shard_id,
-                    centroid_id: s.centroid_id,
-                };
+                let identity = ShardHeader::of(record, s);
                 #[cfg(feature = "s3")]
                 if let Some(t) = &tier {
                     // A promoted shard evicted before the last close comes back now.

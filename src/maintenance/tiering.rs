@@ -97,13 +97,7 @@ fn refresh(db: &DbInner, tier: &tier::Tier) -> Result<()> {
             match existing.get(&s.shard_id) {
                 Some(reader) if reader.file_len() == s.committed_len => shards.push(reader.clone()),
                 _ => {
-                    let identity = ShardHeader {
-                        metric: record.metric,
-                        dimension: record.dimension,
-                        collection_id: record.id,
-                        shard_id: s.shard_id,
-                        centroid_id: s.centroid_id,
-                    };
+                    let identity = ShardHeader::of(record, s);
                     let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &path, s, &identity)?);
                     db.attach_remote(&reader);
                     shards.push(reader);

@@ -62,31 +62,26 @@ fn flush_loop(db: &DbInner) {
             }
             Err(e) => {
                 *db.last_background_error.lock() = Some(e.to_string());
-                let mut signal = db.signal.lock();
-                if !signal.stop {
-                    db.wake.wait_for(&mut signal, backoff);
-                }
+                wait_unless_stopping(db, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
 }
 
+/// Sleeps `interval` (or until woken); false once the database is stopping.
+fn wait_unless_stopping(db: &DbInner, interval: Duration) -> bool {
+    let mut signal = db.signal.lock();
+    if !signal.stop {
+        db.wake.wait_for(&mut signal, interval);
+    }
+    !signal.stop
+}
+
 fn sync_loop(db: &DbInner, interval: Duration) {
-    loop {
-        {
-            let mut signal = db.signal.lock();
-            if !signal.stop {
-                db.wake.wait_for(&mut signal, interval);
-            }
-            if signal.stop {
-                return;
-            }
-        }
-        if db.wal.sync_now().is_err() {
-            // The WAL is poisoned now; writers see the error.
-            continue;
-        }
+    while wait_unless_stopping(db, interval) {
+        // A failure poisons the WAL; writers see the error.
+        let _ = db.wal.sync_now();
     }
 }
 
@@ -94,16 +89,7 @@ fn sync_loop(db: &DbInner, interval: Duration) {
 /// kept in the tier's stats; the next round retries.
 #[cfg(feature = "s3")]
 fn tier_loop(db: &DbInner, interval: Duration) {
-    loop {
-        {
-            let mut signal = db.signal.lock();
-            if !signal.stop {
-                db.wake.wait_for(&mut signal, interval);
-            }
-            if signal.stop {
-                return;
-            }
-        }
+    while wait_unless_stopping(db, interval) {
         let _ = super::tiering::sync(db);
     }
 }

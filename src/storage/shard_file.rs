@@ -92,6 +92,17 @@ pub(crate) struct ShardHeader {
 }
 
 impl ShardHeader {
+    /// The header the manifest's `record` says shard `shard` must have.
+    pub fn of(record: &super::manifest::CollectionRecord, shard: &ShardRecord) -> ShardHeader {
+        ShardHeader {
+            metric: record.metric,
+            dimension: record.dimension,
+            collection_id: record.id,
+            shard_id: shard.shard_id,
+            centroid_id: shard.centroid_id,
+        }
+    }
+
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut buf = [0u8; HEADER_LEN];
         buf[MAGIC_OFFSET..MAGIC_OFFSET + 8].copy_from_slice(&MAGIC);
