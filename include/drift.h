@@ -156,6 +156,21 @@
 #define DRIFT_METRIC_COSINE 3
 
 /**
+ * The object store is the database's writer: promote to it.
+ */
+#define DRIFT_TIER_WRITER 0
+
+/**
+ * Restore the prefix into the (empty) directory and take it over.
+ */
+#define DRIFT_TIER_RESTORE 1
+
+/**
+ * Follow the prefix read-only.
+ */
+#define DRIFT_TIER_REPLICA 2
+
+/**
  * Size of the pointer object.
  */
 #define POINTER_LEN (P_CRC + 4)
@@ -340,6 +355,45 @@ typedef struct drift_db_stats {
    */
   uint32_t reserved;
 } drift_db_stats;
+
+/**
+ * The S3 tier of `drift_open_with_object_store`. Strings are NUL-terminated UTF-8,
+ * borrowed for the call. Credentials come from the AWS environment variables.
+ */
+typedef struct drift_object_store_options {
+  /**
+   * Bucket name (required).
+   */
+  const char *bucket;
+  /**
+   * Key prefix of the database in the bucket (required, may be "").
+   */
+  const char *prefix;
+  /**
+   * Endpoint URL of an S3-compatible store; NULL for AWS.
+   */
+  const char *endpoint;
+  /**
+   * Region; NULL for "us-east-1".
+   */
+  const char *region;
+  /**
+   * `DRIFT_TIER_WRITER`, `DRIFT_TIER_RESTORE` or `DRIFT_TIER_REPLICA`.
+   */
+  uint32_t mode;
+  /**
+   * Non-zero: allow `http://` endpoints.
+   */
+  uint32_t allow_http;
+  /**
+   * Bytes of shard files kept locally before promoted shards are evicted; 0 = keep all.
+   */
+  uint64_t local_disk_budget;
+  /**
+   * Milliseconds between background promotion (or refresh) rounds; 0 = 1000.
+   */
+  uint64_t interval_ms;
+} drift_object_store_options;
 
 /**
  * Options of a search.
@@ -624,6 +678,29 @@ int32_t drift_db_stats_get(struct drift_db *db,
  * `err` is NULL or valid.
  */
 int32_t drift_maintain(struct drift_db *db, uint64_t budget_ms, struct drift_error **err);
+
+/**
+ * As `drift_open`, with the S3 tier configured by `object_store` (required): promote
+ * to it (writer), restore from it into an empty directory, or follow it read-only.
+ * `DRIFT_ENOTOWNER` if another writer owns the prefix; `DRIFT_EREMOTE` if the store
+ * cannot be reached; `DRIFT_EINVAL` if this library was built without S3 support.
+ *
+ * # Safety
+ * Pointers are NULL (where allowed) or valid as described.
+ */
+int32_t drift_open_with_object_store(const char *path,
+                                     const struct drift_options *options,
+                                     const struct drift_object_store_options *object_store,
+                                     struct drift_db **out_db,
+                                     struct drift_error **err);
+
+/**
+ * Runs one S3 promotion round now (writer) or loads the newest generation (replica).
+ *
+ * # Safety
+ * `err` is NULL or valid.
+ */
+int32_t drift_sync_object_store(struct drift_db *db, struct drift_error **err);
 
 /**
  * Searches one query of `dimension` floats. Writes up to `capacity` hits, closest

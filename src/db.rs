@@ -516,10 +516,12 @@ impl Database {
     /// promoted, publishes the manifest generation and advances the pointer. For a
     /// replica, loads the newest published generation instead. Background threads do
     /// the same every `ObjectStoreConfig::interval`.
-    #[cfg(feature = "s3")]
     pub fn sync_object_store(&self) -> Result<()> {
         self.inner.check_open()?;
-        crate::maintenance::tiering::sync(&self.inner)
+        #[cfg(feature = "s3")]
+        return crate::maintenance::tiering::sync(&self.inner);
+        #[cfg(not(feature = "s3"))]
+        Err(Error::invalid("drift was built without the \"s3\" feature"))
     }
 
     /// What opening the database found.

@@ -356,3 +356,100 @@ pub unsafe extern "C" fn drift_db_stats_get(db: *mut drift_db, out: *mut drift_d
 pub unsafe extern "C" fn drift_maintain(db: *mut drift_db, budget_ms: u64, err: *mut *mut drift_error) -> i32 {
     run(err, || super::database(db)?.maintain(Duration::from_millis(budget_ms)).map(|_| ()))
 }
+
+/// The object store is the database's writer: promote to it.
+pub const DRIFT_TIER_WRITER: u32 = 0;
+/// Restore the prefix into the (empty) directory and take it over.
+pub const DRIFT_TIER_RESTORE: u32 = 1;
+/// Follow the prefix read-only.
+pub const DRIFT_TIER_REPLICA: u32 = 2;
+
+/// The S3 tier of `drift_open_with_object_store`. Strings are NUL-terminated UTF-8,
+/// borrowed for the call. Credentials come from the AWS environment variables.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct drift_object_store_options {
+    /// Bucket name (required).
+    pub bucket: *const c_char,
+    /// Key prefix of the database in the bucket (required, may be "").
+    pub prefix: *const c_char,
+    /// Endpoint URL of an S3-compatible store; NULL for AWS.
+    pub endpoint: *const c_char,
+    /// Region; NULL for "us-east-1".
+    pub region: *const c_char,
+    /// `DRIFT_TIER_WRITER`, `DRIFT_TIER_RESTORE` or `DRIFT_TIER_REPLICA`.
+    pub mode: u32,
+    /// Non-zero: allow `http://` endpoints.
+    pub allow_http: u32,
+    /// Bytes of shard files kept locally before promoted shards are evicted; 0 = keep all.
+    pub local_disk_budget: u64,
+    /// Milliseconds between background promotion (or refresh) rounds; 0 = 1000.
+    pub interval_ms: u64,
+}
+
+fn object_store_config(o: &drift_object_store_options) -> Result<crate::ObjectStoreConfig, Error> {
+    let mut config = crate::ObjectStoreConfig::new(string(o.bucket, "bucket")?, string(o.prefix, "prefix")?);
+    if !o.endpoint.is_null() {
+        config.endpoint = Some(string(o.endpoint, "endpoint")?.to_owned());
+    }
+    if !o.region.is_null() {
+        config.region = string(o.region, "region")?.to_owned();
+    }
+    config.allow_http = o.allow_http != 0;
+    config.mode = match o.mode {
+        DRIFT_TIER_WRITER => crate::TierMode::Writer,
+        DRIFT_TIER_RESTORE => crate::TierMode::Restore,
+        DRIFT_TIER_REPLICA => crate::TierMode::Replica,
+        other => return Err(Error::invalid(format!("unknown object store mode {other}"))),
+    };
+    config.local_disk_budget = (o.local_disk_budget > 0).then_some(o.local_disk_budget);
+    if o.interval_ms > 0 {
+        config.interval = Duration::from_millis(o.interval_ms);
+    }
+    Ok(config)
+}
+
+/// As `drift_open`, with the S3 tier configured by `object_store` (required): promote
+/// to it (writer), restore from it into an empty directory, or follow it read-only.
+/// `DRIFT_ENOTOWNER` if another writer owns the prefix; `DRIFT_EREMOTE` if the store
+/// cannot be reached; `DRIFT_EINVAL` if this library was built without S3 support.
+///
+/// # Safety
+/// Pointers are NULL (where allowed) or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_open_with_object_store(
+    path: *const c_char,
+    options: *const drift_options,
+    object_store: *const drift_object_store_options,
+    out_db: *mut *mut drift_db,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let path = string(path, "path")?;
+        require(out_db, "out_db")?;
+        if object_store.is_null() {
+            return Err(Error::invalid("object_store is NULL (use drift_open for a local-only database)"));
+        }
+        let mut db_options = if options.is_null() {
+            DatabaseOptions::default()
+        } else {
+            // SAFETY: non-NULL; the caller promises a readable `drift_options`.
+            unsafe { options.read() }.to_options()?
+        };
+        // SAFETY: non-NULL (checked above); the caller promises a readable struct.
+        db_options.object_store = Some(object_store_config(&unsafe { object_store.read() })?);
+        // Without the "s3" feature, option validation refuses the tier with a clear error.
+        let db = Database::open(path, db_options)?;
+        put(out_db, register(Object::Database(Arc::new(db))));
+        Ok(())
+    })
+}
+
+/// Runs one S3 promotion round now (writer) or loads the newest generation (replica).
+///
+/// # Safety
+/// `err` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_sync_object_store(db: *mut drift_db, err: *mut *mut drift_error) -> i32 {
+    run(err, || super::database(db)?.sync_object_store())
+}
