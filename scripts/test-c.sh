@@ -17,7 +17,7 @@ if [ "$soname" != "libdrift.so.0" ]; then
     echo "error: libdrift.so has soname '$soname', expected libdrift.so.0" >&2
     exit 1
 fi
-flags=(-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -I"$sdk/include" -Wall -Wextra -Werror)
+flags=(-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -I"$sdk/include" -Iffi/tests -Wall -Wextra -Werror)
 gcc -std=c11 "${flags[@]}" ffi/tests/test_api.c -o "$out/test_api" -L"$sdk/lib" -ldrift -lpthread -lm
 g++ -std=c++17 "${flags[@]}" ffi/tests/test_cpp.cpp -o "$out/test_cpp" -L"$sdk/lib" -ldrift
 gcc -std=c11 "${flags[@]}" ffi/tests/test_s3.c -o "$out/test_s3" -L"$sdk/lib" -ldrift

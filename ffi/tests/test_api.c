@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "drift.h"
+#include "check.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -15,26 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures = 0;
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
-#define EXPECT_STATUS(call, status)                                                              \
-    do {                                                                                         \
-        drift_error *e_ = NULL;                                                                  \
-        int32_t s_ = (call);                                                                     \
-        (void)e_;                                                                                \
-        if (s_ != (status)) {                                                                    \
-            fprintf(stderr, "%s:%d: %s returned %d, expected %d\n", __FILE__, __LINE__, #call, s_, \
-                    (int)(status));                                                              \
-            failures++;                                                                          \
-        }                                                                                        \
-    } while (0)
-
 static void id_of(uint64_t n, uint8_t out[16]) {
     memset(out, 0, 16);
     memcpy(out, &n, sizeof n); /* little-endian u128 with the high half zero */
@@ -44,15 +25,6 @@ static uint64_t id_value(const uint8_t id[16]) {
     uint64_t n;
     memcpy(&n, id, sizeof n);
     return n;
-}
-
-static char *temp_dir(void) {
-    char *dir = strdup("/tmp/drift-c-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return dir;
 }
 
 static void test_version(void) {

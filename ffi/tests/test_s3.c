@@ -5,27 +5,13 @@
  */
 #define _GNU_SOURCE
 #include "drift.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures = 0;
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
-
-static char *temp_dir(void) {
-    char *dir = strdup("/tmp/drift-c-s3-XXXXXX");
-    if (!mkdtemp(dir)) exit(2);
-    return dir;
-}
 
 int main(void) {
     const char *endpoint = getenv("DRIFT_S3_ENDPOINT"), *bucket = getenv("DRIFT_S3_BUCKET");

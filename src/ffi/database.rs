@@ -123,19 +123,29 @@ pub unsafe extern "C" fn drift_open(
     out_db: *mut *mut drift_db,
     err: *mut *mut drift_error,
 ) -> i32 {
-    run(err, || {
-        let path = string(path, "path")?;
-        require(out_db, "out_db")?;
-        let options = if options.is_null() {
-            DatabaseOptions::default()
-        } else {
-            // SAFETY: non-NULL; the caller promises a readable `drift_options`.
-            unsafe { options.read() }.to_options()?
-        };
-        let db = Database::open(path, options)?;
-        put(out_db, register(Object::Database(Arc::new(db))));
-        Ok(())
-    })
+    run(err, || open_with(path, options, None, out_db))
+}
+
+/// The body of `drift_open` and `drift_open_with_object_store`.
+fn open_with(
+    path: *const c_char,
+    options: *const drift_options,
+    object_store: Option<crate::ObjectStoreConfig>,
+    out_db: *mut *mut drift_db,
+) -> Result<(), Error> {
+    let path = string(path, "path")?;
+    require(out_db, "out_db")?;
+    let mut options = if options.is_null() {
+        DatabaseOptions::default()
+    } else {
+        // SAFETY: non-NULL; the caller promises a readable `drift_options`.
+        unsafe { options.read() }.to_options()?
+    };
+    // Without the "s3" feature, option validation refuses a tier with a clear error.
+    options.object_store = object_store;
+    let db = Database::open(path, options)?;
+    put(out_db, register(Object::Database(Arc::new(db))));
+    Ok(())
 }
 
 /// Closes a database: stops its background threads, syncs the WAL, releases the lock
@@ -425,23 +435,12 @@ pub unsafe extern "C" fn drift_open_with_object_store(
     err: *mut *mut drift_error,
 ) -> i32 {
     run(err, || {
-        let path = string(path, "path")?;
-        require(out_db, "out_db")?;
         if object_store.is_null() {
             return Err(Error::invalid("object_store is NULL (use drift_open for a local-only database)"));
         }
-        let mut db_options = if options.is_null() {
-            DatabaseOptions::default()
-        } else {
-            // SAFETY: non-NULL; the caller promises a readable `drift_options`.
-            unsafe { options.read() }.to_options()?
-        };
         // SAFETY: non-NULL (checked above); the caller promises a readable struct.
-        db_options.object_store = Some(object_store_config(&unsafe { object_store.read() })?);
-        // Without the "s3" feature, option validation refuses the tier with a clear error.
-        let db = Database::open(path, db_options)?;
-        put(out_db, register(Object::Database(Arc::new(db))));
-        Ok(())
+        let config = object_store_config(&unsafe { object_store.read() })?;
+        open_with(path, options, Some(config), out_db)
     })
 }
 
