@@ -47,7 +47,7 @@ mod error;
 pub mod ffi;
 pub mod format;
 pub mod io;
-mod kernels;
+pub mod kernels;
 pub(crate) mod maintenance;
 mod memtable;
 mod options;

@@ -1,8 +1,13 @@
-//! Distance and quantisation kernels.
+//! Distance, quantisation and clustering kernels.
 //!
-//! Only portable scalar code lives here for now, written in 8-lane chunks so the
-//! compiler vectorises it; runtime-dispatched SIMD (AVX2 / AVX-512 / NEON) with a
-//! scalar reference and parity tests comes with the centroid index.
+//! `dispatch` picks an instruction-set level once per process; `distance` (f32) and
+//! `sq8` (8-bit codes) have a scalar reference and AVX2 / AVX-512 versions (in `x86`,
+//! the only module here with `unsafe`), compared by parity tests; `kmeans` trains the
+//! centroid index. Public for benchmarks and tools; not a stable API.
 
-pub(crate) mod distance;
-pub(crate) mod sq8;
+pub mod dispatch;
+pub mod distance;
+pub mod kmeans;
+pub mod sq8;
+#[cfg(target_arch = "x86_64")]
+mod x86;

@@ -1,0 +1,390 @@
+//! AVX2 and AVX-512 kernels (x86-64 only). The one place SIMD intrinsics live.
+//!
+//! Invariants every function here relies on, upheld by its callers in
+//! `kernels::distance` and `kernels::sq8`:
+//! - it is only called when `kernels::dispatch` found its features on the running CPU;
+//! - paired slices have equal lengths (the callers check; loads stay within
+//!   `len()` because each loop only reads a full vector while `i + LANES <= len`, and
+//!   tails are summed by scalar code).
+//!
+//! Code distances: `codes` are SQ8 codes (u8) widened to i16 and compared with a query
+//! already mapped into code space as i16 (`kernels::sq8::PreparedQuery`); products and
+//! squares are summed with `madd_epi16` into i32 lanes. Callers bound the query so sums
+//! cannot overflow (see `sq8`).
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::*;
+
+use super::dispatch::{self, KernelLevel};
+
+// ---------------------------------------------------------------- AVX2 + FMA
+
+#[target_feature(enable = "avx2,fma")]
+fn hsum256(v: __m256) -> f32 {
+    let hi = _mm256_extractf128_ps(v, 1);
+    let lo = _mm256_castps256_ps128(v);
+    let s = _mm_add_ps(hi, lo);
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "avx2")]
+fn hsum256_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Squared L2 distance of two f32 slices of equal length.
+#[target_feature(enable = "avx2,fma")]
+fn l2_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so both 8-lane loads at i and i + 8 are in bounds.
+        let (x0, y0, x1, y1) = unsafe {
+            (
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+                _mm256_loadu_ps(a.as_ptr().add(i + 8)),
+                _mm256_loadu_ps(b.as_ptr().add(i + 8)),
+            )
+        };
+        let d0 = _mm256_sub_ps(x0, y0);
+        let d1 = _mm256_sub_ps(x1, y1);
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let (x, y) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i))) };
+        let d = _mm256_sub_ps(x, y);
+        acc0 = _mm256_fmadd_ps(d, d, acc0);
+        i += 8;
+    }
+    let mut sum = hsum256(_mm256_add_ps(acc0, acc1));
+    while i < n {
+        let d = a[i] - b[i];
+        sum += d * d;
+        i += 1;
+    }
+    sum
+}
+
+/// Inner product of two f32 slices of equal length.
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so both 8-lane loads at i and i + 8 are in bounds.
+        let (x0, y0, x1, y1) = unsafe {
+            (
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+                _mm256_loadu_ps(a.as_ptr().add(i + 8)),
+                _mm256_loadu_ps(b.as_ptr().add(i + 8)),
+            )
+        };
+        acc0 = _mm256_fmadd_ps(x0, y0, acc0);
+        acc1 = _mm256_fmadd_ps(x1, y1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let (x, y) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i))) };
+        acc0 = _mm256_fmadd_ps(x, y, acc0);
+        i += 8;
+    }
+    let mut sum = hsum256(_mm256_add_ps(acc0, acc1));
+    while i < n {
+        sum += a[i] * b[i];
+        i += 1;
+    }
+    sum
+}
+
+/// Σ (code − query)² over one row of SQ8 codes.
+#[target_feature(enable = "avx2")]
+fn l2_codes_avx2(codes: &[u8], query: &[i16]) -> i32 {
+    let n = codes.len().min(query.len());
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n: 16 bytes of codes and 16 i16 of query are in bounds.
+        let (c, q) = unsafe {
+            (
+                _mm256_cvtepu8_epi16(_mm_loadu_si128(codes.as_ptr().add(i).cast())),
+                _mm256_loadu_si256(query.as_ptr().add(i).cast()),
+            )
+        };
+        let d = _mm256_sub_epi16(c, q);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
+        i += 16;
+    }
+    let mut sum = hsum256_epi32(acc);
+    while i < n {
+        let d = i32::from(codes[i]) - i32::from(query[i]);
+        sum += d * d;
+        i += 1;
+    }
+    sum
+}
+
+/// Σ code × query over one row of SQ8 codes.
+#[target_feature(enable = "avx2")]
+fn dot_codes_avx2(codes: &[u8], query: &[i16]) -> i32 {
+    let n = codes.len().min(query.len());
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n: 16 bytes of codes and 16 i16 of query are in bounds.
+        let (c, q) = unsafe {
+            (
+                _mm256_cvtepu8_epi16(_mm_loadu_si128(codes.as_ptr().add(i).cast())),
+                _mm256_loadu_si256(query.as_ptr().add(i).cast()),
+            )
+        };
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(c, q));
+        i += 16;
+    }
+    let mut sum = hsum256_epi32(acc);
+    while i < n {
+        sum += i32::from(codes[i]) * i32::from(query[i]);
+        i += 1;
+    }
+    sum
+}
+
+/// `out[r] = Σ (codes[r] − query)²` for every row of a row-major code block.
+#[target_feature(enable = "avx2")]
+fn scan_l2_codes_avx2(codes: &[u8], query: &[i16], out: &mut [i32]) {
+    let d = query.len();
+    for (row, o) in codes.chunks_exact(d).zip(out.iter_mut()) {
+        *o = l2_codes_avx2(row, query);
+    }
+}
+
+/// `out[r] = Σ codes[r] × query` for every row of a row-major code block.
+#[target_feature(enable = "avx2")]
+fn scan_dot_codes_avx2(codes: &[u8], query: &[i16], out: &mut [i32]) {
+    let d = query.len();
+    for (row, o) in codes.chunks_exact(d).zip(out.iter_mut()) {
+        *o = dot_codes_avx2(row, query);
+    }
+}
+
+// ---------------------------------------------------------------- AVX-512 F + BW
+
+/// Squared L2 distance of two f32 slices of equal length.
+#[target_feature(enable = "avx512f")]
+fn l2_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n, so both 16-lane loads at i and i + 16 are in bounds.
+        let (x0, y0, x1, y1) = unsafe {
+            (
+                _mm512_loadu_ps(a.as_ptr().add(i)),
+                _mm512_loadu_ps(b.as_ptr().add(i)),
+                _mm512_loadu_ps(a.as_ptr().add(i + 16)),
+                _mm512_loadu_ps(b.as_ptr().add(i + 16)),
+            )
+        };
+        let d0 = _mm512_sub_ps(x0, y0);
+        let d1 = _mm512_sub_ps(x1, y1);
+        acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+        i += 32;
+    }
+    if i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let (x, y) = unsafe { (_mm512_loadu_ps(a.as_ptr().add(i)), _mm512_loadu_ps(b.as_ptr().add(i))) };
+        let d = _mm512_sub_ps(x, y);
+        acc0 = _mm512_fmadd_ps(d, d, acc0);
+        i += 16;
+    }
+    let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    while i < n {
+        let d = a[i] - b[i];
+        sum += d * d;
+        i += 1;
+    }
+    sum
+}
+
+/// Inner product of two f32 slices of equal length.
+#[target_feature(enable = "avx512f")]
+fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n, so both 16-lane loads at i and i + 16 are in bounds.
+        let (x0, y0, x1, y1) = unsafe {
+            (
+                _mm512_loadu_ps(a.as_ptr().add(i)),
+                _mm512_loadu_ps(b.as_ptr().add(i)),
+                _mm512_loadu_ps(a.as_ptr().add(i + 16)),
+                _mm512_loadu_ps(b.as_ptr().add(i + 16)),
+            )
+        };
+        acc0 = _mm512_fmadd_ps(x0, y0, acc0);
+        acc1 = _mm512_fmadd_ps(x1, y1, acc1);
+        i += 32;
+    }
+    if i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let (x, y) = unsafe { (_mm512_loadu_ps(a.as_ptr().add(i)), _mm512_loadu_ps(b.as_ptr().add(i))) };
+        acc0 = _mm512_fmadd_ps(x, y, acc0);
+        i += 16;
+    }
+    let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    while i < n {
+        sum += a[i] * b[i];
+        i += 1;
+    }
+    sum
+}
+
+/// Σ (code − query)² over one row of SQ8 codes.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn l2_codes_avx512(codes: &[u8], query: &[i16]) -> i32 {
+    let n = codes.len().min(query.len());
+    let (mut acc0, mut acc1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n: 2 × 32 code bytes and 2 × 32 query i16 are in bounds.
+        let (c0, q0, c1, q1) = unsafe {
+            (
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(codes.as_ptr().add(i).cast())),
+                _mm512_loadu_si512(query.as_ptr().add(i).cast()),
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(codes.as_ptr().add(i + 32).cast())),
+                _mm512_loadu_si512(query.as_ptr().add(i + 32).cast()),
+            )
+        };
+        let d0 = _mm512_sub_epi16(c0, q0);
+        let d1 = _mm512_sub_epi16(c1, q1);
+        acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(d0, d0));
+        acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(d1, d1));
+        i += 64;
+    }
+    if i + 32 <= n {
+        // SAFETY: i + 32 <= n.
+        let (c, q) = unsafe {
+            (
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(codes.as_ptr().add(i).cast())),
+                _mm512_loadu_si512(query.as_ptr().add(i).cast()),
+            )
+        };
+        let d = _mm512_sub_epi16(c, q);
+        acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(d, d));
+        i += 32;
+    }
+    let mut sum = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+    while i < n {
+        let d = i32::from(codes[i]) - i32::from(query[i]);
+        sum += d * d;
+        i += 1;
+    }
+    sum
+}
+
+/// Σ code × query over one row of SQ8 codes.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn dot_codes_avx512(codes: &[u8], query: &[i16]) -> i32 {
+    let n = codes.len().min(query.len());
+    let (mut acc0, mut acc1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n: 2 × 32 code bytes and 2 × 32 query i16 are in bounds.
+        let (c0, q0, c1, q1) = unsafe {
+            (
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(codes.as_ptr().add(i).cast())),
+                _mm512_loadu_si512(query.as_ptr().add(i).cast()),
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(codes.as_ptr().add(i + 32).cast())),
+                _mm512_loadu_si512(query.as_ptr().add(i + 32).cast()),
+            )
+        };
+        acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(c0, q0));
+        acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(c1, q1));
+        i += 64;
+    }
+    if i + 32 <= n {
+        // SAFETY: i + 32 <= n.
+        let (c, q) = unsafe {
+            (
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(codes.as_ptr().add(i).cast())),
+                _mm512_loadu_si512(query.as_ptr().add(i).cast()),
+            )
+        };
+        acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(c, q));
+        i += 32;
+    }
+    let mut sum = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+    while i < n {
+        sum += i32::from(codes[i]) * i32::from(query[i]);
+        i += 1;
+    }
+    sum
+}
+
+/// `out[r] = Σ (codes[r] − query)²` for every row of a row-major code block.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn scan_l2_codes_avx512(codes: &[u8], query: &[i16], out: &mut [i32]) {
+    let d = query.len();
+    for (row, o) in codes.chunks_exact(d).zip(out.iter_mut()) {
+        *o = l2_codes_avx512(row, query);
+    }
+}
+
+/// `out[r] = Σ codes[r] × query` for every row of a row-major code block.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn scan_dot_codes_avx512(codes: &[u8], query: &[i16], out: &mut [i32]) {
+    let d = query.len();
+    for (row, o) in codes.chunks_exact(d).zip(out.iter_mut()) {
+        *o = dot_codes_avx512(row, query);
+    }
+}
+
+// ---------------------------------------------------------------- safe entry points
+
+/// Runs the AVX-512 or AVX2 version of a kernel for `level` (clamped to what the CPU
+/// supports); `None` for the scalar level, which the caller evaluates itself.
+macro_rules! entry {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $avx512:ident, $avx2:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name(level: KernelLevel, $($arg: $ty),*) -> Option<$ret> {
+            match level.min(dispatch::supported()) {
+                // SAFETY: `dispatch::supported` detected AVX-512 F + BW on this CPU.
+                KernelLevel::Avx512 => Some(unsafe { $avx512($($arg),*) }),
+                // SAFETY: `dispatch::supported` detected AVX2 + FMA on this CPU.
+                KernelLevel::Avx2 => Some(unsafe { $avx2($($arg),*) }),
+                KernelLevel::Scalar => None,
+            }
+        }
+    };
+}
+
+entry!(
+    /// Squared L2 distance of two f32 slices.
+    l2_f32(a: &[f32], b: &[f32]) -> f32, l2_f32_avx512, l2_f32_avx2
+);
+entry!(
+    /// Inner product of two f32 slices.
+    dot_f32(a: &[f32], b: &[f32]) -> f32, dot_f32_avx512, dot_f32_avx2
+);
+entry!(
+    /// Σ (code − query)² per row of a code block.
+    scan_l2_codes(codes: &[u8], query: &[i16], out: &mut [i32]) -> (), scan_l2_codes_avx512, scan_l2_codes_avx2
+);
+entry!(
+    /// Σ code × query per row of a code block.
+    scan_dot_codes(codes: &[u8], query: &[i16], out: &mut [i32]) -> (), scan_dot_codes_avx512, scan_dot_codes_avx2
+);
