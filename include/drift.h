@@ -171,6 +171,21 @@
 #define DRIFT_TIER_REPLICA 2
 
 /**
+ * Largest dimension scanned with the integer kernels.
+ */
+#define MAX_INTEGER_DIMENSION 4096
+
+/**
+ * Rerank factor used when [`SearchOptions::rerank_factor`] is `None`.
+ */
+#define DEFAULT_RERANK_FACTOR 8
+
+/**
+ * Size of a centroid entry's head (the `dimension` f32 values follow it).
+ */
+#define CENTROID_LEN (K_RESERVED + 4)
+
+/**
  * Size of the pointer object.
  */
 #define POINTER_LEN (P_CRC + 4)
@@ -408,13 +423,14 @@ typedef struct drift_search_options {
    */
   uint32_t one_per_document;
   /**
-   * Centroids to probe; 0 = default. Reserved for the centroid index: search is
-   * exact (exhaustive) in this version and ignores it.
+   * Centroids whose shards are scanned (recall/speed knob); 0 = default (15% of the
+   * collection's centroids, at least 16). Ignored until the collection is
+   * indexed.
    */
   uint32_t nprobe;
   /**
-   * Candidates kept per k for exact reranking; 0 = default. Reserved for the
-   * centroid index, ignored in this version.
+   * Candidates kept per wanted hit from the 8-bit scan, re-ranked with exact f32
+   * distances; 0 = default (8).
    */
   uint32_t rerank_factor;
 } drift_search_options;

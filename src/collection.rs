@@ -18,11 +18,12 @@ use parking_lot::RwLock;
 
 use crate::db::DbInner;
 use crate::error::{Error, Result};
+use crate::index::routing::{CentroidTable, RoutingSnapshot};
 use crate::kernels::distance;
 use crate::memtable::Memtable;
 use crate::options::Metric;
 use crate::posting::{DocumentId, Hit, Posting, SearchOptions, StoredPosting};
-use crate::search::{self, Candidate, TopK};
+use crate::search;
 use crate::storage::manifest::CollectionRecord;
 use crate::storage::shard_file::ShardReader;
 use crate::storage::tombstones::Tombstones;
@@ -33,7 +34,10 @@ use crate::wal::op::{PostingBatch, WalOp};
 pub(crate) struct CollectionState {
     pub active: Memtable,
     pub frozen: Vec<Arc<Memtable>>,
+    /// Every shard of the collection (also reachable through `routing`).
     pub shards: Vec<Arc<ShardReader>>,
+    /// The centroid index over `shards`; replaced whole, never mutated.
+    pub routing: Arc<RoutingSnapshot>,
     pub tombstones: Tombstones,
 }
 
@@ -46,16 +50,23 @@ pub(crate) struct RowRef<'a> {
 }
 
 impl CollectionState {
-    /// Whether a delete of `document_id` must leave a tombstone (some frozen memtable
-    /// or shard may hold rows of it).
-    pub fn stored_elsewhere(&self, document_id: u128) -> bool {
-        self.frozen.iter().any(|m| m.contains(document_id)) || self.shards.iter().any(|s| s.may_contain(document_id))
+    /// Installs a new shard set under the current centroids.
+    pub fn set_shards(&mut self, shards: Vec<Arc<ShardReader>>) {
+        self.routing = Arc::new(RoutingSnapshot::new(self.routing.table.clone(), &shards));
+        self.shards = shards;
     }
 
-    /// Visits every visible row. `pre` sees the vector first and may reject the row
-    /// before the (more expensive) tombstone check; `visit` gets the rows that pass.
-    pub fn scan(
-        &self,
+    /// Installs a new shard set and a new centroid table.
+    pub fn set_index(&mut self, table: Arc<CentroidTable>, shards: Vec<Arc<ShardReader>>) {
+        self.routing = Arc::new(RoutingSnapshot::new(table, &shards));
+        self.shards = shards;
+    }
+
+    /// Visits every visible memtable row and every row of `shards`, scored by `pre`
+    /// (which may reject a row before the tombstone check).
+    pub fn scan_rows<'s>(
+        &'s self,
+        shards: impl IntoIterator<Item = &'s Arc<ShardReader>>,
         mut pre: impl FnMut(&[f32]) -> Option<f32>,
         mut visit: impl FnMut(RowRef<'_>, f32),
     ) -> Result<()> {
@@ -77,7 +88,7 @@ impl CollectionState {
                 }
             }
         }
-        for shard in &self.shards {
+        for shard in shards {
             let view = shard.mapped()?;
             for g in 0..shard.row_groups.len() {
                 let columns = shard.row_group(&view, g)?;
@@ -93,6 +104,18 @@ impl CollectionState {
             }
         }
         Ok(())
+    }
+
+    /// Whether a delete of `document_id` must leave a tombstone (some frozen memtable
+    /// or shard may hold rows of it).
+    pub fn stored_elsewhere(&self, document_id: u128) -> bool {
+        self.frozen.iter().any(|m| m.contains(document_id)) || self.shards.iter().any(|s| s.may_contain(document_id))
+    }
+
+    /// Visits every visible row. `pre` sees the vector first and may reject the row
+    /// before the (more expensive) tombstone check; `visit` gets the rows that pass.
+    pub fn scan(&self, pre: impl FnMut(&[f32]) -> Option<f32>, visit: impl FnMut(RowRef<'_>, f32)) -> Result<()> {
+        self.scan_rows(&self.shards, pre, visit)
     }
 
     pub fn total_rows(&self) -> u64 {
@@ -112,11 +135,16 @@ pub(crate) struct CollectionInner {
     pub state: RwLock<CollectionState>,
     pub next_row_id: AtomicU64,
     pub dropped: AtomicBool,
+    /// Centroid id → row count at which a split was refused (duplicate-heavy list);
+    /// not retried until the list doubles. In memory only: a restart retries once.
+    pub split_refused: parking_lot::Mutex<std::collections::HashMap<u32, u64>>,
 }
 
 impl CollectionInner {
     /// The in-memory collection of a manifest record, with its opened shards.
     pub fn new(record: &CollectionRecord, shards: Vec<Arc<ShardReader>>) -> Self {
+        let table = Arc::new(CentroidTable::from_records(record.dimension, &record.centroids));
+        let routing = Arc::new(RoutingSnapshot::new(table, &shards));
         CollectionInner {
             id: record.id,
             name: record.name.clone(),
@@ -126,10 +154,12 @@ impl CollectionInner {
                 active: Memtable::new(record.dimension),
                 frozen: Vec::new(),
                 shards,
+                routing,
                 tombstones: Tombstones::from_entries(&record.tombstones),
             }),
             next_row_id: AtomicU64::new(record.next_row_id),
             dropped: AtomicBool::new(false),
+            split_refused: parking_lot::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -196,6 +226,8 @@ pub struct CollectionStats {
     pub shard_bytes: u64,
     /// Documents with a pending tombstone.
     pub tombstones: usize,
+    /// Centroids of the index (0 until the collection reaches `index_min_rows`).
+    pub centroids: usize,
 }
 
 /// A handle to a named collection. Cheap to clone; `Send + Sync`.
@@ -341,20 +373,13 @@ impl Collection {
         let total = st.total_rows() as usize;
         let mut limit = if options.one_per_document { options.k.saturating_mul(4) } else { options.k };
         loop {
-            let mut top = TopK::new(limit.max(1));
-            let threshold = std::cell::Cell::new(f32::INFINITY);
-            st.scan(
-                |v| {
-                    let dist = distance::distance(metric, q, v);
-                    (dist <= threshold.get()).then_some(dist)
-                },
-                |row, dist| {
-                    top.offer(Candidate { distance: dist, document_id: row.document_id, span: row.span, row_id: row.row_id });
-                    threshold.set(top.threshold());
-                },
-            )?;
-            let complete = top.len() < limit || limit >= total;
-            let mut found = top.into_sorted();
+            let found = if options.exact || st.routing.table.is_empty() {
+                search::exact(&st, metric, q, limit)?
+            } else {
+                search::probed(&st, metric, q, options, limit)?
+            };
+            let complete = found.len() < limit || limit >= total;
+            let mut found = found;
             if options.one_per_document {
                 found = search::one_per_document(found, options.k);
                 if found.len() < options.k && !complete {
@@ -368,6 +393,17 @@ impl Collection {
                 .map(|c| Hit { document_id: DocumentId(c.document_id), start: c.span[0], length: c.span[1], distance: c.distance })
                 .collect());
         }
+    }
+
+    /// Searches many queries (row-major, `dimension` floats each), in parallel over
+    /// queries; `result[i]` answers query `i`.
+    pub fn search_batch(&self, queries: &[f32], options: &SearchOptions) -> Result<Vec<Vec<Hit>>> {
+        let d = self.inner.dimension;
+        if queries.len() % d != 0 {
+            return Err(Error::invalid(format!("{} floats is not a whole number of {d}-dimensional queries", queries.len())));
+        }
+        use rayon::prelude::*;
+        queries.par_chunks(d).map(|q| self.search(q, options)).collect()
     }
 
     /// Every stored posting of `document_id` (sorted by row id).
@@ -409,6 +445,14 @@ impl Collection {
         crate::maintenance::compaction::compact(&self.db, &self.inner)
     }
 
+    /// Runs the centroid index's maintenance now — split, merge, reassign, consolidate
+    /// (see [`crate::DatabaseOptions::index_shard_rows`]) — until no step is due. The
+    /// background thread and [`crate::Database::maintain`] do the same.
+    pub fn rebalance(&self) -> Result<crate::maintenance::rebalance::RebalanceReport> {
+        self.check_open()?;
+        crate::maintenance::rebalance::rebalance(&self.db, &self.inner, usize::MAX, std::time::Duration::MAX)
+    }
+
     /// Current counters.
     pub fn stats(&self) -> CollectionStats {
         let st = self.inner.state.read();
@@ -420,6 +464,7 @@ impl Collection {
             sealed_shards: st.shards.iter().filter(|s| s.sealed).count(),
             row_groups: st.shards.iter().map(|s| s.row_groups.len()).sum(),
             shard_bytes: st.shards.iter().map(|s| s.file_len()).sum(),
+            centroids: st.routing.table.len(),
             tombstones: st.tombstones.len(),
         }
     }

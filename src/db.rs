@@ -426,6 +426,7 @@ impl Database {
             next_shard_id: 1,
             shards: Vec::new(),
             tombstones: Vec::new(),
+            centroids: Vec::new(),
         };
         let inner = Arc::new(CollectionInner::new(&record, Vec::new()));
         manifest.collections.push(record);

@@ -41,6 +41,7 @@ pub const LAYOUTS: &[&Layout] = &[
     &crate::storage::manifest::COLLECTION_LAYOUT,
     &crate::storage::manifest::SHARD_LAYOUT,
     &crate::storage::manifest::TOMBSTONE_LAYOUT,
+    &crate::storage::manifest::CENTROID_LAYOUT,
     &crate::storage::manifest::TRAILER_LAYOUT,
     &crate::tier::envelope::POINTER_LAYOUT,
     &crate::tier::envelope::GENERATION_LAYOUT,
@@ -113,6 +114,19 @@ pub(crate) fn check_header(
     offset: u64,
     structure: &'static str,
 ) -> crate::error::Result<()> {
+    check_header_versions(header, magic, &[version], file, offset, structure)
+}
+
+/// [`check_header`] for a structure of which several versions are readable (the last
+/// of `versions` is the one written).
+pub(crate) fn check_header_versions(
+    header: &[u8],
+    magic: &[u8; 8],
+    versions: &[u16],
+    file: &std::path::Path,
+    offset: u64,
+    structure: &'static str,
+) -> crate::error::Result<()> {
     use crate::error::Error;
     let (expected, actual) = header_checksums(header);
     if expected != actual {
@@ -122,8 +136,8 @@ pub(crate) fn check_header(
         return Err(Error::corrupt(file, offset, format!("bad magic: not a drift {structure}")));
     }
     let found = get_u16(header, 8);
-    if found != version {
-        return Err(Error::UnsupportedVersion { file: file.to_owned(), found, supported: version });
+    if !versions.contains(&found) {
+        return Err(Error::UnsupportedVersion { file: file.to_owned(), found, supported: versions.last().copied().unwrap_or(0) });
     }
     Ok(())
 }

@@ -46,6 +46,14 @@ pub struct DatabaseOptions {
     pub shard_max_rows: u64,
     /// Rows per row group written by compaction. Default 65,536.
     pub row_group_max_rows: usize,
+    /// Rows a collection must hold before a flush builds its centroid index (k-means
+    /// over every stored row). Below it, searches scan everything exactly. Default
+    /// 4,096.
+    pub index_min_rows: u64,
+    /// Target rows per centroid (and so per indexed shard): the index is built with
+    /// `rows / index_shard_rows` centroids; maintenance splits a shard above 4× this and
+    /// merges one below ¼ of it. Default 64.
+    pub index_shard_rows: u64,
     /// Run the flush thread (and, for [`SyncPolicy::Periodic`], the sync thread).
     /// Default true; hosts that schedule work themselves call `flush()`.
     pub background_threads: bool,
@@ -68,6 +76,8 @@ impl Default for DatabaseOptions {
             wal_ring_segments: 4,
             shard_max_rows: 1 << 20,
             row_group_max_rows: 1 << 16,
+            index_min_rows: 4096,
+            index_shard_rows: 64,
             background_threads: true,
             create_if_missing: true,
             file_system: Arc::new(RealFileSystem),
@@ -85,6 +95,8 @@ impl fmt::Debug for DatabaseOptions {
             .field("wal_ring_segments", &self.wal_ring_segments)
             .field("shard_max_rows", &self.shard_max_rows)
             .field("row_group_max_rows", &self.row_group_max_rows)
+            .field("index_min_rows", &self.index_min_rows)
+            .field("index_shard_rows", &self.index_shard_rows)
             .field("background_threads", &self.background_threads)
             .field("create_if_missing", &self.create_if_missing)
             .field("object_store", &self.object_store)
@@ -125,6 +137,12 @@ impl DatabaseOptions {
                 "row_group_max_rows must be between 1 and {}, got {}",
                 crate::storage::row_group::MAX_ROWS,
                 self.row_group_max_rows
+            )));
+        }
+        if self.index_shard_rows < 4 || self.index_min_rows < self.index_shard_rows {
+            return Err(Error::invalid(format!(
+                "index_shard_rows must be at least 4 and at most index_min_rows, got {} and {}",
+                self.index_shard_rows, self.index_min_rows
             )));
         }
         if let Some(tier) = &self.object_store {

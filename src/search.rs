@@ -1,7 +1,27 @@
-//! Top-k selection shared by every part of the search path.
+//! The search path: exact scans, and probed scans of the centroid index.
+//!
+//! A probed search (collection indexed, `exact` not asked):
+//! 1. routes the query to its `nprobe` nearest centroids (`RoutingSnapshot::probe`);
+//! 2. scans those centroids' shards in code space — each row group's SQ8 codes against
+//!    the query mapped into that group's code space (`kernels::sq8::CodeQuery`) —
+//!    keeping the `rerank_factor × limit` best rows (tombstoned rows never enter);
+//! 3. re-ranks those candidates with exact f32 distances read from the memory map;
+//! 4. merges memtable rows and unrouted shards, scored exactly.
+//!
+//! Nothing on this path allocates per row or copies a vector: codes and vectors are
+//! borrowed from the maps, and the per-thread [`SearchScratch`] buffers are reused.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
+
+use crate::collection::CollectionState;
+use crate::error::Result;
+use crate::io::MmapView;
+use crate::kernels::distance;
+use crate::kernels::sq8::CodeQuery;
+use crate::options::Metric;
+use crate::posting::{DEFAULT_RERANK_FACTOR, SearchOptions, default_nprobe};
 
 /// A scored row.
 #[derive(Debug, Clone, Copy)]
@@ -61,14 +81,146 @@ impl TopK {
             }
     }
 
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
     /// Closest first.
     pub fn into_sorted(self) -> Vec<Candidate> {
         self.heap.into_sorted_vec()
     }
+}
+
+/// Every visible row scored exactly; the `limit` closest, closest first.
+pub(crate) fn exact(st: &CollectionState, metric: Metric, q: &[f32], limit: usize) -> Result<Vec<Candidate>> {
+    let mut top = TopK::new(limit.max(1));
+    let threshold = std::cell::Cell::new(f32::INFINITY);
+    st.scan(
+        |v| {
+            let dist = distance::distance(metric, q, v);
+            (dist <= threshold.get()).then_some(dist)
+        },
+        |row, dist| {
+            top.offer(Candidate { distance: dist, document_id: row.document_id, span: row.span, row_id: row.row_id });
+            threshold.set(top.threshold());
+        },
+    )?;
+    Ok(top.into_sorted())
+}
+
+/// A row found by the code-space scan, waiting for its exact re-rank.
+#[derive(Debug, Clone, Copy)]
+struct Approximate {
+    distance: f32,
+    /// Index into `SearchScratch::views` / `shards`.
+    shard: u32,
+    group: u32,
+    row: u32,
+}
+
+impl PartialEq for Approximate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Approximate {}
+impl PartialOrd for Approximate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Approximate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance.total_cmp(&other.distance).then((self.shard, self.group, self.row).cmp(&(other.shard, other.group, other.row)))
+    }
+}
+
+/// Buffers a thread reuses from search to search.
+#[derive(Default)]
+struct SearchScratch {
+    code_query: CodeQuery,
+    distances: Vec<f32>,
+    probe_scores: Vec<(f32, u32)>,
+    probed: Vec<usize>,
+    views: Vec<MmapView>,
+    shards: Vec<(u32, u32)>,
+    approximate: BinaryHeap<Approximate>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<SearchScratch> = RefCell::new(SearchScratch::default());
+}
+
+/// The `limit` closest rows by the probed path (see the module docs), closest first.
+pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &SearchOptions, limit: usize) -> Result<Vec<Candidate>> {
+    let routing = &st.routing;
+    let limit = limit.max(1);
+    let nprobe = options.nprobe.unwrap_or_else(|| default_nprobe(routing.table.len()));
+    let keep = limit.saturating_mul(options.rerank_factor.unwrap_or(DEFAULT_RERANK_FACTOR)).max(limit);
+    let mut top = TopK::new(limit);
+    let threshold = std::cell::Cell::new(f32::INFINITY);
+    st.scan_rows(
+        &routing.unrouted,
+        |v| {
+            let dist = distance::distance(metric, q, v);
+            (dist <= threshold.get()).then_some(dist)
+        },
+        |row, dist| {
+            top.offer(Candidate { distance: dist, document_id: row.document_id, span: row.span, row_id: row.row_id });
+            threshold.set(top.threshold());
+        },
+    )?;
+    SCRATCH.with(|cell| {
+        let mut fresh = None;
+        let mut guard = cell.try_borrow_mut().ok();
+        let scratch: &mut SearchScratch = match guard.as_deref_mut() {
+            Some(s) => s,
+            None => fresh.insert(SearchScratch::default()),
+        };
+        let SearchScratch { code_query, distances, probe_scores, probed, views, shards, approximate } = scratch;
+        routing.probe(metric, q, nprobe, probe_scores, probed);
+        code_query.set_query(metric, q);
+        approximate.clear();
+        views.clear();
+        shards.clear();
+        let check_tombstones = !st.tombstones.is_empty();
+        let result = (|| -> Result<()> {
+            for &list in probed.iter() {
+                for (j, shard) in routing.lists[list].iter().enumerate() {
+                    let at = views.len() as u32;
+                    views.push(shard.mapped()?);
+                    shards.push((list as u32, j as u32));
+                    let view = &views[at as usize];
+                    for g in 0..shard.row_groups.len() {
+                        let columns = shard.row_group(view, g)?;
+                        code_query.prepare(columns.sq8_min, columns.sq8_scale);
+                        code_query.scan(columns.sq8_codes, distances);
+                        for (r, &d) in distances.iter().enumerate() {
+                            let full = approximate.len() >= keep;
+                            if full && approximate.peek().is_some_and(|w| d >= w.distance) {
+                                continue;
+                            }
+                            if check_tombstones && st.tombstones.hides(columns.document_id(r), columns.max_lsn) {
+                                continue;
+                            }
+                            if full {
+                                approximate.pop();
+                            }
+                            approximate.push(Approximate { distance: d, shard: at, group: g as u32, row: r as u32 });
+                        }
+                    }
+                }
+            }
+            for a in approximate.drain() {
+                let (list, j) = shards[a.shard as usize];
+                let shard = &routing.lists[list as usize][j as usize];
+                let columns = shard.row_group(&views[a.shard as usize], a.group as usize)?;
+                let r = a.row as usize;
+                let dist = distance::distance(metric, q, columns.vector(r));
+                top.offer(Candidate { distance: dist, document_id: columns.document_id(r), span: columns.span(r), row_id: columns.row_id(r) });
+            }
+            Ok(())
+        })();
+        views.clear();
+        result
+    })?;
+    Ok(top.into_sorted())
 }
 
 /// Keeps the first (closest) candidate of each document, up to `k` documents.

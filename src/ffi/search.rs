@@ -14,11 +14,12 @@ pub struct drift_search_options {
     pub k: u32,
     /// Non-zero: at most one hit (the closest posting) per document.
     pub one_per_document: u32,
-    /// Centroids to probe; 0 = default. Reserved for the centroid index: search is
-    /// exact (exhaustive) in this version and ignores it.
+    /// Centroids whose shards are scanned (recall/speed knob); 0 = default (15% of the
+    /// collection's centroids, at least 16). Ignored until the collection is
+    /// indexed.
     pub nprobe: u32,
-    /// Candidates kept per k for exact reranking; 0 = default. Reserved for the
-    /// centroid index, ignored in this version.
+    /// Candidates kept per wanted hit from the 8-bit scan, re-ranked with exact f32
+    /// distances; 0 = default (8).
     pub rerank_factor: u32,
 }
 
@@ -48,7 +49,13 @@ fn options(ptr: *const drift_search_options) -> Result<SearchOptions, Error> {
     }
     // SAFETY: non-NULL; the caller promises a readable `drift_search_options`.
     let o = unsafe { ptr.read() };
-    Ok(SearchOptions { k: o.k as usize, one_per_document: o.one_per_document != 0 })
+    Ok(SearchOptions {
+        k: o.k as usize,
+        one_per_document: o.one_per_document != 0,
+        nprobe: (o.nprobe != 0).then_some(o.nprobe as usize),
+        rerank_factor: (o.rerank_factor != 0).then_some(o.rerank_factor as usize),
+        exact: false,
+    })
 }
 
 /// Searches one query of `dimension` floats. Writes up to `capacity` hits, closest

@@ -84,6 +84,17 @@ pub fn scan_dot_codes_at(level: KernelLevel, codes: &[u8], query: &[i16], out: &
     scan_dot_codes_scalar(codes, query, out)
 }
 
+/// `out[j] = round((q[j] − offset[j]) × inv)` clamped to `lo..=hi` (ties to even).
+fn map_query(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &mut [i16]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::map_query(dispatch::active(), q, offset, inv, lo, hi, out).is_some() {
+        return;
+    }
+    for ((o, x), m) in out.iter_mut().zip(q).zip(offset) {
+        *o = ((x - m) * inv).clamp(lo, hi).round_ties_even() as i32 as i16;
+    }
+}
+
 /// How integer sums turn into approximate distances for the current row group.
 #[derive(Debug, Clone, Copy)]
 enum Mode {
@@ -107,6 +118,7 @@ pub struct CodeQuery {
     scales: Vec<f32>,
     sums: Vec<i32>,
     row: Vec<f32>,
+    zeros: Vec<f32>,
     mode: Option<Mode>,
 }
 
@@ -138,15 +150,18 @@ impl CodeQuery {
             Metric::L2 => {
                 // |code − q′| ≤ 255 + bound keeps d × (255 + bound)² below 2³¹.
                 let bound = ((((1u64 << 31) / d as u64) as f64).sqrt() as i32 - 256).clamp(0, 1024) as f32;
-                self.mapped
-                    .extend(self.query.iter().zip(mins).map(|(q, m)| ((q - m) / scale).round().clamp(-bound, 255.0 + bound) as i16));
+                let (inv, lo, hi) = (1.0 / scale, -bound, 255.0 + bound);
+                self.mapped.resize(d, 0);
+                map_query(&self.query, mins, inv, lo, hi, &mut self.mapped);
                 self.mode = Some(Mode::L2Codes { factor: scale * scale });
             }
             Metric::InnerProduct | Metric::Cosine => {
                 let peak = self.query.iter().fold(0f32, |a, q| a.max(q.abs()));
                 let levels = ((1u64 << 31) / (255 * d as u64)).min(2047) as f32;
                 let qs = if peak > 0.0 { peak / levels } else { 1.0 };
-                self.mapped.extend(self.query.iter().map(|q| (q / qs).round() as i16));
+                self.mapped.resize(d, 0);
+                self.zeros.resize(d, 0.0);
+                map_query(&self.query, &self.zeros, 1.0 / qs, -levels, levels, &mut self.mapped);
                 let base = distance::dot_scalar(&self.query, mins);
                 let sign_one = if metric == Metric::Cosine { 1.0 } else { 0.0 };
                 // distance = sign_one − (base + scale × qs × Σ code × q̂)

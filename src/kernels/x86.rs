@@ -353,6 +353,27 @@ fn scan_dot_codes_avx512(codes: &[u8], query: &[i16], out: &mut [i32]) {
     }
 }
 
+// ---------------------------------------------------------------- query mapping
+
+/// `out[j] = round((q[j] − offset[j]) × inv)` clamped to `lo..=hi` (plain code, which
+/// the compiler vectorises with the features enabled around it).
+#[inline(always)]
+fn map_query_body(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &mut [i16]) {
+    for ((o, x), m) in out.iter_mut().zip(q).zip(offset) {
+        *o = ((x - m) * inv).clamp(lo, hi).round_ties_even() as i32 as i16;
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+fn map_query_avx512(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &mut [i16]) {
+    map_query_body(q, offset, inv, lo, hi, out)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn map_query_avx2(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &mut [i16]) {
+    map_query_body(q, offset, inv, lo, hi, out)
+}
+
 // ---------------------------------------------------------------- safe entry points
 
 /// Runs the AVX-512 or AVX2 version of a kernel for `level` (clamped to what the CPU
@@ -387,4 +408,8 @@ entry!(
 entry!(
     /// Σ code × query per row of a code block.
     scan_dot_codes(codes: &[u8], query: &[i16], out: &mut [i32]) -> (), scan_dot_codes_avx512, scan_dot_codes_avx2
+);
+entry!(
+    /// Maps a query into SQ8 code space: `round((q − offset) × inv)` clamped.
+    map_query(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &mut [i16]) -> (), map_query_avx512, map_query_avx2
 );

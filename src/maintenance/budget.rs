@@ -2,14 +2,16 @@
 //!
 //! Hosts that turn the background threads off (or want work done at a quiet moment)
 //! call [`crate::Database::maintain`] with a time budget. One call flushes memtables
-//! that hold data, then compacts collections with pending tombstones, most
-//! tombstones first, until the budget is spent. A step that has started always
+//! that hold data (building a collection's centroid index when it reaches the
+//! threshold), then rebalances every indexed collection (split / merge / reassign /
+//! consolidate, `rebalance.rs`), then compacts collections with pending tombstones,
+//! most tombstones first, until the budget is spent. A step that has started always
 //! finishes (each is crash-safe on its own), so a call may overrun its budget by one
-//! step. The centroid index's split/merge work will join this list.
+//! step.
 
 use std::time::{Duration, Instant};
 
-use super::{compaction, flush};
+use super::{compaction, flush, rebalance};
 use crate::db::DbInner;
 use crate::error::Result;
 
@@ -18,6 +20,12 @@ use crate::error::Result;
 pub struct MaintenanceReport {
     /// Whether memtables were flushed.
     pub flushed: bool,
+    /// Index lists split, merged and consolidated.
+    pub splits: usize,
+    /// Index lists merged into their neighbours.
+    pub merges: usize,
+    /// Index lists rewritten as one shard.
+    pub consolidations: usize,
     /// Collections compacted.
     pub compactions: usize,
     /// Deleted rows physically removed by those compactions.
@@ -33,6 +41,17 @@ pub(crate) fn maintain(db: &DbInner, budget: Duration) -> Result<MaintenanceRepo
     if collections.iter().any(|c| !c.state.read().active.is_empty()) {
         flush::flush(db)?;
         report.flushed = true;
+    }
+    for c in &collections {
+        let left = budget.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            report.budget_exhausted = true;
+            return Ok(report);
+        }
+        let done = rebalance::rebalance(db, c, usize::MAX, left)?;
+        report.splits += done.splits;
+        report.merges += done.merges;
+        report.consolidations += done.consolidations;
     }
     let mut pending: Vec<_> = collections
         .into_iter()

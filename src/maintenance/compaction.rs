@@ -18,12 +18,11 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::draft::{self, ShardDraft};
+use super::draft::{self, RowBuffer, ShardDraft};
 use super::flush;
 use crate::collection::CollectionInner;
 use crate::db::DbInner;
 use crate::error::Result;
-use crate::storage::row_group::RowGroupInput;
 use crate::storage::shard_file::{ShardHeader, ShardReader};
 
 /// What a compaction did.
@@ -37,35 +36,6 @@ pub struct CompactionReport {
     pub bytes_reclaimed: i64,
     /// Tombstones no longer needed and dropped.
     pub tombstones_dropped: usize,
-}
-
-/// Rows being gathered for one output row group.
-#[derive(Default)]
-struct RowBuffer {
-    ids: Vec<u128>,
-    spans: Vec<[u32; 2]>,
-    row_ids: Vec<u64>,
-    vectors: Vec<f32>,
-    min_lsn: u64,
-    max_lsn: u64,
-}
-
-impl RowBuffer {
-    fn write(&mut self, draft: &mut ShardDraft, dimension: usize) -> Result<()> {
-        if !self.ids.is_empty() {
-            draft.append(&RowGroupInput {
-                dimension,
-                document_ids: &self.ids,
-                spans: &self.spans,
-                row_ids: &self.row_ids,
-                vectors: &self.vectors,
-                min_lsn: self.min_lsn,
-                max_lsn: self.max_lsn,
-            })?;
-        }
-        *self = RowBuffer::default();
-        Ok(())
-    }
 }
 
 pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<CompactionReport> {
@@ -121,15 +91,7 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
                     if applied.hides(id, columns.max_lsn) {
                         continue;
                     }
-                    if buffer.ids.is_empty() {
-                        buffer.min_lsn = victim.row_groups[g].min_lsn;
-                    }
-                    buffer.ids.push(id);
-                    buffer.spans.push(columns.span(r));
-                    buffer.row_ids.push(columns.row_id(r));
-                    buffer.vectors.extend_from_slice(columns.vector(r));
-                    buffer.min_lsn = buffer.min_lsn.min(victim.row_groups[g].min_lsn);
-                    buffer.max_lsn = buffer.max_lsn.max(columns.max_lsn);
+                    buffer.push(id, columns.span(r), columns.row_id(r), columns.vector(r), victim.row_groups[g].min_lsn, columns.max_lsn);
                     if buffer.ids.len() >= db.options.row_group_max_rows {
                         buffer.write(&mut out, c.dimension)?;
                     }
@@ -178,7 +140,7 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
     report.shards_rewritten = victims.len();
     {
         let mut st = c.state.write();
-        st.shards = readers;
+        st.set_shards(readers);
         st.tombstones.remove_applied(&applied);
     }
     *db.manifest.lock() = manifest;

@@ -19,6 +19,7 @@ use crate::storage::footer;
 use crate::storage::manifest::ShardRecord;
 use crate::storage::row_group::{self, RowGroupInput, RowGroupMeta};
 use crate::storage::shard_file::{self, ShardHeader, ShardReader};
+use crate::storage::tombstones::Tombstones;
 
 /// A shard file being appended to.
 pub(crate) struct ShardDraft {
@@ -81,19 +82,16 @@ impl ShardDraft {
         Ok(())
     }
 
-    /// Appends rows `range` of a frozen memtable as one row group.
-    pub fn append_memtable(&mut self, m: &Memtable, range: Range<usize>) -> Result<()> {
-        let d = m.dimension;
-        let lsns = &m.lsns[range.clone()];
-        self.append(&RowGroupInput {
-            dimension: d,
-            document_ids: &m.document_ids[range.clone()],
-            spans: &m.spans[range.clone()],
-            row_ids: &m.row_ids[range.clone()],
-            vectors: &m.vectors[range.start * d..range.end * d],
-            min_lsn: lsns.iter().copied().min().unwrap_or(0),
-            max_lsn: lsns.iter().copied().max().unwrap_or(0),
-        })
+    /// Appends the rows `range` of a frozen memtable that `tombstones` does not hide,
+    /// as one row group (nothing when every row is hidden).
+    pub fn append_memtable(&mut self, m: &Memtable, range: Range<usize>, tombstones: &Tombstones) -> Result<()> {
+        let mut buffer = RowBuffer::default();
+        for r in range {
+            if !tombstones.hides(m.document_ids[r], m.lsns[r]) {
+                buffer.push(m.document_ids[r], m.spans[r], m.row_ids[r], m.vector(r), m.lsns[r], m.lsns[r]);
+            }
+        }
+        buffer.write(self, m.dimension)
     }
 
     /// Writes the footer (row-group index and bloom filter over every document id).
@@ -148,5 +146,60 @@ impl ShardDraft {
 pub(crate) fn remove_created(db: &DbInner, created: &[PathBuf]) {
     for path in created {
         let _ = db.fs.remove_file(path);
+    }
+}
+
+/// Rows gathered for one output row group (by compaction, index builds, splits and
+/// routed flushes).
+///
+/// Invariant kept by every caller: no row pushed here is hidden by a tombstone that
+/// exists when the rewrite starts (such rows are dropped instead). The group then takes
+/// the largest LSN bound of its rows, which cannot resurrect anything: every tombstone
+/// created later has a larger LSN than every row already flushed.
+#[derive(Default)]
+pub(crate) struct RowBuffer {
+    pub ids: Vec<u128>,
+    pub spans: Vec<[u32; 2]>,
+    pub row_ids: Vec<u64>,
+    pub vectors: Vec<f32>,
+    pub min_lsn: u64,
+    pub max_lsn: u64,
+}
+
+impl RowBuffer {
+    /// Adds one row whose LSNs lie within `min_lsn..=max_lsn`.
+    pub fn push(&mut self, id: u128, span: [u32; 2], row_id: u64, vector: &[f32], min_lsn: u64, max_lsn: u64) {
+        if self.ids.is_empty() {
+            self.min_lsn = min_lsn;
+            self.max_lsn = max_lsn;
+        }
+        self.ids.push(id);
+        self.spans.push(span);
+        self.row_ids.push(row_id);
+        self.vectors.extend_from_slice(vector);
+        self.min_lsn = self.min_lsn.min(min_lsn);
+        self.max_lsn = self.max_lsn.max(max_lsn);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Appends the gathered rows to `draft` as one row group (nothing when empty) and
+    /// empties the buffer.
+    pub fn write(&mut self, draft: &mut ShardDraft, dimension: usize) -> Result<()> {
+        if !self.ids.is_empty() {
+            draft.append(&RowGroupInput {
+                dimension,
+                document_ids: &self.ids,
+                spans: &self.spans,
+                row_ids: &self.row_ids,
+                vectors: &self.vectors,
+                min_lsn: self.min_lsn,
+                max_lsn: self.max_lsn,
+            })?;
+        }
+        *self = RowBuffer::default();
+        Ok(())
     }
 }

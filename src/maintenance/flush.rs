@@ -3,9 +3,17 @@
 //! The order, and why each step is where it is:
 //! 1. **Freeze** every collection's active memtable at one LSN cut, while the WAL
 //!    applies nothing (`Wal::with_apply_paused`). Frozen memtables stay searchable.
-//! 2. **Write** each frozen memtable as row groups appended to the collection's open
-//!    shard (a new shard when there is none or it is full; a full shard is sealed with
-//!    its footer). Then **fsync** every shard file touched and the shards directory.
+//! 2. **Write** each frozen memtable's visible rows (rows hidden by a tombstone are
+//!    dropped) as row groups:
+//!    - unindexed collection: appended to the collection's open shard (a new shard
+//!      when there is none or it is full; a full shard is sealed with its footer);
+//!    - indexed collection: each row goes to its nearest centroid, and each centroid's
+//!      rows become one row group appended to that centroid's open shard (a new shard
+//!      only when the centroid has no open one — flushes never add centroids);
+//!    - a collection reaching `index_min_rows`: the index is built
+//!      (`index_build.rs`), which rewrites every row into one shard per centroid.
+//!
+//!    Then **fsync** every shard file touched and the shards directory.
 //! 3. **Publish** the manifest naming the new committed lengths, the tombstones and
 //!    `checkpoint_lsn = cut` (durable replace: temp → fsync → rename → fsync dir).
 //! 4. **Swap** the new shard readers in and drop the frozen memtables, under each
@@ -25,7 +33,11 @@ use crate::db::DbInner;
 use crate::error::Result;
 use crate::memtable::Memtable;
 use crate::storage::manifest::CollectionRecord;
+use crate::index::routing::CentroidTable;
 use crate::storage::shard_file::{NO_CENTROID, ShardHeader, ShardReader};
+use crate::storage::tombstones::Tombstones;
+use super::index_build;
+use super::row_set::RowSet;
 
 /// Flushes, taking the maintenance lock.
 pub(crate) fn flush(db: &DbInner) -> Result<()> {
@@ -54,22 +66,40 @@ pub(crate) fn flush_locked(db: &DbInner) -> Result<()> {
     let mut manifest = db.manifest.lock().clone();
     let mut swaps = Vec::new();
     let mut created = Vec::new();
+    let mut retired = Vec::new();
     for c in &collections {
-        let (frozen, shards) = {
+        let (frozen, shards, table, tombstones) = {
             let st = c.state.read();
-            (st.frozen.clone(), st.shards.clone())
+            (st.frozen.clone(), st.shards.clone(), st.routing.table.clone(), st.tombstones.clone())
         };
         if frozen.is_empty() {
             continue;
         }
         let Some(record) = manifest.collection_mut(c.id) else { continue };
-        match write_frozen(db, c, record, &frozen, &shards, &mut created) {
-            Ok(readers) => swaps.push((c.clone(), frozen.len(), readers)),
+        let rows = shards.iter().map(|s| s.rows).sum::<u64>() + frozen.iter().map(|m| m.len() as u64).sum::<u64>();
+        let written = if index_build::due(db, &table, rows) {
+            index_build::build(db, c, record, &frozen, &shards, &tombstones, &mut created).map(|built| {
+                retired.extend(built.retired);
+                (built.readers, Some(built.table))
+            })
+        } else if !table.is_empty() {
+            write_routed(db, c, record, &frozen, &shards, &table, &tombstones, &mut created).map(|r| (r, None))
+        } else {
+            write_frozen(db, c, record, &frozen, &shards, &tombstones, &mut created).map(|r| (r, None))
+        };
+        match written {
+            Ok((readers, table)) => swaps.push((c.clone(), frozen.len(), readers, table)),
             Err(e) => {
                 draft::remove_created(db, &created);
                 return Err(e);
             }
         }
+    }
+    if !created.is_empty()
+        && let Err(e) = db.sync_dir(&db.shards_dir())
+    {
+        draft::remove_created(db, &created);
+        return Err(e);
     }
     if swaps.is_empty() && cut <= manifest.checkpoint_lsn {
         return Ok(());
@@ -86,12 +116,18 @@ pub(crate) fn flush_locked(db: &DbInner) -> Result<()> {
         draft::remove_created(db, &created);
         return Err(e);
     }
-    for (c, flushed, readers) in swaps {
+    for (c, flushed, readers, table) in swaps {
         let mut st = c.state.write();
         st.frozen.drain(..flushed);
-        st.shards = readers;
+        match table {
+            Some(table) => st.set_index(table, readers),
+            None => st.set_shards(readers),
+        }
     }
     *db.manifest.lock() = manifest;
+    for path in &retired {
+        let _ = db.fs.remove_file(path);
+    }
     db.wal.checkpoint(cut);
     db.flushes.fetch_add(1, Ordering::Relaxed);
     Ok(())
@@ -105,6 +141,7 @@ fn write_frozen(
     record: &mut CollectionRecord,
     frozen: &[Arc<Memtable>],
     shards: &[Arc<ShardReader>],
+    tombstones: &Tombstones,
     created: &mut Vec<std::path::PathBuf>,
 ) -> Result<Vec<Arc<ShardReader>>> {
     let max_rows = db.options.shard_max_rows;
@@ -135,7 +172,7 @@ fn write_frozen(
             let mut draft = draft;
             let room = (max_rows - draft.rows).min(group_rows) as usize;
             let end = (start + room).min(m.len());
-            draft.append_memtable(m, start..end)?;
+            draft.append_memtable(m, start..end, tombstones)?;
             start = end;
             open = Some(draft);
         }
@@ -149,8 +186,73 @@ fn write_frozen(
         }
         draft.sync(db)?;
     }
-    if !created.is_empty() {
-        db.sync_dir(&db.shards_dir())?;
+    let mut readers: Vec<Arc<ShardReader>> = shards
+        .iter()
+        .filter(|s| !touched.iter().any(|d| d.header.shard_id == s.header.shard_id))
+        .cloned()
+        .collect();
+    for draft in &touched {
+        let entry = draft.record();
+        match record.shards.iter_mut().find(|s| s.shard_id == entry.shard_id) {
+            Some(existing) => *existing = entry,
+            None => record.shards.push(entry),
+        }
+        readers.push(draft.open_reader(db)?);
+    }
+    Ok(readers)
+}
+
+/// Writes frozen memtables of an indexed collection: every visible row to its nearest
+/// centroid, each centroid's rows as one row group appended to its open shard (or a new
+/// shard of that centroid). Returns the collection's shard readers as they will be once
+/// the manifest is published.
+#[allow(clippy::too_many_arguments)]
+fn write_routed(
+    db: &DbInner,
+    c: &CollectionInner,
+    record: &mut CollectionRecord,
+    frozen: &[Arc<Memtable>],
+    shards: &[Arc<ShardReader>],
+    table: &CentroidTable,
+    tombstones: &Tombstones,
+    created: &mut Vec<std::path::PathBuf>,
+) -> Result<Vec<Arc<ShardReader>>> {
+    let mut rows = RowSet::new(c.dimension);
+    for m in frozen {
+        rows.add_memtable(m, tombstones);
+    }
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); table.len()];
+    for i in 0..rows.len() {
+        members[table.nearest(c.metric, rows.vector(i))].push(i as u32);
+    }
+    let seal_all = db.options.object_store.is_some();
+    let mut touched: Vec<ShardDraft> = Vec::new();
+    for (position, rows_of) in members.iter().enumerate() {
+        if rows_of.is_empty() {
+            continue;
+        }
+        let centroid_id = table.ids[position];
+        let open = shards.iter().find(|s| !s.sealed && s.header.centroid_id == centroid_id && s.rows < db.options.shard_max_rows);
+        let mut draft = match open {
+            Some(reader) => ShardDraft::resume(db, reader)?,
+            None => {
+                let header = ShardHeader {
+                    metric: c.metric,
+                    dimension: c.dimension,
+                    collection_id: c.id,
+                    shard_id: record.next_shard_id,
+                    centroid_id,
+                };
+                record.next_shard_id += 1;
+                ShardDraft::create(db, header, created)?
+            }
+        };
+        rows.append_to(&mut draft, rows_of, db.options.row_group_max_rows)?;
+        if seal_all || draft.rows >= db.options.shard_max_rows {
+            draft.seal()?;
+        }
+        draft.sync(db)?;
+        touched.push(draft);
     }
     let mut readers: Vec<Arc<ShardReader>> = shards
         .iter()

@@ -6,6 +6,9 @@ pub(crate) mod budget;
 pub(crate) mod compaction;
 pub(crate) mod draft;
 pub(crate) mod flush;
+pub(crate) mod index_build;
+pub mod rebalance;
+pub(crate) mod row_set;
 #[cfg(feature = "s3")]
 pub(crate) mod tiering;
 pub(crate) mod worker;

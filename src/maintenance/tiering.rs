@@ -107,7 +107,8 @@ fn refresh(db: &DbInner, tier: &tier::Tier) -> Result<()> {
         match registry.by_id.get(&record.id) {
             Some(c) => {
                 let mut st = c.state.write();
-                st.shards = shards;
+                let table = Arc::new(crate::index::routing::CentroidTable::from_records(record.dimension, &record.centroids));
+                st.set_index(table, shards);
                 st.tombstones = Tombstones::from_entries(&record.tombstones);
             }
             None => {

@@ -55,7 +55,7 @@ fn flush_loop(db: &DbInner) {
         if db.memtable_bytes.load(Ordering::Relaxed) < db.options.memtable_flush_bytes as isize {
             continue;
         }
-        match flush::flush(db) {
+        match flush::flush(db).and_then(|()| rebalance_all(db)) {
             Ok(()) => {
                 backoff = Duration::from_millis(10);
                 *db.last_background_error.lock() = None;
@@ -67,6 +67,15 @@ fn flush_loop(db: &DbInner) {
             }
         }
     }
+}
+
+/// After a background flush: a bounded round of index maintenance per collection
+/// (what is left is picked up after the next flush, or by `maintain`).
+fn rebalance_all(db: &DbInner) -> crate::error::Result<()> {
+    for c in db.collections() {
+        super::rebalance::rebalance(db, &c, 64, Duration::from_secs(1))?;
+    }
+    Ok(())
 }
 
 /// Sleeps `interval` (or until woken); false once the database is stopping.

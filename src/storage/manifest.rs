@@ -3,14 +3,17 @@
 //! File `MANIFEST` = header (64 bytes) | body (`body_len` bytes) | trailer (16 bytes).
 //! The body is, for each collection: a 64-byte collection entry, its name padded with
 //! zeros to a multiple of 8, its shard entries (48 bytes each), its tombstones (24
-//! bytes each). All integers little-endian.
+//! bytes each), then (version 2) its centroids: an 8-byte centroid entry followed by
+//! `dimension` f32 values, padded with zeros to a multiple of 8. All integers
+//! little-endian. Version 1 manifests (no centroids; `centroid_count` was a zero
+//! reserved field) are still read.
 //!
 //! Header:
 //!
 //! | offset | size | field              | meaning                                       |
 //! |-------:|-----:|--------------------|-----------------------------------------------|
 //! | 0      | 8    | magic              | `DRFTMANI`                                    |
-//! | 8      | 2    | version            | 1                                             |
+//! | 8      | 2    | version            | 2 (1 is still read)                           |
 //! | 10     | 2    | reserved           | zero                                          |
 //! | 12     | 4    | collection_count   | collections in the body                       |
 //! | 16     | 8    | generation         | grows by one at every publication             |
@@ -33,7 +36,9 @@ use crate::options::Metric;
 pub const FILE_NAME: &str = "MANIFEST";
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTMANI";
 pub(crate) const TRAILER_MAGIC: [u8; 8] = *b"DRFTMEND";
-pub(crate) const VERSION: u16 = 1;
+pub(crate) const VERSION: u16 = 2;
+/// Versions this code reads.
+pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2];
 
 const MAGIC_OFFSET: usize = 0;
 const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
@@ -75,8 +80,8 @@ const C_METRIC: usize = C_DIMENSION + 4;
 const C_RESERVED: usize = C_METRIC + 1;
 const C_NAME_LEN: usize = C_RESERVED + 1;
 const C_SHARD_COUNT: usize = C_NAME_LEN + 2;
-const C_RESERVED2: usize = C_SHARD_COUNT + 4;
-const C_TOMBSTONE_COUNT: usize = C_RESERVED2 + 4;
+const C_CENTROID_COUNT: usize = C_SHARD_COUNT + 4;
+const C_TOMBSTONE_COUNT: usize = C_CENTROID_COUNT + 4;
 const C_RESERVED3: usize = C_TOMBSTONE_COUNT + 8;
 /// Size of a collection entry.
 pub const COLLECTION_LEN: usize = C_RESERVED3 + 16;
@@ -95,7 +100,7 @@ pub const COLLECTION_LAYOUT: Layout = Layout {
         Field { name: "reserved", offset: C_RESERVED, size: 1 },
         Field { name: "name_len", offset: C_NAME_LEN, size: 2 },
         Field { name: "shard_count", offset: C_SHARD_COUNT, size: 4 },
-        Field { name: "reserved2", offset: C_RESERVED2, size: 4 },
+        Field { name: "centroid_count", offset: C_CENTROID_COUNT, size: 4 },
         Field { name: "tombstone_count", offset: C_TOMBSTONE_COUNT, size: 8 },
         Field { name: "reserved3", offset: C_RESERVED3, size: 16 },
     ],
@@ -132,6 +137,19 @@ const T_LSN: usize = T_DOCUMENT_ID + 16;
 /// Size of a tombstone entry.
 pub const TOMBSTONE_LEN: usize = T_LSN + 8;
 const _: () = assert!(TOMBSTONE_LEN == 24);
+
+const K_ID: usize = 0;
+const K_RESERVED: usize = K_ID + 4;
+/// Size of a centroid entry's head (the `dimension` f32 values follow it).
+pub const CENTROID_LEN: usize = K_RESERVED + 4;
+const _: () = assert!(CENTROID_LEN == 8);
+
+/// Layout of a manifest centroid entry head, checked against `docs/FORMAT.md`.
+pub const CENTROID_LAYOUT: Layout = Layout {
+    name: "Manifest centroid entry",
+    size: CENTROID_LEN,
+    fields: &[Field { name: "centroid_id", offset: K_ID, size: 4 }, Field { name: "reserved", offset: K_RESERVED, size: 4 }],
+};
 
 /// Layout of a manifest tombstone entry, checked against `docs/FORMAT.md`.
 pub const TOMBSTONE_LAYOUT: Layout = Layout {
@@ -181,6 +199,15 @@ pub(crate) struct CollectionRecord {
     pub shards: Vec<ShardRecord>,
     /// (document id, LSN of the delete), sorted by document id.
     pub tombstones: Vec<(u128, u64)>,
+    /// The centroid index (empty until the collection is large enough to be indexed).
+    pub centroids: Vec<CentroidRecord>,
+}
+
+/// One centroid of a collection's index; shards name it by `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CentroidRecord {
+    pub id: u32,
+    pub vector: Vec<f32>,
 }
 
 /// The whole catalog.
@@ -212,6 +239,7 @@ impl Manifest {
             format::put_u8(&mut entry, C_METRIC, c.metric.code());
             format::put_u16(&mut entry, C_NAME_LEN, c.name.len() as u16);
             format::put_u32(&mut entry, C_SHARD_COUNT, c.shards.len() as u32);
+            format::put_u32(&mut entry, C_CENTROID_COUNT, c.centroids.len() as u32);
             format::put_u64(&mut entry, C_TOMBSTONE_COUNT, c.tombstones.len() as u64);
             body.extend_from_slice(&entry);
             body.extend_from_slice(c.name.as_bytes());
@@ -231,6 +259,15 @@ impl Manifest {
                 format::put_u128(&mut e, T_DOCUMENT_ID, *id);
                 format::put_u64(&mut e, T_LSN, *lsn);
                 body.extend_from_slice(&e);
+            }
+            for k in &c.centroids {
+                let mut e = [0u8; CENTROID_LEN];
+                format::put_u32(&mut e, K_ID, k.id);
+                body.extend_from_slice(&e);
+                for x in &k.vector {
+                    body.extend_from_slice(&x.to_le_bytes());
+                }
+                body.resize(align_up(body.len() as u64, 8) as usize, 0);
             }
         }
         let mut out = vec![0u8; HEADER_LEN];
@@ -257,7 +294,7 @@ impl Manifest {
             return Err(corrupt(0, "manifest is shorter than its header and trailer"));
         }
         let header = &bytes[..HEADER_LEN];
-        format::check_header(header, &MAGIC, VERSION, path, 0, "manifest header")?;
+        format::check_header_versions(header, &MAGIC, READABLE_VERSIONS, path, 0, "manifest header")?;
         let body_len = format::get_u64(header, BODY_LEN_OFFSET);
         if body_len != (bytes.len() - HEADER_LEN - TRAILER_LEN) as u64 {
             return Err(corrupt(BODY_LEN_OFFSET, "manifest length disagrees with its header (truncated or extended)"));
@@ -294,6 +331,7 @@ impl Manifest {
             let name_len = format::get_u16(e, C_NAME_LEN) as usize;
             let shard_count = format::get_u32(e, C_SHARD_COUNT) as usize;
             let tombstone_count = format::get_u64(e, C_TOMBSTONE_COUNT) as usize;
+            let centroid_count = format::get_u32(e, C_CENTROID_COUNT) as usize;
             let metric = Metric::from_code(format::get_u8(e, C_METRIC)).ok_or_else(|| corrupt(entry_at, "unknown metric"))?;
             let mut record = CollectionRecord {
                 id: format::get_u64(e, C_ID),
@@ -304,6 +342,7 @@ impl Manifest {
                 next_shard_id: format::get_u64(e, C_NEXT_SHARD_ID),
                 shards: Vec::new(),
                 tombstones: Vec::new(),
+                centroids: Vec::new(),
             };
             let name = take(&mut at, align_up(name_len as u64, 8) as usize)?;
             record.name = std::str::from_utf8(&name[..name_len])
@@ -326,6 +365,21 @@ impl Manifest {
             for _ in 0..tombstone_count {
                 let t = take(&mut at, TOMBSTONE_LEN)?;
                 record.tombstones.push((format::get_u128(t, T_DOCUMENT_ID), format::get_u64(t, T_LSN)));
+            }
+            let centroid_len = align_up((CENTROID_LEN + 4 * record.dimension) as u64, 8) as usize;
+            if centroid_count.saturating_mul(centroid_len) > body.len() - at {
+                return Err(corrupt(entry_at, "collection centroid count exceeds the manifest body"));
+            }
+            for _ in 0..centroid_count {
+                let k = take(&mut at, centroid_len)?;
+                let vector: Vec<f32> = k[CENTROID_LEN..CENTROID_LEN + 4 * record.dimension]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                if vector.iter().any(|x| !x.is_finite()) {
+                    return Err(corrupt(entry_at, "a centroid holds a non-finite value"));
+                }
+                record.centroids.push(CentroidRecord { id: format::get_u32(k, K_ID), vector });
             }
             manifest.collections.push(record);
         }
@@ -355,9 +409,16 @@ mod tests {
                 next_shard_id: 2,
                 shards: vec![ShardRecord { shard_id: 1, committed_len: 4096, row_count: 10, row_group_count: 1, centroid_id: u32::MAX, sealed: true }],
                 tombstones: vec![(5, 40)],
+                centroids: Vec::new(),
             }],
         };
         let bytes = m.encode();
         assert_eq!(Manifest::decode(&bytes, Path::new("MANIFEST")).unwrap(), m);
+        let mut indexed = m.clone();
+        indexed.collections[0].dimension = 3;
+        indexed.collections[0].centroids =
+            vec![CentroidRecord { id: 0, vector: vec![1.0, 2.0, 3.0] }, CentroidRecord { id: 9, vector: vec![-1.0, 0.5, 0.0] }];
+        let bytes = indexed.encode();
+        assert_eq!(Manifest::decode(&bytes, Path::new("MANIFEST")).unwrap(), indexed);
     }
 }

@@ -1,0 +1,124 @@
+//! drift's side of the comparison harness (`benches/compare/run.sh`): builds a
+//! collection from an fvecs dataset, then measures recall@10, queries/s and resident
+//! memory per search configuration. Prints one JSON object per line.
+//!
+//! ```text
+//! cargo run --release --example recall_qps -- build  <dataset-dir> <db-dir>
+//! cargo run --release --example recall_qps -- search <dataset-dir> <db-dir> <nprobe,...> [rerank_factor]
+//! ```
+//!
+//! `build` is durable ingest (SyncPolicy::Always, batches of 1,000) plus the flush that
+//! trains the index, timed together. `search` runs in a fresh process, single thread,
+//! one query per call; `rss_mb` is resident memory added since before the database was
+//! opened (queries and ground truth are loaded first).
+
+use std::path::Path;
+use std::time::Instant;
+
+use drift::{Database, DatabaseOptions, Metric, Posting, SearchOptions};
+
+fn read_vecs(path: &Path) -> (usize, Vec<u32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let dim = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+    let mut out = Vec::with_capacity(bytes.len() / 4);
+    for chunk in bytes.chunks_exact(4 + 4 * dim) {
+        out.extend(chunk[4..].chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())));
+    }
+    (dim, out)
+}
+
+fn read_fvecs(path: &Path) -> (usize, Vec<f32>) {
+    let (d, raw) = read_vecs(path);
+    (d, raw.into_iter().map(f32::from_bits).collect())
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn options() -> DatabaseOptions {
+    let mut o = DatabaseOptions { background_threads: false, ..DatabaseOptions::default() };
+    if let Some(rows) = std::env::var("DRIFT_INDEX_SHARD_ROWS").ok().and_then(|v| v.parse().ok()) {
+        o.index_shard_rows = rows;
+    }
+    o
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: recall_qps build <dataset-dir> <db-dir> | search <dataset-dir> <db-dir> <nprobe,...> [rerank_factor]");
+        std::process::exit(2);
+    }
+    let dataset = Path::new(&args[2]);
+    let dir = Path::new(&args[3]);
+    match args[1].as_str() {
+        "build" => {
+            let (d, base) = read_fvecs(&dataset.join("base.fvecs"));
+            let _ = std::fs::remove_dir_all(dir);
+            let started = Instant::now();
+            let db = Database::open(dir, options()).expect("open");
+            let c = db.create_collection("bench", d, Metric::L2).expect("create");
+            let n = base.len() / d;
+            for start in (0..n).step_by(1000) {
+                let end = (start + 1000).min(n);
+                let postings: Vec<_> = (start..end).map(|i| Posting::new(i as u64, &base[i * d..(i + 1) * d])).collect();
+                c.add(&postings).expect("add");
+            }
+            let ingest = started.elapsed().as_secs_f64();
+            db.flush().expect("flush");
+            let total = started.elapsed().as_secs_f64();
+            let s = c.stats();
+            db.close().expect("close");
+            println!(
+                "{{\"phase\":\"build\",\"rows\":{n},\"ingest_s\":{ingest:.3},\"build_s\":{total:.3},\"shards\":{},\"shard_bytes\":{}}}",
+                s.shards, s.shard_bytes
+            );
+        }
+        "search" => {
+            let (d, queries) = read_fvecs(&dataset.join("query.fvecs"));
+            let (gt_k, gt) = read_vecs(&dataset.join("gt_l2_top100.ivecs"));
+            let probes: Vec<usize> = args.get(4).map(|s| s.split(',').map(|p| p.parse().expect("nprobe")).collect()).unwrap_or_default();
+            let rerank: Option<usize> = args.get(5).map(|s| s.parse().expect("rerank_factor"));
+            let baseline = rss_mb();
+            let db = Database::open(dir, options()).expect("open");
+            let c = db.collection("bench").expect("collection");
+            let nq = queries.len() / d;
+            for nprobe in probes {
+                let mut opts = SearchOptions::new(10).with_nprobe(nprobe);
+                opts.rerank_factor = rerank;
+                for q in queries.chunks_exact(d).take(50) {
+                    c.search(q, &opts).expect("warm-up");
+                }
+                let started = Instant::now();
+                let mut hits = Vec::with_capacity(nq);
+                for q in queries.chunks_exact(d) {
+                    hits.push(c.search(q, &opts).expect("search"));
+                }
+                let secs = started.elapsed().as_secs_f64();
+                let mut found = 0usize;
+                for (i, h) in hits.iter().enumerate() {
+                    let truth = &gt[i * gt_k..i * gt_k + 10];
+                    found += h.iter().filter(|hit| truth.contains(&(hit.document_id.0 as u32))).count();
+                }
+                println!(
+                    "{{\"phase\":\"search\",\"nprobe\":{nprobe},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1}}}",
+                    opts.rerank_factor.unwrap_or(drift::DEFAULT_RERANK_FACTOR),
+                    found as f64 / (nq * 10) as f64,
+                    nq as f64 / secs,
+                    rss_mb() - baseline
+                );
+            }
+        }
+        other => {
+            eprintln!("unknown phase {other:?}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Drift-aware maintenance of the centroid index: split, merge, reassign, consolidate.
+//!
+//! Each step changes one centroid list and its neighbourhood and is published on its
+//! own (one manifest, one new routing snapshot), under the maintenance lock:
+//! - **split** a list above `4 × index_shard_rows` rows, or whose rows drifted from its
+//!   centroid (their mean is further than half the list's RMS radius from it): local
+//!   k-means with k = 2 replaces the centroid by two;
+//! - **merge** a list below `index_shard_rows / 4` rows: its centroid is removed;
+//! - after either, the rows of the list and of its 8 nearest neighbour lists are
+//!   **reassigned** to their nearest centroid among the new ones and those neighbours
+//!   (SPFresh's LIRE: a split moves the boundary, so rows near it may now belong
+//!   elsewhere);
+//! - **consolidate** a list split over many row groups or shards (flushes append one
+//!   per flush), or with more than 20% of its rows hidden by tombstones: rewritten as
+//!   one shard of live rows.
+//!
+//! Hysteresis: a split child holds at least 10% of its parent's rows (0.4 × target),
+//! above the merge threshold (0.25 × target), so a split never feeds a merge. A split
+//! whose children would be lopsided — duplicates, which k-means cannot separate — is
+//! refused and not retried until the list doubles.
+//!
+//! Crash safety: every step writes new shard files (fsync, directory fsync), then
+//! publishes the manifest naming the new centroids and shards (durable replace), then
+//! swaps the routing snapshot, then deletes the replaced files. A kill before the
+//! publish leaves the old manifest (new files are orphans the next open removes); after
+//! it, the new one (old files are the orphans). No step is ever half applied.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::draft;
+use super::row_set::RowSet;
+use crate::collection::CollectionInner;
+use crate::db::DbInner;
+use crate::error::Result;
+use crate::index::routing::{CentroidTable, RoutingSnapshot, route_score};
+use crate::kernels::{distance, kmeans};
+
+/// What a rebalance did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebalanceReport {
+    /// Lists split in two.
+    pub splits: usize,
+    /// Lists merged into their neighbours.
+    pub merges: usize,
+    /// Lists rewritten as one shard.
+    pub consolidations: usize,
+    /// Splits refused (the list's rows could not be separated).
+    pub refused_splits: usize,
+    /// Rows that changed centroid.
+    pub rows_moved: u64,
+}
+
+/// Neighbour lists whose rows are reassigned after a split or merge.
+const NEIGHBOURS: usize = 8;
+/// Row groups or shards a list may have before it is consolidated.
+const MAX_GROUPS_PER_LIST: usize = 8;
+
+/// One planned step.
+enum Step {
+    Split(usize),
+    Merge(usize),
+    Consolidate(usize),
+}
+
+/// Runs steps on `c` until none is due, `max_steps` ran, or `budget` is spent.
+pub(crate) fn rebalance(db: &DbInner, c: &Arc<CollectionInner>, max_steps: usize, budget: Duration) -> Result<RebalanceReport> {
+    db.check_writable()?;
+    let _m = db.maintenance.lock();
+    let started = Instant::now();
+    let mut report = RebalanceReport::default();
+    for _ in 0..max_steps {
+        if started.elapsed() >= budget {
+            break;
+        }
+        let routing = c.state.read().routing.clone();
+        let Some(step) = plan(db, c, &routing)? else { break };
+        execute(db, c, &routing, step, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// The most urgent step, if any.
+fn plan(db: &DbInner, c: &CollectionInner, routing: &RoutingSnapshot) -> Result<Option<Step>> {
+    let table = &routing.table;
+    if table.is_empty() {
+        return Ok(None);
+    }
+    let target = db.options.index_shard_rows;
+    let refused = c.split_refused.lock().clone();
+    let may_split = |i: usize, rows: u64| refused.get(&table.ids[i]).is_none_or(|at| rows >= 2 * at);
+    let rows: Vec<u64> = (0..table.len()).map(|i| routing.list_rows(i)).collect();
+    if let Some((i, _)) = rows.iter().enumerate().filter(|(i, r)| **r > 4 * target && may_split(*i, **r)).max_by_key(|(_, r)| **r) {
+        return Ok(Some(Step::Split(i)));
+    }
+    if table.len() > 1
+        && let Some((i, _)) = rows.iter().enumerate().filter(|(_, r)| **r < (target / 4).max(1)).min_by_key(|(_, r)| **r)
+    {
+        return Ok(Some(Step::Merge(i)));
+    }
+    let tombstones = c.state.read().tombstones.clone();
+    for (i, list) in routing.lists.iter().enumerate() {
+        let groups: usize = list.iter().map(|s| s.row_groups.len()).sum();
+        if groups <= 1 {
+            continue; // written whole by a build, split or consolidation: nothing new
+        }
+        if groups > MAX_GROUPS_PER_LIST || list.len() > 2 {
+            return Ok(Some(Step::Consolidate(i)));
+        }
+        // Rows were appended since the list was written: check drift and deletes.
+        let mut set = RowSet::new(table.dimension);
+        for shard in list {
+            set.add_shard(shard, &crate::storage::tombstones::Tombstones::default())?;
+        }
+        let hidden = (0..set.len()).filter(|r| tombstones.hides(set.ids[*r], set.max_lsns[*r])).count();
+        if hidden * 5 > set.len() {
+            return Ok(Some(Step::Consolidate(i)));
+        }
+        if set.len() as u64 >= target && drifted(&set, table.vector(i)) && may_split(i, set.len() as u64) {
+            return Ok(Some(Step::Split(i)));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the rows' mean lies further than half their RMS radius from `centroid`.
+fn drifted(rows: &RowSet, centroid: &[f32]) -> bool {
+    let d = rows.dimension;
+    let n = rows.len();
+    if n == 0 {
+        return false;
+    }
+    let mut mean = vec![0f64; d];
+    let mut radius = 0f64;
+    for r in 0..n {
+        let v = rows.vector(r);
+        radius += f64::from(distance::l2_squared(v, centroid));
+        for (m, x) in mean.iter_mut().zip(v) {
+            *m += f64::from(*x);
+        }
+    }
+    let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
+    let shift = f64::from(distance::l2_squared(&mean, centroid));
+    shift > 0.25 * (radius / n as f64)
+}
+
+/// The `m` centroids nearest to centroid `i` (excluding it).
+fn neighbours(table: &CentroidTable, metric: crate::Metric, i: usize, m: usize) -> Vec<usize> {
+    let mut scored: Vec<(f32, usize)> =
+        (0..table.len()).filter(|j| *j != i).map(|j| (route_score(metric, table.vector(i), table.vector(j)), j)).collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(m).map(|(_, j)| j).collect()
+}
+
+fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, step: Step, report: &mut RebalanceReport) -> Result<()> {
+    let table = &routing.table;
+    let d = table.dimension;
+    let tombstones = c.state.read().tombstones.clone();
+    // Which lists are rewritten, which centroid goes, which come.
+    let (victim, gather, added): (Option<usize>, Vec<usize>, Vec<Vec<f32>>) = match step {
+        Step::Consolidate(i) => (None, vec![i], Vec::new()),
+        Step::Merge(i) => {
+            let mut gather = vec![i];
+            gather.extend(neighbours(table, c.metric, i, NEIGHBOURS));
+            (Some(i), gather, Vec::new())
+        }
+        Step::Split(i) => {
+            let mut own = RowSet::new(d);
+            for shard in &routing.lists[i] {
+                own.add_shard(shard, &tombstones)?;
+            }
+            let halves = kmeans::partition(&own.vectors, d, 2, 0x5B17 ^ u64::from(table.ids[i]));
+            let sizes = [0u32, 1].map(|h| halves.assignment.iter().filter(|a| **a == h).count());
+            if halves.centroids.len() < 2 * d || sizes.iter().any(|s| *s * 10 < own.len()) {
+                c.split_refused.lock().insert(table.ids[i], own.len() as u64);
+                report.refused_splits += 1;
+                return Ok(());
+            }
+            let mut gather = vec![i];
+            gather.extend(neighbours(table, c.metric, i, NEIGHBOURS));
+            (Some(i), gather, halves.centroids.chunks_exact(d).map(<[f32]>::to_vec).collect())
+        }
+    };
+    // The new table: every surviving centroid in order, then the added ones.
+    let mut next_id = table.ids.iter().copied().max().unwrap_or(0);
+    let mut new_table = CentroidTable { dimension: d, ids: Vec::with_capacity(table.len() + added.len()), vectors: Vec::new() };
+    for j in (0..table.len()).filter(|j| Some(*j) != victim) {
+        new_table.ids.push(table.ids[j]);
+        new_table.vectors.extend_from_slice(table.vector(j));
+    }
+    for v in &added {
+        next_id += 1;
+        new_table.ids.push(next_id);
+        new_table.vectors.extend_from_slice(v);
+    }
+    // Destinations: the gathered lists that survive, and the added centroids.
+    let destinations: Vec<usize> = gather
+        .iter()
+        .filter(|j| Some(**j) != victim)
+        .filter_map(|j| new_table.position(table.ids[*j]))
+        .chain(table.len() - usize::from(victim.is_some())..new_table.len())
+        .collect();
+    let mut rows = RowSet::new(d);
+    let mut origin = Vec::new();
+    for &j in &gather {
+        let before = rows.len();
+        for shard in &routing.lists[j] {
+            rows.add_shard(shard, &tombstones)?;
+        }
+        origin.extend(std::iter::repeat_n(table.ids[j], rows.len() - before));
+    }
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); destinations.len()];
+    for r in 0..rows.len() {
+        let v = rows.vector(r);
+        let best = (0..destinations.len())
+            .min_by(|a, b| {
+                route_score(c.metric, v, new_table.vector(destinations[*a]))
+                    .total_cmp(&route_score(c.metric, v, new_table.vector(destinations[*b])))
+            })
+            .unwrap_or(0);
+        if new_table.ids[destinations[best]] != origin[r] {
+            report.rows_moved += 1;
+        }
+        members[best].push(r as u32);
+    }
+    let ids: Vec<u32> = destinations.iter().map(|p| new_table.ids[*p]).collect();
+    let retired: Vec<Arc<crate::storage::shard_file::ShardReader>> =
+        gather.iter().flat_map(|j| routing.lists[*j].iter().cloned()).collect();
+
+    let mut manifest = db.manifest.lock().clone();
+    let Some(record) = manifest.collection_mut(c.id) else { return Ok(()) };
+    let retired_ids: Vec<u64> = retired.iter().map(|s| s.header.shard_id).collect();
+    record.shards.retain(|s| !retired_ids.contains(&s.shard_id));
+    let mut created = Vec::new();
+    let seal = db.options.object_store.is_some();
+    let written = rows.write_shards(db, c, record, &members, &ids, seal, &mut created).and_then(|readers| {
+        if !created.is_empty() {
+            db.sync_dir(&db.shards_dir())?;
+        }
+        Ok(readers)
+    });
+    let new_readers = match written {
+        Ok(r) => r,
+        Err(e) => {
+            draft::remove_created(db, &created);
+            return Err(e);
+        }
+    };
+    let new_table = Arc::new(new_table);
+    record.centroids = new_table.records();
+    manifest.generation += 1;
+    if let Err(e) = db.publish(&manifest) {
+        draft::remove_created(db, &created);
+        return Err(e);
+    }
+    {
+        let mut st = c.state.write();
+        let mut shards: Vec<_> = st.shards.iter().filter(|s| !retired_ids.contains(&s.header.shard_id)).cloned().collect();
+        shards.extend(new_readers);
+        st.set_index(new_table, shards);
+    }
+    *db.manifest.lock() = manifest;
+    for shard in &retired {
+        let _ = db.fs.remove_file(&shard.path);
+    }
+    match step {
+        Step::Split(_) => report.splits += 1,
+        Step::Merge(_) => report.merges += 1,
+        Step::Consolidate(_) => report.consolidations += 1,
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The centroid index: built at the threshold, routed flushes, split / merge /
+//! reassign keep every posting exactly once, duplicates never split endlessly, searches
+//! spanning a snapshot swap stay consistent, and recall on the dev dataset.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{Rng, dataset, read_fvecs, small_options};
+use drift::{Collection, Database, DatabaseOptions, DocumentId, Metric, Posting, SearchOptions};
+
+const DIM: usize = 16;
+
+fn index_options() -> DatabaseOptions {
+    DatabaseOptions { index_min_rows: 400, index_shard_rows: 16, ..small_options() }
+}
+
+/// `n` points around `centers` random centres (cluster = i % centers).
+fn clustered(n: usize, centers: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = Rng(seed);
+    let c: Vec<Vec<f32>> = (0..centers).map(|_| (0..DIM).map(|_| rng.f32() * 10.0).collect()).collect();
+    (0..n).map(|i| c[i % centers].iter().map(|x| x + rng.f32() * 0.5).collect()).collect()
+}
+
+fn add_all(c: &Collection, first_id: u64, vectors: &[Vec<f32>]) {
+    for (chunk_at, chunk) in vectors.chunks(100).enumerate() {
+        let postings: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Posting::new(first_id + (chunk_at * 100 + i) as u64, v).with_span(i as u32, 1))
+            .collect();
+        c.add(&postings).unwrap();
+    }
+}
+
+/// Document id → its vectors (bit patterns), from `export`.
+fn contents(c: &Collection) -> BTreeMap<u128, Vec<Vec<u32>>> {
+    let mut m: BTreeMap<u128, Vec<Vec<u32>>> = BTreeMap::new();
+    for p in c.export().unwrap() {
+        m.entry(p.document_id.0).or_default().push(p.vector.iter().map(|x| x.to_bits()).collect());
+    }
+    m
+}
+
+fn expected(first_id: u64, vectors: &[Vec<f32>]) -> BTreeMap<u128, Vec<Vec<u32>>> {
+    vectors.iter().enumerate().map(|(i, v)| ((first_id + i as u64) as u128, vec![v.iter().map(|x| x.to_bits()).collect()])).collect()
+}
+
+#[test]
+fn a_flush_past_the_threshold_builds_the_index_and_later_flushes_route_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    let first = clustered(300, 10, 1);
+    add_all(&c, 0, &first);
+    db.flush().unwrap();
+    assert_eq!(c.stats().centroids, 0, "below index_min_rows nothing is indexed");
+    let second = clustered(300, 10, 2);
+    add_all(&c, 1000, &second);
+    db.flush().unwrap();
+    let s = c.stats();
+    assert!(s.centroids >= 30, "600 rows / 16 per centroid, got {}", s.centroids);
+    assert_eq!(s.shards, s.centroids, "the build writes one shard per centroid");
+    let shards_after_build = s.shards;
+    add_all(&c, 5000, &clustered(200, 10, 3));
+    db.flush().unwrap();
+    let s = c.stats();
+    assert!(s.centroids >= 30 && s.shards <= shards_after_build + s.centroids, "a flush never adds centroids");
+    let mut want = expected(0, &first);
+    want.extend(expected(1000, &second));
+    want.extend(expected(5000, &clustered(200, 10, 3)));
+    assert_eq!(contents(&c), want);
+    // Reopen: the centroids come back from the manifest.
+    let centroids = c.stats().centroids;
+    drop(c);
+    db.close().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.collection("c").unwrap();
+    assert_eq!(c.stats().centroids, centroids);
+    assert_eq!(contents(&c), want);
+}
+
+#[test]
+fn every_posting_finds_itself_through_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let c = db.create_collection(&format!("{metric:?}"), DIM, metric).unwrap();
+        let vectors = clustered(800, 25, 9);
+        add_all(&c, 0, &vectors);
+        db.flush().unwrap();
+        assert!(c.stats().centroids > 0);
+        for (i, v) in vectors.iter().enumerate().step_by(7) {
+            let hits = c.search(v, &SearchOptions::new(5)).unwrap();
+            let exact = c.search(v, &SearchOptions::new(5).exact()).unwrap();
+            assert_eq!(hits[0].document_id, exact[0].document_id, "{metric:?}: top hit of posting {i}");
+            if metric == Metric::L2 {
+                assert_eq!(hits[0].document_id, DocumentId(i as u128));
+            }
+            // Distances reported by the index are the exact ones (re-ranked in f32).
+            assert!((hits[0].distance - exact[0].distance).abs() <= 1e-4 * (1.0 + exact[0].distance.abs()));
+        }
+    }
+}
+
+#[test]
+fn split_merge_and_reassignment_keep_every_posting_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    let base = clustered(600, 12, 4);
+    add_all(&c, 0, &base);
+    db.flush().unwrap();
+    let built = c.stats().centroids;
+    // Pour many rows into one region: its lists grow past 4 × 16 rows and must split.
+    let mut rng = Rng(77);
+    let hot: Vec<Vec<f32>> = (0..600).map(|_| base[0].iter().map(|x| x + rng.f32() * 0.8).collect()).collect();
+    add_all(&c, 10_000, &hot);
+    db.flush().unwrap();
+    let report = c.rebalance().unwrap();
+    assert!(report.splits > 0, "{report:?}");
+    assert!(c.stats().centroids > built);
+    let mut want = expected(0, &base);
+    want.extend(expected(10_000, &hot));
+    assert_eq!(contents(&c), want, "after splits");
+    // Delete most of the hot region: its lists shrink and merge away.
+    let gone: Vec<DocumentId> = (10_000..10_590u64).map(DocumentId::from).collect();
+    c.remove(&gone).unwrap();
+    c.compact().unwrap();
+    let before = c.stats().centroids;
+    let report = c.rebalance().unwrap();
+    assert!(report.merges > 0, "{report:?}");
+    assert!(c.stats().centroids < before);
+    for id in &gone {
+        want.remove(&id.0);
+    }
+    assert_eq!(contents(&c), want, "after merges");
+    let again = c.rebalance().unwrap();
+    assert_eq!((again.splits, again.merges), (0, 0), "a balanced index stays put (hysteresis): {again:?}");
+    // And it all survives a reopen.
+    drop(c);
+    db.close().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    assert_eq!(contents(&db.collection("c").unwrap()), want);
+}
+
+#[test]
+fn duplicate_vectors_are_never_split_endlessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    add_all(&c, 0, &clustered(500, 10, 5));
+    db.flush().unwrap();
+    let same = vec![vec![3.25f32; DIM]; 400];
+    add_all(&c, 50_000, &same);
+    db.flush().unwrap();
+    let report = c.rebalance().unwrap();
+    assert!(report.refused_splits >= 1, "{report:?}");
+    let again = c.rebalance().unwrap();
+    assert_eq!((again.splits, again.refused_splits), (0, 0), "a refused split is not retried: {again:?}");
+    assert_eq!(c.export().unwrap().len(), 900);
+}
+
+#[test]
+fn searches_spanning_snapshot_swaps_see_every_posting_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    let vectors = clustered(1200, 6, 6);
+    add_all(&c, 0, &vectors);
+    db.flush().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let searchers: Vec<_> = (0..2)
+        .map(|t| {
+            let (c, vectors, stop) = (c.clone(), vectors.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut checked = 0;
+                while !stop.load(Ordering::Relaxed) || checked < 50 {
+                    let i = (checked * 37 + t * 11) % vectors.len();
+                    let all = c.stats().centroids.max(1);
+                    let hits = c.search(&vectors[i], &SearchOptions::new(10).with_nprobe(all)).unwrap();
+                    assert_eq!(hits[0].document_id, DocumentId(i as u128), "lost posting {i} mid-swap");
+                    let mut ids: Vec<_> = hits.iter().map(|h| (h.document_id, h.start)).collect();
+                    ids.sort();
+                    ids.dedup();
+                    assert_eq!(ids.len(), hits.len(), "a posting appeared twice mid-swap");
+                    checked += 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    // Maintenance churn: splits (the 6 big clusters are far above 4 × 16 rows each),
+    // merges and consolidations publish snapshot after snapshot.
+    for round in 0..4 {
+        c.rebalance().unwrap();
+        c.remove(&(round * 40..round * 40 + 20).map(|i| DocumentId::from(i as u64 + 100_000)).collect::<Vec<_>>()).unwrap();
+        db.flush().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in searchers {
+        assert!(s.join().unwrap() >= 50);
+    }
+}
+
+#[test]
+fn recall_at_10_on_the_dev_dataset_meets_the_default_target() {
+    let Some(path) = dataset("minilm-debian-59k") else { return };
+    let (d, base) = read_fvecs(&path.join("base.fvecs"));
+    let (_, queries) = read_fvecs(&path.join("query.fvecs"));
+    let gt_bytes = std::fs::read(path.join("gt_l2_top100.ivecs")).unwrap();
+    let gt: Vec<u32> = gt_bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), DatabaseOptions { background_threads: false, ..DatabaseOptions::default() }).unwrap();
+    let c = db.create_collection("minilm", d, Metric::L2).unwrap();
+    for start in (0..base.len() / d).step_by(2000) {
+        let end = (start + 2000).min(base.len() / d);
+        let postings: Vec<_> = (start..end).map(|i| Posting::new(i as u64, &base[i * d..(i + 1) * d])).collect();
+        c.add(&postings).unwrap();
+    }
+    db.flush().unwrap();
+    assert!(c.stats().centroids > 100);
+    let queries: Vec<&[f32]> = queries.chunks_exact(d).step_by(4).collect();
+    let mut found = 0;
+    for (n, q) in queries.iter().enumerate() {
+        let i = n * 4;
+        let truth = &gt[i * 101 + 1..i * 101 + 11];
+        let hits = c.search(q, &SearchOptions::new(10)).unwrap();
+        found += hits.iter().filter(|h| truth.contains(&(h.document_id.0 as u32))).count();
+    }
+    let recall = found as f64 / (queries.len() * 10) as f64;
+    println!("recall@10 at the default settings over {} queries: {recall:.4}", queries.len());
+    assert!(recall >= 0.95, "recall@10 {recall:.4} < 0.95");
+}
