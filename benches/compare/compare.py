@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Side-by-side recall/QPS comparison of drift with FAISS, hnswlib and usearch.
+
+Run through benches/compare/run.sh (which builds drift's harness and the Python
+environment). Every system runs in its own process, single-threaded, one query per
+call, on the same machine in the same run; recall@10 is measured against the
+dataset's exact ground truth. Prints one table and the target ratios.
+"""
+import argparse, json, os, subprocess, sys, time, resource
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+def load(dataset):
+    import numpy as np
+    def fvecs(p):
+        a = np.fromfile(p, dtype=np.int32)
+        d = a[0]
+        return a.reshape(-1, d + 1)[:, 1:].view(np.float32).copy()
+    xb = fvecs(os.path.join(dataset, "base.fvecs"))
+    xq = fvecs(os.path.join(dataset, "query.fvecs"))
+    gt = np.fromfile(os.path.join(dataset, "gt_l2_top100.ivecs"), dtype=np.int32).reshape(len(xq), -1)[:, 1:11]
+    return xb, xq, gt
+
+def recall(found, gt):
+    return sum(len(set(f) & set(g)) for f, g in zip(found, gt)) / (10.0 * len(gt))
+
+def timed(search, xq):
+    for q in xq[:50]:
+        search(q)
+    t = time.perf_counter()
+    found = [search(q) for q in xq]
+    return found, len(xq) / (time.perf_counter() - t)
+
+def peer(name, dataset):
+    """Runs one peer in this (child) process; prints JSON lines."""
+    import numpy as np
+    xb, xq, gt = load(dataset)
+    d = xb.shape[1]
+    base_rss = rss_mb()
+    rows = []
+    if name.startswith("faiss"):
+        import faiss
+        faiss.omp_set_num_threads(1)
+    if name == "faiss-hnsw":
+        import faiss
+        t = time.perf_counter()
+        index = faiss.IndexHNSWFlat(d, 32)
+        index.add(xb)
+        build = time.perf_counter() - t
+        for ef in [16, 24, 32, 48, 64, 96, 128, 192, 256]:
+            index.hnsw.efSearch = ef
+            found, qps = timed(lambda q: index.search(q.reshape(1, -1), 10)[1][0], xq)
+            rows.append(("FAISS", f"HNSW32 efSearch {ef}", recall(found, gt), qps, build))
+    elif name == "faiss-ivf":
+        import faiss
+        t = time.perf_counter()
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, 1000, faiss.ScalarQuantizer.QT_8bit)
+        index.train(xb)
+        index.add(xb)
+        build = time.perf_counter() - t
+        for nprobe in [32, 64, 128]:
+            index.nprobe = nprobe
+            found, qps = timed(lambda q: index.search(q.reshape(1, -1), 10)[1][0], xq)
+            rows.append(("FAISS", f"IVF1000,SQ8 nprobe {nprobe}", recall(found, gt), qps, build))
+    elif name == "hnswlib":
+        import hnswlib
+        t = time.perf_counter()
+        index = hnswlib.Index(space="l2", dim=d)
+        index.init_index(max_elements=len(xb), M=16, ef_construction=200, random_seed=1)
+        index.set_num_threads(1)
+        index.add_items(xb, np.arange(len(xb)))
+        build = time.perf_counter() - t
+        for ef in [16, 24, 32, 48, 64, 96, 128, 192, 256]:
+            index.set_ef(ef)
+            found, qps = timed(lambda q: index.knn_query(q, k=10)[0][0], xq)
+            rows.append(("hnswlib", f"M16 ef {ef}", recall(found, gt), qps, build))
+    elif name == "usearch":
+        from usearch.index import Index
+        t = time.perf_counter()
+        index = Index(ndim=d, metric="l2sq", dtype="f32", connectivity=16)
+        index.add(np.arange(len(xb)), xb, threads=1)
+        build = time.perf_counter() - t
+        for ef in [16, 24, 32, 48, 64, 96, 128, 192, 256]:
+            index.expansion_search = ef
+            found, qps = timed(lambda q: index.search(q, 10, threads=1).keys, xq)
+            rows.append(("usearch", f"M16 f32 ef {ef}", recall(found, gt), qps, build))
+    extra = rss_mb() - base_rss
+    for system, config, r, qps, build in rows:
+        print(json.dumps({"system": system, "config": config, "recall": r, "qps": qps, "build_s": build, "rss_mb": extra}))
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--drift", required=True, help="path of the recall_qps example binary")
+    ap.add_argument("--work", default="target/compare-db")
+    ap.add_argument("--nprobe", default="32,64,96,128,160,200,256,320,400,500")
+    ap.add_argument("--peer")
+    a = ap.parse_args()
+    if a.peer:
+        peer(a.peer, a.dataset)
+        return
+    raw_mb = os.path.getsize(os.path.join(a.dataset, "base.fvecs")) / 1024 / 1024 * 384 / 385
+    rows = []
+    build = run_json([a.drift, "build", a.dataset, a.work])[0]
+    for r in run_json([a.drift, "search", a.dataset, a.work, a.nprobe]):
+        rows.append({"system": "drift", "config": f"IVF+SQ8 nprobe {r['nprobe']} rerank {r['rerank_factor']}",
+                     "recall": r["recall"], "qps": r["qps"], "build_s": build["build_s"], "rss_mb": r["rss_mb"]})
+    for name in ["faiss-hnsw", "hnswlib", "usearch", "faiss-ivf"]:
+        try:
+            rows += run_json([sys.executable, __file__, "--dataset", a.dataset, "--drift", a.drift, "--peer", name])
+        except subprocess.CalledProcessError as e:
+            print(f"peer {name} failed: {e}", file=sys.stderr)
+    print(f"{'system':<9} {'configuration':<32} {'recall@10':>9} {'queries/s':>10} {'build s':>8} {'RSS MB':>8}")
+    for r in rows:
+        print(f"{r['system']:<9} {r['config']:<32} {r['recall']:>9.4f} {r['qps']:>10.0f} {r['build_s']:>8.2f} {r['rss_mb']:>8.1f}")
+    print()
+    def best(system_filter, floor):
+        ok = [r for r in rows if system_filter(r["system"]) and r["recall"] >= floor]
+        return max(ok, key=lambda r: r["qps"]) if ok else None
+    for floor, target in [(0.95, 1.5), (0.99, 1.0)]:
+        ours = best(lambda s: s == "drift", floor)
+        theirs = best(lambda s: s in ("FAISS", "hnswlib", "usearch") , floor)
+        theirs = best(lambda s: s != "drift" and True, floor) if theirs is None else theirs
+        if ours and theirs:
+            ratio = ours["qps"] / theirs["qps"]
+            print(f"recall >= {floor}: drift {ours['qps']:.0f} q/s ({ours['config']}) vs best peer {theirs['qps']:.0f} q/s "
+                  f"({theirs['system']} {theirs['config']}): {ratio:.2f}x (target {target}x) {'MET' if ratio >= target else 'NOT MET'}")
+        else:
+            print(f"recall >= {floor}: drift {'reaches' if ours else 'does not reach'} it; best peer {'reaches' if theirs else 'does not reach'} it")
+    peers_build = {r["system"] + " " + r["config"].split(" ")[0]: r["build_s"] for r in rows}
+    ivf = next((r["build_s"] for r in rows if r["config"].startswith("IVF1000,SQ8")), None)
+    hnswlib = next((r["build_s"] for r in rows if r["system"] == "hnswlib"), None)
+    if ivf:
+        print(f"build: drift {build['build_s']:.2f} s (durable ingest + index) vs FAISS IVF1000,SQ8 train+add {ivf:.2f} s: "
+              f"{ivf / build['build_s']:.1f}x faster (target 3x)")
+    if hnswlib:
+        print(f"build: vs hnswlib M16 {hnswlib:.2f} s: {hnswlib / build['build_s']:.1f}x faster (target 10x)")
+    rss = max(r["rss_mb"] for r in rows if r["system"] == "drift")
+    print(f"resident memory while searching: drift {rss:.1f} MB = {100 * rss / raw_mb:.0f}% of the {raw_mb:.1f} MB of raw f32 vectors (target <= 35%)")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Side-by-side comparison: drift vs FAISS (HNSW32, IVF1000,SQ8), hnswlib (M=16) and
+# usearch on one dataset, in one run on this machine, single thread.
+#
+#   benches/compare/run.sh [dataset-dir]     (default ../shared/datasets/minilm-debian-59k)
+#
+# Installs the peers from PyPI into target/compare-venv (once), builds drift's harness
+# (examples/recall_qps.rs) in release, then prints one table and the target ratios.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dataset="${1:-../shared/datasets/minilm-debian-59k}"
+if [ ! -f "$dataset/base.fvecs" ]; then
+    echo "dataset not found at $dataset: pass the directory holding base.fvecs, query.fvecs and gt_l2_top100.ivecs" >&2
+    exit 2
+fi
+venv=target/compare-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import faiss, hnswlib, usearch, numpy" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet numpy==2.4.6 faiss-cpu==1.15.1 hnswlib==0.8.0 usearch==2.26.6
+fi
+cargo build --release --quiet --example recall_qps
+export OMP_NUM_THREADS=1
+"$venv/bin/python" benches/compare/compare.py --dataset "$dataset" --drift target/release/examples/recall_qps "${@:2}"
