@@ -10,7 +10,8 @@
 //! `build` is durable ingest (SyncPolicy::Always, batches of 1,000) plus the flush that
 //! trains the index, timed together. `search` runs in a fresh process, single thread,
 //! one query per call; `rss_mb` is resident memory added since before the database was
-//! opened (queries and ground truth are loaded first).
+//! opened (queries and ground truth are loaded first), `anon_mb` the part of it that is
+//! private (heap) memory rather than mapped file pages.
 
 use std::path::Path;
 use std::time::Instant;
@@ -32,14 +33,19 @@ fn read_fvecs(path: &Path) -> (usize, Vec<f32>) {
     (d, raw.into_iter().map(f32::from_bits).collect())
 }
 
-fn rss_mb() -> f64 {
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// Resident memory: all of it (anonymous + file-backed pages mapped in).
+fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
 }
 
 fn options() -> DatabaseOptions {
@@ -87,8 +93,24 @@ fn main() {
             let probes: Vec<usize> = args.get(4).map(|s| s.split(',').map(|p| p.parse().expect("nprobe")).collect()).unwrap_or_default();
             let rerank: Option<usize> = args.get(5).map(|s| s.parse().expect("rerank_factor"));
             let baseline = rss_mb();
+            let baseline_anon = status_mb("RssAnon:");
             let db = Database::open(dir, options()).expect("open");
             let c = db.collection("bench").expect("collection");
+            eprintln!("resident memory added by open: {:.1} MB", rss_mb() - baseline);
+            if std::env::var_os("DRIFT_DUMP_SMAPS").is_some() {
+                let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+                let mut name = String::new();
+                for line in smaps.lines() {
+                    if line.contains('-') && line.split_whitespace().count() >= 5 && !line.starts_with(char::is_uppercase) {
+                        name = line.to_string();
+                    } else if let Some(kb) = line.strip_prefix("Rss:") {
+                        let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                        if kb > 1024 {
+                            eprintln!("{kb:>8} kB  {name}");
+                        }
+                    }
+                }
+            }
             let nq = queries.len() / d;
             for nprobe in probes {
                 let mut opts = SearchOptions::new(10).with_nprobe(nprobe);
@@ -108,11 +130,12 @@ fn main() {
                     found += h.iter().filter(|hit| truth.contains(&(hit.document_id.0 as u32))).count();
                 }
                 println!(
-                    "{{\"phase\":\"search\",\"nprobe\":{nprobe},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1}}}",
+                    "{{\"phase\":\"search\",\"nprobe\":{nprobe},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
                     opts.rerank_factor.unwrap_or(drift::DEFAULT_RERANK_FACTOR),
                     found as f64 / (nq * 10) as f64,
                     nq as f64 / secs,
-                    rss_mb() - baseline
+                    rss_mb() - baseline,
+                    status_mb("RssAnon:") - baseline_anon
                 );
             }
         }

@@ -171,6 +171,17 @@
 #define DRIFT_TIER_REPLICA 2
 
 /**
+ * Factors stored per row.
+ */
+#define FACTORS 3
+
+/**
+ * Smallest dimension given 1-bit codes: below it the estimator's error (∝ 1/√D) is
+ * too coarse to rank candidates, and SQ8 codes are scanned instead.
+ */
+#define MIN_DIMENSION 128
+
+/**
  * Largest dimension scanned with the integer kernels.
  */
 #define MAX_INTEGER_DIMENSION 4096

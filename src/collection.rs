@@ -399,7 +399,7 @@ impl Collection {
     /// queries; `result[i]` answers query `i`.
     pub fn search_batch(&self, queries: &[f32], options: &SearchOptions) -> Result<Vec<Vec<Hit>>> {
         let d = self.inner.dimension;
-        if queries.len() % d != 0 {
+        if !queries.len().is_multiple_of(d) {
             return Err(Error::invalid(format!("{} floats is not a whole number of {d}-dimensional queries", queries.len())));
         }
         use rayon::prelude::*;

@@ -234,3 +234,56 @@ fn recall_at_10_on_the_dev_dataset_meets_the_default_target() {
     println!("recall@10 at the default settings over {} queries: {recall:.4}", queries.len());
     assert!(recall >= 0.95, "recall@10 {recall:.4} < 0.95");
 }
+
+#[test]
+fn a_flipped_byte_in_an_indexed_shard_is_never_served() {
+    const D: usize = 128; // 1-bit codes, hot/cold verification
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(11);
+    let vectors: Vec<Vec<f32>> = (0..600).map(|i| (0..D).map(|j| ((i % 20) as f32 + rng.f32()) * if j % 2 == 0 { 1.0 } else { -0.5 }).collect()).collect();
+    let queries: Vec<&Vec<f32>> = vectors.iter().step_by(37).collect();
+    let baseline = {
+        let db = Database::open(dir.path(), index_options()).unwrap();
+        let c = db.create_collection("c", D, Metric::L2).unwrap();
+        add_all(&c, 0, &vectors);
+        db.flush().unwrap();
+        assert!(c.stats().centroids > 0);
+        let all = c.stats().centroids;
+        let hits: Vec<_> = queries.iter().map(|q| c.search(q, &SearchOptions::new(10).with_nprobe(all)).unwrap()).collect();
+        db.close().unwrap();
+        hits
+    };
+    let mut shards: Vec<_> = std::fs::read_dir(dir.path().join("shards")).unwrap().map(|e| e.unwrap().path()).collect();
+    shards.sort();
+    let (mut detected_by_search, mut unread) = (0, 0);
+    for round in 0..40u64 {
+        let path = &shards[(round as usize * 7) % shards.len()];
+        let original = std::fs::read(path).unwrap();
+        let at = 64 + (Rng(round).below(original.len() as u64 - 64)) as usize;
+        let mut bytes = original.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(path, &bytes).unwrap();
+        match Database::open(dir.path(), index_options()) {
+            Err(_) => detected_by_search += 1, // a header, footer or index byte: refused at open
+            Ok(db) => {
+                let c = db.collection("c").unwrap();
+                let all = c.stats().centroids;
+                let mut failed = false;
+                for (q, want) in queries.iter().zip(&baseline) {
+                    match c.search(q, &SearchOptions::new(10).with_nprobe(all)) {
+                        Ok(hits) => assert_eq!(&hits, want, "byte {at} of {} changed an answer silently", path.display()),
+                        Err(e) => {
+                            assert_eq!(e.code(), drift::ErrorCode::Corrupt, "{e}");
+                            failed = true;
+                        }
+                    }
+                }
+                let problems = db.verify().unwrap();
+                assert!(!problems.is_empty(), "verify missed the flipped byte {at} of {}", path.display());
+                if failed { detected_by_search += 1 } else { unread += 1 }
+            }
+        }
+        std::fs::write(path, &original).unwrap();
+    }
+    println!("40 flips: {detected_by_search} refused by open or search, {unread} in bytes searches never read (all caught by verify)");
+}

@@ -69,6 +69,12 @@ impl MmapView {
         // mapped range of a file while a view of it exists (module invariants above);
         // `memmap2` unmaps on drop of the last `Arc`, after every borrow has ended.
         let map = unsafe { memmap2::MmapOptions::new().len(len_usize).map(file)? };
+        // Searches touch a few scattered pages of each shard (the hot columns of the
+        // probed groups, the vectors they re-rank): random access advice turns off
+        // read-ahead and fault-around, so only those pages become resident. Bulk
+        // readers (verify, compaction) stream sequentially regardless. A hint: errors
+        // are ignored.
+        let _ = map.advise(memmap2::Advice::Random);
         Ok(MmapView { map: Some(Arc::new(map)), len: len_usize })
     }
 
@@ -124,4 +130,12 @@ pub fn cast_slice<T: Pod>(bytes: &[u8]) -> Option<&[T]> {
     // is `bytes.len()` initialised bytes borrowed for the returned lifetime, the count
     // is exact (length checked above), and `T: Pod` accepts every bit pattern.
     Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+/// The bytes of a slice of plain values (for checksums), without copying.
+pub fn as_bytes<T: Pod>(values: &[T]) -> &[u8] {
+    // SAFETY: `T: Pod` has no padding and no invalid bit patterns, so its memory is
+    // `size_of_val(values)` initialised bytes; `u8` has alignment 1; the borrow keeps
+    // `values` alive for the returned lifetime.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
 }

@@ -8,6 +8,7 @@
 pub mod dispatch;
 pub mod distance;
 pub mod kmeans;
+pub mod rabitq;
 pub mod sq8;
 #[cfg(target_arch = "x86_64")]
 mod x86;

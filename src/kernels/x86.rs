@@ -353,6 +353,78 @@ fn scan_dot_codes_avx512(codes: &[u8], query: &[i16], out: &mut [i32]) {
     }
 }
 
+// ---------------------------------------------------------------- 1-bit codes
+
+/// Σⱼ 2ʲ·popcount(code ∧ planeⱼ) per row, 512 bits at a time (`words` a multiple of 8).
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn weighted_popcounts_avx512(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    let chunks = words / 8;
+    for (code, o) in codes.chunks_exact(words * 8).zip(out.iter_mut()) {
+        let mut acc = _mm512_setzero_si512();
+        for k in 0..chunks {
+            // SAFETY: `code` holds `words × 8` bytes and `planes` 4 × `words` u64; chunk
+            // k < words / 8 reads 64 bytes at k × 64 of the code and 8 words at
+            // j × words + k × 8 of each plane j, all in bounds.
+            let (c, p0, p1, p2, p3) = unsafe {
+                (
+                    _mm512_loadu_si512(code.as_ptr().add(k * 64).cast()),
+                    _mm512_loadu_si512(planes.as_ptr().add(k * 8).cast()),
+                    _mm512_loadu_si512(planes.as_ptr().add(words + k * 8).cast()),
+                    _mm512_loadu_si512(planes.as_ptr().add(2 * words + k * 8).cast()),
+                    _mm512_loadu_si512(planes.as_ptr().add(3 * words + k * 8).cast()),
+                )
+            };
+            let a0 = _mm512_popcnt_epi64(_mm512_and_si512(c, p0));
+            let a1 = _mm512_popcnt_epi64(_mm512_and_si512(c, p1));
+            let a2 = _mm512_popcnt_epi64(_mm512_and_si512(c, p2));
+            let a3 = _mm512_popcnt_epi64(_mm512_and_si512(c, p3));
+            let low = _mm512_add_epi64(a0, _mm512_slli_epi64::<1>(a1));
+            let high = _mm512_add_epi64(a2, _mm512_slli_epi64::<1>(a3));
+            acc = _mm512_add_epi64(acc, _mm512_add_epi64(low, _mm512_slli_epi64::<2>(high)));
+        }
+        *o = _mm512_reduce_add_epi64(acc) as u32;
+    }
+}
+
+/// The same with the scalar POPCNT instruction, any `words`.
+#[target_feature(enable = "popcnt")]
+fn weighted_popcounts_popcnt(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    for (code, o) in codes.chunks_exact(words * 8).zip(out.iter_mut()) {
+        let mut total = 0u32;
+        for (w, chunk) in code.chunks_exact(8).enumerate() {
+            let c = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            total += (c & planes[w]).count_ones()
+                + ((c & planes[words + w]).count_ones() << 1)
+                + ((c & planes[2 * words + w]).count_ones() << 2)
+                + ((c & planes[3 * words + w]).count_ones() << 3);
+        }
+        *o = total;
+    }
+}
+
+/// Weighted popcounts of 1-bit codes against 4 query bit planes (see
+/// `kernels::rabitq`); `None` at the scalar level. AVX-512 needs VPOPCNTDQ and whole
+/// 512-bit codes, otherwise the POPCNT instruction is used.
+pub(crate) fn weighted_popcounts(level: KernelLevel, codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) -> Option<()> {
+    static VPOPCNTDQ: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let level = level.min(dispatch::supported());
+    if planes.len() < 4 * words || words == 0 {
+        return None;
+    }
+    if level == KernelLevel::Avx512 && words.is_multiple_of(8) && *VPOPCNTDQ.get_or_init(|| is_x86_feature_detected!("avx512vpopcntdq")) {
+        // SAFETY: AVX-512 F was detected by `dispatch` and VPOPCNTDQ just above; the
+        // lengths it relies on were checked above.
+        unsafe { weighted_popcounts_avx512(codes, planes, words, out) };
+        return Some(());
+    }
+    if level >= KernelLevel::Avx2 {
+        // SAFETY: every CPU with AVX2 has POPCNT (and `dispatch` found AVX2).
+        unsafe { weighted_popcounts_popcnt(codes, planes, words, out) };
+        return Some(());
+    }
+    None
+}
+
 // ---------------------------------------------------------------- query mapping
 
 /// `out[j] = round((q[j] − offset[j]) × inv)` clamped to `lo..=hi` (plain code, which

@@ -42,9 +42,9 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
     db.check_writable()?;
     let _m = db.maintenance.lock();
     flush::flush_locked(db)?;
-    let (shards, applied) = {
+    let (shards, applied, table) = {
         let st = c.state.read();
-        (st.shards.clone(), st.tombstones.clone())
+        (st.shards.clone(), st.tombstones.clone(), st.routing.table.clone())
     };
     let mut report = CompactionReport::default();
     if applied.is_empty() {
@@ -82,6 +82,7 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
             };
             record.next_shard_id += 1;
             let mut out = ShardDraft::create(db, header, &mut created)?;
+            out.centroid = table.position(victim.header.centroid_id).map(|p| table.vector(p).to_vec());
             let mut buffer = RowBuffer::default();
             let view = victim.mapped()?;
             for g in 0..victim.row_groups.len() {

@@ -30,6 +30,8 @@ pub(crate) struct ShardDraft {
     pub metas: Vec<RowGroupMeta>,
     pub rows: u64,
     pub sealed: bool,
+    /// The centroid the shard's 1-bit codes are relative to (`None`: zero vector).
+    pub centroid: Option<Vec<f32>>,
     existing: Option<Arc<ShardReader>>,
     new_ids: Vec<u128>,
 }
@@ -46,6 +48,7 @@ impl ShardDraft {
             metas: reader.row_groups.clone(),
             rows: reader.rows,
             sealed: false,
+            centroid: None,
             existing: Some(reader.clone()),
             new_ids: Vec::new(),
         })
@@ -65,6 +68,7 @@ impl ShardDraft {
             metas: Vec::new(),
             rows: 0,
             sealed: false,
+            centroid: None,
             existing: None,
             new_ids: Vec::new(),
         })
@@ -189,6 +193,7 @@ impl RowBuffer {
     /// empties the buffer.
     pub fn write(&mut self, draft: &mut ShardDraft, dimension: usize) -> Result<()> {
         if !self.ids.is_empty() {
+            let centroid = draft.centroid.clone();
             draft.append(&RowGroupInput {
                 dimension,
                 document_ids: &self.ids,
@@ -197,6 +202,7 @@ impl RowBuffer {
                 vectors: &self.vectors,
                 min_lsn: self.min_lsn,
                 max_lsn: self.max_lsn,
+                centroid: centroid.as_deref(),
             })?;
         }
         *self = RowBuffer::default();

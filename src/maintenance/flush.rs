@@ -247,6 +247,7 @@ fn write_routed(
                 ShardDraft::create(db, header, created)?
             }
         };
+        draft.centroid = Some(table.vector(position).to_vec());
         rows.append_to(&mut draft, rows_of, db.options.row_group_max_rows)?;
         if seal_all || draft.rows >= db.options.shard_max_rows {
             draft.seal()?;

@@ -60,17 +60,18 @@ pub(crate) fn build(
         rows.add_memtable(m, tombstones);
     }
     let k = (rows.len() as u64).div_ceil(db.options.index_shard_rows).max(1) as usize;
-    let partition = kmeans::partition(&rows.vectors, d, k, 0x0D21_F7 ^ c.id);
+    let partition = kmeans::partition(&rows.vectors, d, k, 0x000D_21F7 ^ c.id);
     let k = partition.centroids.len() / d;
     let mut members = vec![Vec::new(); k];
     for (i, a) in partition.assignment.iter().enumerate() {
         members[*a as usize].push(i as u32);
     }
     let ids: Vec<u32> = (0..k as u32).collect();
-    let table = Arc::new(CentroidTable { dimension: d, ids: ids.clone(), vectors: partition.centroids });
+    let table = Arc::new(CentroidTable::new(d, ids, partition.centroids));
+    let positions: Vec<usize> = (0..k).collect();
     record.shards.clear();
     let seal = db.options.object_store.is_some();
-    let readers = rows.write_shards(db, c, record, &members, &ids, seal, created)?;
+    let readers = rows.write_shards(db, c, record, &members, &table, &positions, seal, created)?;
     record.centroids = table.records();
     Ok(BuiltIndex { table, readers, retired: shards.iter().map(|s| s.path.clone()).collect() })
 }

@@ -183,16 +183,17 @@ fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, st
     };
     // The new table: every surviving centroid in order, then the added ones.
     let mut next_id = table.ids.iter().copied().max().unwrap_or(0);
-    let mut new_table = CentroidTable { dimension: d, ids: Vec::with_capacity(table.len() + added.len()), vectors: Vec::new() };
+    let (mut ids, mut vectors) = (Vec::with_capacity(table.len() + added.len()), Vec::new());
     for j in (0..table.len()).filter(|j| Some(*j) != victim) {
-        new_table.ids.push(table.ids[j]);
-        new_table.vectors.extend_from_slice(table.vector(j));
+        ids.push(table.ids[j]);
+        vectors.extend_from_slice(table.vector(j));
     }
     for v in &added {
         next_id += 1;
-        new_table.ids.push(next_id);
-        new_table.vectors.extend_from_slice(v);
+        ids.push(next_id);
+        vectors.extend_from_slice(v);
     }
+    let new_table = CentroidTable::new(d, ids, vectors);
     // Destinations: the gathered lists that survive, and the added centroids.
     let destinations: Vec<usize> = gather
         .iter()
@@ -210,7 +211,7 @@ fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, st
         origin.extend(std::iter::repeat_n(table.ids[j], rows.len() - before));
     }
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); destinations.len()];
-    for r in 0..rows.len() {
+    for (r, from) in origin.iter().enumerate() {
         let v = rows.vector(r);
         let best = (0..destinations.len())
             .min_by(|a, b| {
@@ -218,12 +219,11 @@ fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, st
                     .total_cmp(&route_score(c.metric, v, new_table.vector(destinations[*b])))
             })
             .unwrap_or(0);
-        if new_table.ids[destinations[best]] != origin[r] {
+        if new_table.ids[destinations[best]] != *from {
             report.rows_moved += 1;
         }
         members[best].push(r as u32);
     }
-    let ids: Vec<u32> = destinations.iter().map(|p| new_table.ids[*p]).collect();
     let retired: Vec<Arc<crate::storage::shard_file::ShardReader>> =
         gather.iter().flat_map(|j| routing.lists[*j].iter().cloned()).collect();
 
@@ -233,7 +233,7 @@ fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, st
     record.shards.retain(|s| !retired_ids.contains(&s.shard_id));
     let mut created = Vec::new();
     let seal = db.options.object_store.is_some();
-    let written = rows.write_shards(db, c, record, &members, &ids, seal, &mut created).and_then(|readers| {
+    let written = rows.write_shards(db, c, record, &members, &new_table, &destinations, seal, &mut created).and_then(|readers| {
         if !created.is_empty() {
             db.sync_dir(&db.shards_dir())?;
         }

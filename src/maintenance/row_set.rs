@@ -11,6 +11,7 @@ use super::draft::{RowBuffer, ShardDraft};
 use crate::collection::CollectionInner;
 use crate::db::DbInner;
 use crate::error::Result;
+use crate::index::routing::CentroidTable;
 use crate::memtable::Memtable;
 use crate::storage::manifest::CollectionRecord;
 use crate::storage::shard_file::{ShardHeader, ShardReader};
@@ -90,7 +91,7 @@ impl RowSet {
         buffer.write(draft, self.dimension)
     }
 
-    /// Writes `members[i]` into a new shard owned by centroid `centroid_ids[i]`, for
+    /// Writes `members[i]` into a new shard owned by centroid `positions[i]` of `table`, for
     /// every non-empty member list; seals the shards when `seal` and fsyncs them (the
     /// caller fsyncs the directory and publishes). New paths go to `created`.
     #[allow(clippy::too_many_arguments)]
@@ -100,15 +101,17 @@ impl RowSet {
         c: &CollectionInner,
         record: &mut CollectionRecord,
         members: &[Vec<u32>],
-        centroid_ids: &[u32],
+        table: &CentroidTable,
+        positions: &[usize],
         seal: bool,
         created: &mut Vec<PathBuf>,
     ) -> Result<Vec<Arc<ShardReader>>> {
         let mut readers = Vec::new();
-        for (rows, &centroid_id) in members.iter().zip(centroid_ids) {
+        for (rows, &position) in members.iter().zip(positions) {
             if rows.is_empty() {
                 continue;
             }
+            let centroid_id = table.ids[position];
             let header = ShardHeader {
                 metric: c.metric,
                 dimension: c.dimension,
@@ -118,6 +121,7 @@ impl RowSet {
             };
             record.next_shard_id += 1;
             let mut draft = ShardDraft::create(db, header, created)?;
+            draft.centroid = Some(table.vector(position).to_vec());
             self.append_to(&mut draft, rows, db.options.row_group_max_rows)?;
             if seal {
                 draft.seal()?;

@@ -10,35 +10,55 @@
 //! | offset | size | field       | meaning                                           |
 //! |-------:|-----:|-------------|---------------------------------------------------|
 //! | 0      | 8    | magic       | `DRFTROWG`                                        |
-//! | 8      | 2    | version     | 1                                                 |
+//! | 8      | 2    | version     | 2 (1 is still read)                               |
 //! | 10     | 2    | reserved    | zero                                              |
 //! | 12     | 4    | row_count   | rows in the group, 1 ..= `MAX_ROWS`               |
 //! | 16     | 4    | dimension   | vector dimension (equals the shard's)             |
-//! | 20     | 4    | reserved2   | zero                                              |
+//! | 20     | 4    | code_bits   | bits of each 1-bit code (0 in version 1: none)    |
 //! | 24     | 8    | min_lsn     | smallest LSN of a row                             |
 //! | 32     | 8    | max_lsn     | largest LSN of a row (tombstones compare to this) |
 //! | 40     | 8    | body_len    | bytes after the header, padded to 64              |
 //! | 48     | 4    | body_crc    | CRC32C of the body                                |
-//! | 52     | 8    | reserved3   | zero                                              |
+//! | 52     | 4    | hot_crc     | v2: CRC32C of the hot columns (v1: zero)          |
+//! | 56     | 4    | reserved3   | zero                                              |
 //! | 60     | 4    | header_crc  | CRC32C of bytes 0..60                             |
 //!
-//! Body columns, in order, each starting at the next multiple of 64 (offsets from the
-//! row group start; `n` rows, dimension `d`):
-//! `document_ids` (n × 16 bytes, u128 LE), `spans` (n × {start u32, length u32}),
-//! `row_ids` (n × u64), `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes`
-//! (n × d × u8, row-major), `vectors` (n × d × f32, row-major).
+//! Body columns, each starting at the next multiple of 64 (offsets from the row group
+//! start; `n` rows, dimension `d`). Version 2, in order:
+//! - hot (what a probed search reads, covered by `hot_crc`): `document_ids` (n × 16
+//!   bytes, u128 LE), `spans` (n × {start u32, length u32}), `row_ids` (n × u64),
+//!   `bit_codes` (n × code_bits / 8 bytes), `bit_factors` (n × 3 f32), `vector_crcs`
+//!   (n × u32, CRC32C of each row's `d × 4` vector bytes);
+//! - cold: `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes` (n × d × u8,
+//!   row-major), `vectors` (n × d × f32, row-major).
+//!
+//! Version 1: `document_ids`, `spans`, `row_ids`, `sq8_min`, `sq8_scale`, `sq8_codes`,
+//! `vectors` (no hot section, no 1-bit codes, no per-vector CRCs; `body_crc` only).
+//!
+//! Verification: `body_crc` covers the whole body and is checked on first use by every
+//! reader except a probed search of a group with 1-bit codes, which checks `hot_crc`
+//! on first use and each vector's own CRC every time it re-ranks that vector — so a
+//! search never reads (or makes resident) the cold bytes it does not need, and never
+//! uses an unverified byte.
 //!
 //! SQ8: `value ≈ sq8_min[j] + code × sq8_scale[j]`, with min/scale per dimension over
 //! the group's rows (scale 0 when a dimension is constant).
+//!
+//! 1-bit codes (`kernels::rabitq`): the signs of the rotated residual of each vector
+//! from the centroid of the shard (the zero vector for a shard without one), and per
+//! row `‖x‖²`, the estimator scale and the code's popcount.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::format::{self, Field, Layout, align_up};
 use crate::io::MmapView;
+use crate::kernels::rabitq;
 
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTROWG";
-pub(crate) const VERSION: u16 = 1;
+pub(crate) const VERSION: u16 = 2;
+/// Versions this code reads.
+pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2];
 /// Largest row count of one row group.
 pub const MAX_ROWS: usize = 1 << 22;
 /// Alignment of row groups and columns.
@@ -49,13 +69,14 @@ const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
 const RESERVED_OFFSET: usize = VERSION_OFFSET + 2;
 const ROW_COUNT_OFFSET: usize = RESERVED_OFFSET + 2;
 const DIMENSION_OFFSET: usize = ROW_COUNT_OFFSET + 4;
-const RESERVED2_OFFSET: usize = DIMENSION_OFFSET + 4;
-const MIN_LSN_OFFSET: usize = RESERVED2_OFFSET + 4;
+const CODE_BITS_OFFSET: usize = DIMENSION_OFFSET + 4;
+const MIN_LSN_OFFSET: usize = CODE_BITS_OFFSET + 4;
 const MAX_LSN_OFFSET: usize = MIN_LSN_OFFSET + 8;
 const BODY_LEN_OFFSET: usize = MAX_LSN_OFFSET + 8;
 const BODY_CRC_OFFSET: usize = BODY_LEN_OFFSET + 8;
-const RESERVED3_OFFSET: usize = BODY_CRC_OFFSET + 4;
-const HEADER_CRC_OFFSET: usize = RESERVED3_OFFSET + 8;
+const HOT_CRC_OFFSET: usize = BODY_CRC_OFFSET + 4;
+const RESERVED3_OFFSET: usize = HOT_CRC_OFFSET + 4;
+const HEADER_CRC_OFFSET: usize = RESERVED3_OFFSET + 4;
 /// Size of the row group header.
 pub const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
 const _: () = assert!(HEADER_LEN == 64);
@@ -70,12 +91,13 @@ pub const LAYOUT: Layout = Layout {
         Field { name: "reserved", offset: RESERVED_OFFSET, size: 2 },
         Field { name: "row_count", offset: ROW_COUNT_OFFSET, size: 4 },
         Field { name: "dimension", offset: DIMENSION_OFFSET, size: 4 },
-        Field { name: "reserved2", offset: RESERVED2_OFFSET, size: 4 },
+        Field { name: "code_bits", offset: CODE_BITS_OFFSET, size: 4 },
         Field { name: "min_lsn", offset: MIN_LSN_OFFSET, size: 8 },
         Field { name: "max_lsn", offset: MAX_LSN_OFFSET, size: 8 },
         Field { name: "body_len", offset: BODY_LEN_OFFSET, size: 8 },
         Field { name: "body_crc", offset: BODY_CRC_OFFSET, size: 4 },
-        Field { name: "reserved3", offset: RESERVED3_OFFSET, size: 8 },
+        Field { name: "hot_crc", offset: HOT_CRC_OFFSET, size: 4 },
+        Field { name: "reserved3", offset: RESERVED3_OFFSET, size: 4 },
         Field { name: "header_crc", offset: HEADER_CRC_OFFSET, size: 4 },
     ],
 };
@@ -89,25 +111,69 @@ pub(crate) struct ColumnLayout {
     pub sq8_min: u64,
     pub sq8_scale: u64,
     pub sq8_codes: u64,
+    pub bit_codes: u64,
+    pub bit_factors: u64,
+    pub vector_crcs: u64,
     pub vectors: u64,
+    /// End of the hot section (version 2), 0 when there is none (version 1).
+    pub hot_end: u64,
     /// Header plus body, a multiple of 64.
     pub total_len: u64,
 }
 
 impl ColumnLayout {
-    pub fn new(rows: usize, dimension: usize) -> Option<ColumnLayout> {
+    pub fn new(rows: usize, dimension: usize, code_bits: usize, version: u16) -> Option<ColumnLayout> {
         let n = rows as u64;
         let d = dimension as u64;
         let next = |start: u64, len: u64| -> Option<u64> { Some(align_up(start.checked_add(len)?, ALIGN)) };
         let document_ids = HEADER_LEN as u64;
         let spans = next(document_ids, n.checked_mul(16)?)?;
         let row_ids = next(spans, n.checked_mul(8)?)?;
-        let sq8_min = next(row_ids, n.checked_mul(8)?)?;
+        let after_row_ids = next(row_ids, n.checked_mul(8)?)?;
+        let factors = if code_bits == 0 { 0 } else { rabitq::FACTORS as u64 * 4 };
+        if version == 1 {
+            let sq8_min = after_row_ids;
+            let sq8_scale = next(sq8_min, d.checked_mul(4)?)?;
+            let sq8_codes = next(sq8_scale, d.checked_mul(4)?)?;
+            let vectors = next(sq8_codes, n.checked_mul(d)?)?;
+            let total_len = next(vectors, n.checked_mul(d)?.checked_mul(4)?)?;
+            return Some(ColumnLayout {
+                document_ids,
+                spans,
+                row_ids,
+                sq8_min,
+                sq8_scale,
+                sq8_codes,
+                bit_codes: vectors,
+                bit_factors: vectors,
+                vector_crcs: vectors,
+                vectors,
+                hot_end: 0,
+                total_len,
+            });
+        }
+        let bit_codes = after_row_ids;
+        let bit_factors = next(bit_codes, n.checked_mul(code_bits as u64 / 8)?)?;
+        let vector_crcs = next(bit_factors, n.checked_mul(factors)?)?;
+        let sq8_min = next(vector_crcs, n.checked_mul(4)?)?;
         let sq8_scale = next(sq8_min, d.checked_mul(4)?)?;
         let sq8_codes = next(sq8_scale, d.checked_mul(4)?)?;
         let vectors = next(sq8_codes, n.checked_mul(d)?)?;
         let total_len = next(vectors, n.checked_mul(d)?.checked_mul(4)?)?;
-        Some(ColumnLayout { document_ids, spans, row_ids, sq8_min, sq8_scale, sq8_codes, vectors, total_len })
+        Some(ColumnLayout {
+            document_ids,
+            spans,
+            row_ids,
+            sq8_min,
+            sq8_scale,
+            sq8_codes,
+            bit_codes,
+            bit_factors,
+            vector_crcs,
+            vectors,
+            hot_end: sq8_min,
+            total_len,
+        })
     }
 }
 
@@ -121,6 +187,8 @@ pub(crate) struct RowGroupInput<'a> {
     pub vectors: &'a [f32],
     pub min_lsn: u64,
     pub max_lsn: u64,
+    /// The centroid the 1-bit codes are relative to (`None`: the zero vector).
+    pub centroid: Option<&'a [f32]>,
 }
 
 /// Encodes a row group (header and body) ready to be written at a 64-aligned offset,
@@ -131,7 +199,11 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
     if n == 0 || n > MAX_ROWS || input.spans.len() != n || input.row_ids.len() != n || input.vectors.len() != n * d {
         return Err(Error::invalid(format!("row group of {n} rows is malformed or larger than {MAX_ROWS} rows")));
     }
-    let layout = ColumnLayout::new(n, d).ok_or_else(|| Error::invalid("row group too large"))?;
+    let code_bits = rabitq::code_bits(d);
+    let layout = ColumnLayout::new(n, d, code_bits, VERSION).ok_or_else(|| Error::invalid("row group too large"))?;
+    if input.centroid.is_some_and(|c| c.len() != d) {
+        return Err(Error::invalid("centroid dimension differs from the row group's"));
+    }
     let mut buf = vec![0u8; layout.total_len as usize];
     for (i, id) in input.document_ids.iter().enumerate() {
         format::put_u128(&mut buf, layout.document_ids as usize + i * 16, *id);
@@ -150,21 +222,47 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
     }
     let codes_at = layout.sq8_codes as usize;
     crate::kernels::sq8::encode(input.vectors, &mins, &scales, &mut buf[codes_at..codes_at + n * d]);
+    if code_bits > 0 {
+        let (codes_at, factors_at) = (layout.bit_codes as usize, layout.bit_factors as usize);
+        let mut factors = vec![0f32; n * rabitq::FACTORS];
+        rabitq::encode(input.vectors, d, input.centroid, &mut buf[codes_at..codes_at + n * code_bits / 8], &mut factors);
+        for (i, f) in factors.iter().enumerate() {
+            format::put_u32(&mut buf, factors_at + i * 4, f.to_bits());
+        }
+    }
     for (i, v) in input.vectors.iter().enumerate() {
         format::put_u32(&mut buf, layout.vectors as usize + i * 4, v.to_bits());
     }
+    for r in 0..n {
+        let at = layout.vectors as usize + r * d * 4;
+        let crc = format::crc(&buf[at..at + d * 4]);
+        format::put_u32(&mut buf, layout.vector_crcs as usize + r * 4, crc);
+    }
+    let hot_crc = format::crc(&buf[HEADER_LEN..layout.hot_end as usize]);
     let body_crc = format::crc(&buf[HEADER_LEN..]);
     let header = &mut buf[..HEADER_LEN];
     header[MAGIC_OFFSET..MAGIC_OFFSET + 8].copy_from_slice(&MAGIC);
     format::put_u16(header, VERSION_OFFSET, VERSION);
     format::put_u32(header, ROW_COUNT_OFFSET, n as u32);
     format::put_u32(header, DIMENSION_OFFSET, d as u32);
+    format::put_u32(header, CODE_BITS_OFFSET, code_bits as u32);
     format::put_u64(header, MIN_LSN_OFFSET, input.min_lsn);
     format::put_u64(header, MAX_LSN_OFFSET, input.max_lsn);
     format::put_u64(header, BODY_LEN_OFFSET, layout.total_len - HEADER_LEN as u64);
     format::put_u32(header, BODY_CRC_OFFSET, body_crc);
+    format::put_u32(header, HOT_CRC_OFFSET, hot_crc);
     format::seal_header(header);
-    let meta = RowGroupMeta { offset: 0, rows: n, min_lsn: input.min_lsn, max_lsn: input.max_lsn, body_crc, layout };
+    let meta = RowGroupMeta {
+        offset: 0,
+        rows: n,
+        min_lsn: input.min_lsn,
+        max_lsn: input.max_lsn,
+        body_crc,
+        hot_crc,
+        version: VERSION,
+        code_bits,
+        layout,
+    };
     Ok((buf, meta))
 }
 
@@ -176,6 +274,11 @@ pub(crate) struct RowGroupMeta {
     pub min_lsn: u64,
     pub max_lsn: u64,
     pub body_crc: u32,
+    /// CRC32C of the hot section (version 2).
+    pub hot_crc: u32,
+    pub version: u16,
+    /// Bits per 1-bit code (0: the group has none, version 1).
+    pub code_bits: usize,
     pub layout: ColumnLayout,
 }
 
@@ -189,7 +292,12 @@ impl RowGroupMeta {
             .slice(offset, HEADER_LEN as u64)
             .filter(|_| offset + HEADER_LEN as u64 <= limit)
             .ok_or_else(|| Error::corrupt(path, offset, "file ends inside a row group header"))?;
-        format::check_header(header, &MAGIC, VERSION, path, offset, "row group header")?;
+        format::check_header_versions(header, &MAGIC, READABLE_VERSIONS, path, offset, "row group header")?;
+        let code_bits = format::get_u32(header, CODE_BITS_OFFSET) as usize;
+        let version = format::get_u16(header, VERSION_OFFSET);
+        if version == 1 && code_bits != 0 {
+            return Err(Error::corrupt(path, offset, "version 1 row group claims 1-bit codes"));
+        }
         let rows = format::get_u32(header, ROW_COUNT_OFFSET) as usize;
         let dim = format::get_u32(header, DIMENSION_OFFSET) as usize;
         if dim != dimension {
@@ -198,7 +306,10 @@ impl RowGroupMeta {
         if rows == 0 || rows > MAX_ROWS {
             return Err(Error::corrupt(path, offset, format!("row group claims {rows} rows")));
         }
-        let layout = ColumnLayout::new(rows, dim)
+        if code_bits != 0 && code_bits != rabitq::code_bits(dim) {
+            return Err(Error::corrupt(path, offset, format!("row group code_bits {code_bits} does not fit dimension {dim}")));
+        }
+        let layout = ColumnLayout::new(rows, dim, code_bits, version)
             .ok_or_else(|| Error::corrupt(path, offset, "row group size overflows"))?;
         let body_len = format::get_u64(header, BODY_LEN_OFFSET);
         if body_len != layout.total_len - HEADER_LEN as u64 {
@@ -212,7 +323,17 @@ impl RowGroupMeta {
         if min_lsn > max_lsn {
             return Err(Error::corrupt(path, offset, "row group min LSN exceeds its max LSN"));
         }
-        Ok(RowGroupMeta { offset, rows, min_lsn, max_lsn, body_crc: format::get_u32(header, BODY_CRC_OFFSET), layout })
+        Ok(RowGroupMeta {
+            offset,
+            rows,
+            min_lsn,
+            max_lsn,
+            body_crc: format::get_u32(header, BODY_CRC_OFFSET),
+            hot_crc: format::get_u32(header, HOT_CRC_OFFSET),
+            version,
+            code_bits,
+            layout,
+        })
     }
 
     /// Checks the body checksum (reads every byte of the group).
@@ -227,6 +348,31 @@ impl RowGroupMeta {
                 offset: self.offset,
                 structure: "row group body",
                 expected: self.body_crc,
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a probed search may verify only the hot section (version 2 with 1-bit
+    /// codes); otherwise it verifies the whole body like every other reader.
+    pub fn has_hot_section(&self) -> bool {
+        self.version >= 2 && self.code_bits > 0
+    }
+
+    /// Checks the hot section's checksum (reads only the hot columns).
+    pub fn verify_hot(&self, view: &MmapView, path: &Path) -> Result<()> {
+        let len = self.layout.hot_end.saturating_sub(HEADER_LEN as u64);
+        let hot = view
+            .slice(self.offset + HEADER_LEN as u64, len)
+            .ok_or_else(|| Error::corrupt(path, self.offset, "row group hot section out of bounds"))?;
+        let actual = format::crc(hot);
+        if actual != self.hot_crc {
+            return Err(Error::ChecksumMismatch {
+                file: path.to_owned(),
+                offset: self.offset,
+                structure: "row group hot columns",
+                expected: self.hot_crc,
                 actual,
             });
         }
@@ -248,7 +394,14 @@ impl RowGroupMeta {
             sq8_min: view.typed::<f32>(at(self.layout.sq8_min), dimension).ok_or_else(bad)?,
             sq8_scale: view.typed::<f32>(at(self.layout.sq8_scale), dimension).ok_or_else(bad)?,
             sq8_codes: view.typed::<u8>(at(self.layout.sq8_codes), n * dimension).ok_or_else(bad)?,
+            code_bits: self.code_bits,
+            bit_codes: view.typed::<u8>(at(self.layout.bit_codes), n * self.code_bits / 8).ok_or_else(bad)?,
+            bit_factors: view
+                .typed::<f32>(at(self.layout.bit_factors), if self.code_bits == 0 { 0 } else { n * rabitq::FACTORS })
+                .ok_or_else(bad)?,
             vectors: view.typed::<f32>(at(self.layout.vectors), n * dimension).ok_or_else(bad)?,
+            vector_crcs: view.typed::<u32>(at(self.layout.vector_crcs), if self.version >= 2 { n } else { 0 }).ok_or_else(bad)?,
+            vectors_at: at(self.layout.vectors),
         })
     }
 }
@@ -262,13 +415,18 @@ pub(crate) struct RowGroupColumns<'a> {
     document_ids: &'a [u64],
     spans: &'a [u32],
     row_ids: &'a [u64],
-    #[allow(dead_code)]
     pub sq8_min: &'a [f32],
-    #[allow(dead_code)]
     pub sq8_scale: &'a [f32],
-    #[allow(dead_code)]
     pub sq8_codes: &'a [u8],
+    /// 0 when the group has no 1-bit codes (version 1).
+    pub code_bits: usize,
+    pub bit_codes: &'a [u8],
+    pub bit_factors: &'a [f32],
     pub vectors: &'a [f32],
+    /// Per-row vector CRCs (empty in version 1).
+    vector_crcs: &'a [u32],
+    /// File offset of the vectors column (for error reports).
+    vectors_at: u64,
 }
 
 impl<'a> RowGroupColumns<'a> {
@@ -286,5 +444,32 @@ impl<'a> RowGroupColumns<'a> {
 
     pub fn vector(&self, row: usize) -> &'a [f32] {
         &self.vectors[row * self.dimension..(row + 1) * self.dimension]
+    }
+
+    /// The vector of `row` after checking its own CRC (version 2; version 1 groups were
+    /// verified whole before their columns were handed out).
+    pub fn checked_vector(&self, row: usize, path: &Path) -> Result<&'a [f32]> {
+        let v = self.vector(row);
+        if let Some(expected) = self.vector_crcs.get(row) {
+            let actual = format::crc(crate::io::as_bytes(v));
+            if actual != *expected {
+                return Err(Error::ChecksumMismatch {
+                    file: path.to_owned(),
+                    offset: self.vectors_at + (row * self.dimension * 4) as u64,
+                    structure: "vector",
+                    expected: *expected,
+                    actual,
+                });
+            }
+        }
+        Ok(v)
+    }
+
+    /// Every per-vector CRC matches (part of `verify`).
+    pub fn verify_vectors(&self, path: &Path) -> Result<()> {
+        for r in 0..self.vector_crcs.len() {
+            self.checked_vector(r, path)?;
+        }
+        Ok(())
     }
 }

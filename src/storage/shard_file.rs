@@ -170,6 +170,8 @@ pub(crate) struct ShardReader {
     len: u64,
     pub row_groups: Vec<RowGroupMeta>,
     verified: Vec<AtomicBool>,
+    /// Hot section of row group i checked (version 2 groups read by probed searches).
+    hot_verified: Vec<AtomicBool>,
     pub sealed: bool,
     pub data_end: u64,
     bloom: Option<(Vec<u64>, u32)>,
@@ -250,6 +252,7 @@ impl ShardReader {
             ));
         }
         let verified = row_groups.iter().map(|_| AtomicBool::new(false)).collect();
+        let hot_verified = row_groups.iter().map(|_| AtomicBool::new(false)).collect();
         let bloom = match bloom {
             Some((offset, words, hashes)) => Some((
                 view.typed::<u64>(offset, words)
@@ -266,6 +269,7 @@ impl ShardReader {
             view: RwLock::new(Some(view)),
             row_groups,
             verified,
+            hot_verified,
             sealed: expect.sealed,
             data_end,
             bloom,
@@ -302,7 +306,7 @@ impl ShardReader {
         if header != self.header || view.len() as u64 != self.len {
             return Err(Error::corrupt(&self.path, 0, "fetched shard does not match the shard that was evicted"));
         }
-        for v in &self.verified {
+        for v in self.verified.iter().chain(&self.hot_verified) {
             v.store(false, Ordering::Release);
         }
         *guard = Some(view.clone());
@@ -349,6 +353,21 @@ impl ShardReader {
         meta.columns(view, self.header.dimension, &self.path)
     }
 
+    /// The columns of row group `i` for a probed search: a version-2 group with 1-bit
+    /// codes has only its hot section verified (once); its vectors must then be read
+    /// with `RowGroupColumns::checked_vector`. Any other group is verified whole.
+    pub fn row_group_for_search<'a>(&self, view: &'a MmapView, i: usize) -> Result<RowGroupColumns<'a>> {
+        let meta = &self.row_groups[i];
+        if !meta.has_hot_section() {
+            return self.row_group(view, i);
+        }
+        if !self.hot_verified[i].load(Ordering::Acquire) && !self.verified[i].load(Ordering::Acquire) {
+            meta.verify_hot(view, &self.path)?;
+            self.hot_verified[i].store(true, Ordering::Release);
+        }
+        meta.columns(view, self.header.dimension, &self.path)
+    }
+
     /// Whether the shard may hold rows of `document_id` (false means certainly not).
     pub fn may_contain(&self, document_id: u128) -> bool {
         match &self.bloom {
@@ -365,7 +384,13 @@ impl ShardReader {
         };
         let mut problems = Vec::new();
         for (i, meta) in self.row_groups.iter().enumerate() {
-            match meta.verify_body(&view, &self.path) {
+            let checked = meta.verify_body(&view, &self.path).and_then(|()| {
+                if meta.has_hot_section() {
+                    meta.verify_hot(&view, &self.path)?;
+                }
+                meta.columns(&view, self.header.dimension, &self.path)?.verify_vectors(&self.path)
+            });
+            match checked {
                 Ok(()) => self.verified[i].store(true, Ordering::Release),
                 Err(e) => problems.push(e),
             }

@@ -1,0 +1,302 @@
+//! RaBitQ-style 1-bit codes: the first, cheapest filter of a probed search.
+//!
+//! (Gao & Long, SIGMOD 2024, simplified.) Every stored vector `x` of a list with
+//! centroid `c` (the zero vector for rows without one) keeps:
+//! - `bits`: the signs of `P(x − c)`, one bit per rotated dimension, where `P` is a
+//!   fixed random orthogonal rotation — three rounds of random sign flips and a
+//!   normalised Walsh–Hadamard transform over the dimension padded to a power of two
+//!   `D ≥ 64` (deterministic: the same for every process and file);
+//! - three f32 factors: `‖x‖²`, `s = ‖x − c‖ / (√D · ⟨ō, o⟩)` with `o` the unit
+//!   rotated residual and `ō = sign(o)/√D` its code, and `popcount(bits)`.
+//!
+//! A query is rotated once per search: `q̂ = Pq / ‖q‖`, quantised to 4 bits per
+//! dimension (`q̂ᵢ ≈ lo + δ·uᵢ`) and split into 4 bit planes. Then, per row,
+//! `⟨x, q⟩ ≈ ⟨c, q⟩ + ‖q‖ · s · (2·Σ bᵢ q̂ᵢ − Σ q̂ᵢ)` with
+//! `Σ bᵢ q̂ᵢ = lo·popcount(b) + δ·Σⱼ 2ʲ·popcount(b ∧ planeⱼ)` — four AND+POPCNT per 64
+//! dimensions — and `‖x − q‖² = ‖x‖² + ‖q‖² − 2⟨x, q⟩`. The estimate is unbiased with an
+//! error of order `‖x − c‖·‖q‖/√D`, so it only ranks candidates: the survivors are
+//! re-scored with SQ8 codes and then exact f32 vectors.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::dispatch::{self, KernelLevel};
+use super::kmeans::SplitMix;
+use crate::options::Metric;
+
+/// Factors stored per row.
+pub const FACTORS: usize = 3;
+
+/// Smallest dimension given 1-bit codes: below it the estimator's error (∝ 1/√D) is
+/// too coarse to rank candidates, and SQ8 codes are scanned instead.
+pub const MIN_DIMENSION: usize = 128;
+
+/// Bits per code for vectors of `dimension`: the next power of two (0, no codes, below
+/// [`MIN_DIMENSION`]).
+pub fn code_bits(dimension: usize) -> usize {
+    if dimension < MIN_DIMENSION { 0 } else { dimension.next_power_of_two() }
+}
+
+/// The fixed random rotation for one padded dimension.
+#[derive(Debug)]
+pub struct Rotation {
+    bits: usize,
+    signs: [Vec<f32>; 3],
+}
+
+impl Rotation {
+    /// The rotation used for vectors of `dimension` (shared, built once).
+    pub fn for_dimension(dimension: usize) -> Arc<Rotation> {
+        static CACHE: OnceLock<Mutex<HashMap<usize, Arc<Rotation>>>> = OnceLock::new();
+        let bits = dimension.next_power_of_two().max(64);
+        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(bits)
+            .or_insert_with(|| {
+                let mut rng = SplitMix::new(0xD21F_7AB1_7000 + bits as u64);
+                let mut sign = || (0..bits).map(|_| if rng.next_u64() & 1 == 0 { 1.0 } else { -1.0 }).collect::<Vec<f32>>();
+                Arc::new(Rotation { bits, signs: [sign(), sign(), sign()] })
+            })
+            .clone()
+    }
+
+    /// Padded dimension = bits per code.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
+    /// `out = P·x` (x zero-padded to `bits`); `out.len() == bits`.
+    pub fn rotate(&self, x: &[f32], out: &mut [f32]) {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        out[..x.len()].copy_from_slice(x);
+        let scale = 1.0 / (self.bits as f32).sqrt();
+        for signs in &self.signs {
+            for (o, s) in out.iter_mut().zip(signs) {
+                *o *= s;
+            }
+            hadamard(out);
+            out.iter_mut().for_each(|o| *o *= scale);
+        }
+    }
+}
+
+/// In-place unnormalised Walsh–Hadamard transform (length a power of two).
+fn hadamard(v: &mut [f32]) {
+    let n = v.len();
+    let mut h = 1;
+    while h < n {
+        for block in v.chunks_exact_mut(2 * h) {
+            let (a, b) = block.split_at_mut(h);
+            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                let (s, t) = (*x + *y, *x - *y);
+                *x = s;
+                *y = t;
+            }
+        }
+        h *= 2;
+    }
+}
+
+/// Encodes row-major `vectors` relative to `centroid` (zero when `None`): `bits / 8`
+/// code bytes and [`FACTORS`] factors per row.
+pub fn encode(vectors: &[f32], dimension: usize, centroid: Option<&[f32]>, codes: &mut [u8], factors: &mut [f32]) {
+    let rotation = Rotation::for_dimension(dimension);
+    let bits = rotation.bits();
+    let mut residual = vec![0f32; dimension];
+    let mut rotated = vec![0f32; bits];
+    for ((x, code), f) in vectors.chunks_exact(dimension).zip(codes.chunks_exact_mut(bits / 8)).zip(factors.chunks_exact_mut(FACTORS)) {
+        for (j, r) in residual.iter_mut().enumerate() {
+            *r = x[j] - centroid.map_or(0.0, |c| c[j]);
+        }
+        rotation.rotate(&residual, &mut rotated);
+        code.iter_mut().for_each(|b| *b = 0);
+        let mut abs_sum = 0f64;
+        let mut ones = 0u32;
+        for (i, v) in rotated.iter().enumerate() {
+            abs_sum += f64::from(v.abs());
+            if *v > 0.0 {
+                code[i / 8] |= 1 << (i % 8);
+                ones += 1;
+            }
+        }
+        let norm_r = residual.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>().sqrt();
+        // ⟨ō, o⟩ = Σ|oᵢ|/√D with o = rotated / ‖r‖; s = ‖r‖ / (√D·⟨ō, o⟩) = ‖r‖² / Σ|rotatedᵢ|.
+        let s = if abs_sum > 0.0 { norm_r * norm_r / abs_sum } else { 0.0 };
+        f[0] = x.iter().map(|v| v * v).sum();
+        f[1] = s as f32;
+        f[2] = ones as f32;
+    }
+}
+
+/// A query prepared for 1-bit scans: rotated once, quantised into 4 bit planes.
+#[derive(Debug, Default)]
+pub struct BitQuery {
+    rotated: Vec<f32>,
+    /// 4 planes × (bits / 64) words.
+    planes: Vec<u64>,
+    words: usize,
+    lo: f32,
+    delta: f32,
+    sum_q: f32,
+    norm: f32,
+    norm_sq: f32,
+    metric: Option<Metric>,
+    weighted: Vec<u32>,
+    levels: Vec<u8>,
+}
+
+impl BitQuery {
+    /// Prepares `query` (already normalised for cosine).
+    pub fn prepare(&mut self, metric: Metric, query: &[f32]) {
+        let rotation = Rotation::for_dimension(query.len());
+        let bits = rotation.bits();
+        self.metric = Some(metric);
+        self.rotated.resize(bits, 0.0);
+        rotation.rotate(query, &mut self.rotated);
+        self.norm_sq = query.iter().map(|v| v * v).sum();
+        self.norm = self.norm_sq.sqrt();
+        let inv = if self.norm > 0.0 { 1.0 / self.norm } else { 0.0 };
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for v in self.rotated.iter_mut() {
+            *v *= inv;
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        self.lo = lo;
+        self.delta = if hi > lo { (hi - lo) / 15.0 } else { 0.0 };
+        self.words = bits / 64;
+        self.planes.clear();
+        self.planes.resize(4 * self.words, 0);
+        let inv_delta = if self.delta > 0.0 { 1.0 / self.delta } else { 0.0 };
+        self.levels.clear();
+        self.levels.extend(self.rotated.iter().map(|v| ((v - lo) * inv_delta).clamp(0.0, 15.0).round_ties_even() as u8));
+        let mut sum_u = 0u32;
+        for (w, chunk) in self.levels.chunks_exact(64).enumerate() {
+            for (bit, u) in chunk.iter().enumerate() {
+                sum_u += u32::from(*u);
+                for j in 0..4 {
+                    self.planes[j * self.words + w] |= u64::from(u >> j & 1) << bit;
+                }
+            }
+        }
+        self.sum_q = lo * bits as f32 + self.delta * sum_u as f32;
+    }
+
+    /// Estimated distances of every row (codes row-major, `bits / 8` bytes each)
+    /// relative to a centroid with `⟨c, q⟩ = centroid_dot`, into `out`.
+    pub fn scan(&mut self, codes: &[u8], factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
+        self.scan_at(dispatch::active(), codes, factors, centroid_dot, out)
+    }
+
+    /// [`BitQuery::scan`] at a kernel level.
+    pub fn scan_at(&mut self, level: KernelLevel, codes: &[u8], factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
+        let bytes = self.words * 8;
+        let rows = codes.len().checked_div(bytes).unwrap_or(0);
+        self.weighted.clear();
+        self.weighted.resize(rows, 0);
+        weighted_popcounts(level, codes, &self.planes, self.words, &mut self.weighted);
+        out.clear();
+        let metric = self.metric.unwrap_or(Metric::L2);
+        for (w, f) in self.weighted.iter().zip(factors.chunks_exact(FACTORS)) {
+            let sum_bq = self.lo * f[2] + self.delta * *w as f32;
+            let dot = centroid_dot + self.norm * f[1] * (2.0 * sum_bq - self.sum_q);
+            out.push(match metric {
+                Metric::L2 => f[0] + self.norm_sq - 2.0 * dot,
+                Metric::InnerProduct => -dot,
+                Metric::Cosine => 1.0 - dot,
+            });
+        }
+    }
+}
+
+/// `out[r] = Σⱼ 2ʲ · popcount(code_r ∧ plane_j)`, scalar reference.
+pub fn weighted_popcounts_scalar(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    for (code, o) in codes.chunks_exact(words * 8).zip(out.iter_mut()) {
+        let mut total = 0u32;
+        for (w, chunk) in code.chunks_exact(8).enumerate() {
+            let c = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            for j in 0..4 {
+                total += (c & planes[j * words + w]).count_ones() << j;
+            }
+        }
+        *o = total;
+    }
+}
+
+/// [`weighted_popcounts_scalar`] at a kernel level.
+pub fn weighted_popcounts(level: KernelLevel, codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::weighted_popcounts(level, codes, planes, words, out).is_some() {
+        return;
+    }
+    let _ = level;
+    weighted_popcounts_scalar(codes, planes, words, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::distance;
+
+    #[test]
+    fn the_rotation_is_orthogonal() {
+        let r = Rotation::for_dimension(200);
+        assert_eq!(r.bits(), 256);
+        let x: Vec<f32> = (0..100).map(|i| (i as f32 * 0.3).sin()).collect();
+        let y: Vec<f32> = (0..100).map(|i| (i as f32 * 0.7).cos()).collect();
+        let (mut rx, mut ry) = (vec![0.0; 256], vec![0.0; 256]);
+        r.rotate(&x, &mut rx);
+        r.rotate(&y, &mut ry);
+        assert!((distance::dot_scalar(&rx, &ry) - distance::dot_scalar(&x, &y)).abs() < 1e-3);
+        assert!((distance::dot_scalar(&rx, &rx) - distance::dot_scalar(&x, &x)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn popcount_kernels_agree_at_every_level() {
+        for words in [1usize, 2, 4, 8, 16] {
+            let mut rng = SplitMix::new(words as u64);
+            let codes: Vec<u8> = (0..words * 8 * 13).map(|_| rng.next_u64() as u8).collect();
+            let planes: Vec<u64> = (0..4 * words).map(|_| rng.next_u64()).collect();
+            let mut want = vec![0; 13];
+            weighted_popcounts_scalar(&codes, &planes, words, &mut want);
+            for level in dispatch::available() {
+                let mut got = vec![0; 13];
+                weighted_popcounts(level, &codes, &planes, words, &mut got);
+                assert_eq!(got, want, "{level:?} words {words}");
+            }
+        }
+    }
+
+    #[test]
+    fn estimates_rank_like_exact_distances() {
+        let d = 384;
+        let mut rng = SplitMix::new(5);
+        let centroid: Vec<f32> = (0..d).map(|_| (rng.unit() as f32 - 0.5) * 0.2).collect();
+        // Rows at graded distances from the query's neighbourhood, so ranking matters.
+        let rows: Vec<f32> = (0..200 * d).map(|i| centroid[i % d] + (rng.unit() as f32 - 0.5) * (0.2 + (i / d) as f32 * 0.004)).collect();
+        let query: Vec<f32> = (0..d).map(|i| centroid[i] + (rng.unit() as f32 - 0.5) * 0.2).collect();
+        let bits = code_bits(d);
+        let mut codes = vec![0u8; 200 * bits / 8];
+        let mut factors = vec![0f32; 200 * FACTORS];
+        encode(&rows, d, Some(&centroid), &mut codes, &mut factors);
+        let mut bq = BitQuery::default();
+        bq.prepare(Metric::L2, &query);
+        let mut est = Vec::new();
+        bq.scan(&codes, &factors, distance::dot_scalar(&centroid, &query), &mut est);
+        let exact: Vec<f32> = rows.chunks_exact(d).map(|r| distance::l2_squared_scalar(r, &query)).collect();
+        // The estimate's error is small next to the spread of distances: its 20 best
+        // include most of the exact 10 best.
+        let mut order: Vec<usize> = (0..200).collect();
+        order.sort_by(|a, b| est[*a].total_cmp(&est[*b]));
+        let mut truth: Vec<usize> = (0..200).collect();
+        truth.sort_by(|a, b| exact[*a].total_cmp(&exact[*b]));
+        let hits = truth[..10].iter().filter(|t| order[..40].contains(t)).count();
+        assert!(hits >= 8, "only {hits} of the exact top 10 among the estimated top 40");
+        // Mean error within a few times the theoretical scale 2·‖r‖·‖q‖/√D.
+        let norm = |v: &[f32]| distance::dot_scalar(v, v).sqrt();
+        let scale = 2.0 * norm(&rows[..d].iter().zip(&centroid).map(|(x, c)| x - c).collect::<Vec<_>>()) * norm(&query)
+            / (bits as f32).sqrt();
+        let err = est.iter().zip(&exact).map(|(e, x)| (e - x).abs()).sum::<f32>() / 200.0;
+        assert!(err < 2.0 * scale, "mean error {err}, scale {scale}");
+    }
+}
