@@ -1,0 +1,142 @@
+//! Kernel benchmarks, and the memory-bandwidth bound they are judged against.
+//!
+//! ```text
+//! cargo bench --bench kernels                   # every level this CPU has
+//! DRIFT_BENCH_GIB=2 cargo bench --bench kernels # larger streaming working set
+//! ```
+//!
+//! - `bandwidth/*`: the bound — a plain sequential u64 sum over a working set larger
+//!   than the last-level cache (1 GiB by default), and the two scan kernels streaming
+//!   the same bytes: SQ8 codes of 384-d rows (`sq8_scan_l2`) and 1-bit codes of 384-d
+//!   rows (`bit_scan`). Criterion reports each in bytes/s; the summary printed first
+//!   gives each kernel's share of the bound from one interleaved run.
+//! - `in_cache/*`: per-call cost of the f32 and code kernels on cache-resident data, at
+//!   every instruction-set level (scalar reference included).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use drift::kernels::dispatch::{self, KernelLevel};
+use drift::kernels::{distance, rabitq, sq8};
+
+const DIM: usize = 384;
+
+fn working_set_bytes() -> usize {
+    let gib: f64 = std::env::var("DRIFT_BENCH_GIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
+    ((gib * (1u64 << 30) as f64) as usize) / (DIM * 64) * (DIM * 64)
+}
+
+fn filled(bytes: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn sum_u64(bytes: &[u8]) -> u64 {
+    bytes.chunks_exact(8).fold(0u64, |a, c| a.wrapping_add(u64::from_le_bytes(c.try_into().unwrap())))
+}
+
+struct Streams {
+    bytes: Vec<u8>,
+    query: Vec<i16>,
+    planes: Vec<u64>,
+    sums: Vec<i32>,
+    weights: Vec<u32>,
+}
+
+impl Streams {
+    fn new() -> Streams {
+        let bytes = filled(working_set_bytes());
+        let rows = bytes.len() / DIM;
+        Streams {
+            query: (0..DIM).map(|i| (i % 255) as i16).collect(),
+            planes: (0..4 * 8).map(|i| 0x5555_5555_5555_5555u64.rotate_left(i)).collect(),
+            sums: vec![0; rows],
+            weights: vec![0; bytes.len() / 64],
+            bytes,
+        }
+    }
+    fn bound(&self) -> u64 {
+        sum_u64(&self.bytes)
+    }
+    fn sq8(&mut self) {
+        sq8::scan_l2_codes_at(dispatch::active(), &self.bytes, &self.query, &mut self.sums);
+    }
+    fn bits(&mut self) {
+        rabitq::weighted_popcounts(dispatch::active(), &self.bytes, &self.planes, 8, &mut self.weights);
+    }
+}
+
+fn gbps(bytes: usize, f: &mut dyn FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    bytes as f64 / best / 1e9
+}
+
+fn summary(s: &mut Streams) {
+    let n = s.bytes.len();
+    let bound = gbps(n, &mut || {
+        black_box(s.bound());
+    });
+    let sq8 = gbps(n, &mut || s.sq8());
+    let bits = gbps(n, &mut || s.bits());
+    println!(
+        "kernel level {}; working set {:.2} GiB\n  memory-bandwidth bound (sequential u64 sum): {bound:.2} GB/s\n  \
+         SQ8 L2 scan, 384-d rows: {sq8:.2} GB/s = {:.0}% of the bound ({:.1} M rows/s)\n  \
+         1-bit scan, 512-bit codes: {bits:.2} GB/s = {:.0}% of the bound ({:.1} M rows/s)",
+        dispatch::active().name(),
+        n as f64 / (1u64 << 30) as f64,
+        100.0 * sq8 / bound,
+        sq8 * 1e9 / DIM as f64 / 1e6,
+        100.0 * bits / bound,
+        bits * 1e9 / 64.0 / 1e6,
+    );
+}
+
+fn bandwidth(c: &mut Criterion) {
+    let mut s = Streams::new();
+    summary(&mut s);
+    let mut group = c.benchmark_group("bandwidth");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(s.bytes.len() as u64));
+    group.bench_function("sequential_sum_bound", |b| b.iter(|| black_box(s.bound())));
+    group.bench_function("sq8_scan_l2", |b| b.iter(|| s.sq8()));
+    group.bench_function("bit_scan", |b| b.iter(|| s.bits()));
+    group.finish();
+}
+
+fn in_cache(c: &mut Criterion) {
+    let a: Vec<f32> = (0..DIM).map(|i| (i as f32 * 0.1).sin()).collect();
+    let b: Vec<f32> = (0..DIM).map(|i| (i as f32 * 0.2).cos()).collect();
+    let codes = filled(DIM * 256);
+    let query: Vec<i16> = (0..DIM).map(|i| (i % 200) as i16).collect();
+    let mut sums = vec![0i32; 256];
+    let mut group = c.benchmark_group("in_cache");
+    for level in dispatch::available() {
+        let name = level.name();
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(format!("l2_f32_384/{name}"), |bench| {
+            bench.iter(|| distance::l2_squared_at(level, black_box(&a), black_box(&b)))
+        });
+        group.throughput(Throughput::Elements(256));
+        group.bench_function(format!("sq8_l2_256_rows/{name}"), |bench| {
+            bench.iter(|| sq8::scan_l2_codes_at(level, black_box(&codes), &query, &mut sums))
+        });
+    }
+    let _ = KernelLevel::Scalar;
+    group.finish();
+}
+
+criterion_group!(benches, bandwidth, in_cache);
+criterion_main!(benches);
