@@ -77,9 +77,13 @@ fn main() -> drift::Result<()> {
     let qps = QUERIES as f64 / started.elapsed().as_secs_f64();
     let stats = c.stats();
     println!("drift demo: {N} vectors of dimension {DIM}, {QUERIES} queries, k = {K}");
-    println!("  durable ingest (fsync per batch of 1000): {:.0} vectors/s; flushed to shards after {flushed:.2} s", N as f64 / ingest);
+    println!(
+        "  durable ingest (fsync per batch of 1000): {:.0} vectors/s; flushed and indexed ({} centroids) after {flushed:.2} s",
+        N as f64 / ingest,
+        c.stats().centroids
+    );
     println!("  recall@{K}: {:.3}", hits_found as f64 / (QUERIES * K) as f64);
-    println!("  queries/s (one thread, exhaustive scan of the mapped shards): {qps:.0}");
+    println!("  queries/s (one thread, default nprobe {}): {qps:.0}", drift::default_nprobe(stats.centroids));
     println!("  {} rows in {} shard file(s), {} row groups, {:.1} MB", stats.shard_rows, stats.shards, stats.row_groups, stats.shard_bytes as f64 / 1e6);
     println!("  files: {}", std::fs::canonicalize(&dir).unwrap_or(dir).display());
     db.close()

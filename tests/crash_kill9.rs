@@ -5,8 +5,9 @@
 //! The child logs each operation to a side file before it starts ("I n") and after it
 //! is acknowledged ("K n"). After a kill, the database must equal the model of all
 //! acknowledged operations, plus at most the one operation that was in flight, applied
-//! whole. Operations mix adds, upserts, removes and compactions; tiny memtables, WAL
-//! segments and shards make flushes, roll-overs, recycling and sealing happen
+//! whole. Operations mix adds, upserts, removes, compactions and index rebalances;
+//! tiny memtables, WAL segments, shards and index lists make flushes, roll-overs,
+//! recycling, sealing, the index build, splits, merges and reassignments happen
 //! constantly, so kills land inside all of them. Cycles alternate between the
 //! `Always` and `Never` sync policies (a process kill keeps the page cache, so even
 //! `Never` must keep every acknowledged write).
@@ -34,11 +35,14 @@ enum Op {
     Upsert { doc: u64 },
     Remove { doc: u64 },
     Compact,
+    Rebalance,
 }
 
 fn op_for(n: u64) -> Op {
     if n % 50 == 49 {
         Op::Compact
+    } else if n % 50 == 24 {
+        Op::Rebalance
     } else if n % 11 == 10 && n > 7 {
         Op::Remove { doc: n - 7 }
     } else if n % 5 == 4 && n > 3 {
@@ -67,7 +71,7 @@ fn apply(model: &mut Model, n: u64) {
         Op::Remove { doc } => {
             model.remove(&u128::from(doc));
         }
-        Op::Compact => {}
+        Op::Compact | Op::Rebalance => {}
     }
 }
 
@@ -76,6 +80,11 @@ fn child_options(policy: &str) -> DatabaseOptions {
         sync_policy: if policy == "never" { SyncPolicy::Never } else { SyncPolicy::Always },
         background_threads: true,
         memtable_flush_bytes: 24 << 10,
+        // Index early and split often, so kills also land inside index builds, routed
+        // flushes, splits, merges and reassignments (run by the background thread after
+        // each flush, and by the Rebalance op).
+        index_min_rows: 200,
+        index_shard_rows: 8,
         ..small_options()
     }
 }
@@ -110,6 +119,9 @@ fn child_writer() {
             Op::Remove { doc } => c.remove(&[DocumentId::from(doc)]).expect("remove"),
             Op::Compact => {
                 c.compact().expect("compact");
+            }
+            Op::Rebalance => {
+                c.rebalance().expect("rebalance");
             }
         }
         log.write_all(format!("K {n}\n").as_bytes()).unwrap();
@@ -212,5 +224,12 @@ fn every_acknowledged_write_survives_sigkill() {
         resolved = started;
     }
     assert!(resolved > cycles, "the children made too little progress: {resolved} operations");
-    println!("{cycles} kill cycles, {resolved} operations, {in_flight_applied} in-flight operations found applied");
+    let db = Database::open(dir.path().join("db"), small_options()).unwrap();
+    let stats = db.collection("c").unwrap().stats();
+    assert!(stats.centroids > 0, "the crash run never built the centroid index: {stats:?}");
+    println!(
+        "{cycles} kill cycles, {resolved} operations, {in_flight_applied} in-flight operations found applied; \
+         index at the end: {} centroids over {} shards",
+        stats.centroids, stats.shards
+    );
 }

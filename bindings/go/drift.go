@@ -400,15 +400,26 @@ func (c *Collection) Remove(ids ...DocumentID) error {
 
 // SearchOptions are the options of a search.
 type SearchOptions struct {
-	K              int
+	// K is the number of hits wanted (1 to 100000).
+	K int
+	// OnePerDocument returns at most one hit (the closest posting) per document.
 	OnePerDocument bool
+	// NProbe is the number of centroids whose shards are scanned once the collection
+	// is indexed (the recall/speed knob); 0 means the default (15% of the centroids).
+	NProbe int
+	// RerankFactor is how many candidates per wanted hit are re-ranked with exact
+	// distances; 0 means the default (8).
+	RerankFactor int
 }
 
 func (o SearchOptions) c() (C.drift_search_options, error) {
 	if o.K <= 0 || o.K > 100000 {
 		return C.drift_search_options{}, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("k must be between 1 and 100000, got %d", o.K)}
 	}
-	opts := C.drift_search_options{k: C.uint32_t(o.K)}
+	if o.NProbe < 0 || o.RerankFactor < 0 || o.RerankFactor > 1000 {
+		return C.drift_search_options{}, &Error{Code: CodeInvalidArgument, Message: "NProbe must be >= 0 and RerankFactor between 0 and 1000"}
+	}
+	opts := C.drift_search_options{k: C.uint32_t(o.K), nprobe: C.uint32_t(o.NProbe), rerank_factor: C.uint32_t(o.RerankFactor)}
 	if o.OnePerDocument {
 		opts.one_per_document = 1
 	}

@@ -48,6 +48,13 @@ func TestLifecyclePersistsAcrossReopen(t *testing.T) {
 	if err != nil || one[1].DocumentID.Uint64() == 7 {
 		t.Fatalf("one per document: %+v %v", one, err)
 	}
+	probed, err := c.Search([]float32{0.9, 0.1, 0, 0}, SearchOptions{K: 1, NProbe: 4, RerankFactor: 2})
+	if err != nil || probed[0].DocumentID.Uint64() != 7 {
+		t.Fatalf("search with nprobe: %+v %v", probed, err)
+	}
+	if _, err := c.Search([]float32{1, 0, 0, 0}, SearchOptions{K: 1, RerankFactor: 5000}); err == nil {
+		t.Fatal("a rerank factor above 1000 must be refused")
+	}
 	batch, err := c.SearchBatch([][]float32{{1, 0, 0, 0}, {0, 0, 1, 0}}, SearchOptions{K: 1})
 	if err != nil || batch[1][0].DocumentID.Uint64() != 9 {
 		t.Fatalf("batch: %+v %v", batch, err)

@@ -121,12 +121,24 @@ public final class Collection implements AutoCloseable {
 
     /** As {@link #search(float[], int)}, optionally returning one hit per document. */
     public List<Hit> search(float[] query, int k, boolean onePerDocument) {
+        return search(query, k, onePerDocument, 0, 0);
+    }
+
+    /**
+     * As {@link #search(float[], int, boolean)}, probing {@code nprobe} centroids of an
+     * indexed collection and re-ranking {@code rerankFactor × k} candidates exactly
+     * (0 = the defaults: 15% of the centroids, factor 8).
+     */
+    public List<Hit> search(float[] query, int k, boolean onePerDocument, int nprobe, int rerankFactor) {
+        if (nprobe < 0 || rerankFactor < 0) {
+            throw new DriftException(1, "nprobe and rerankFactor must not be negative");
+        }
         if (k <= 0) {
             throw new DriftException(1, "k must be positive, got " + k);
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment q = arena.allocateFrom(JAVA_FLOAT, query);
-            MemorySegment options = options(arena, k, onePerDocument);
+            MemorySegment options = options(arena, k, onePerDocument, nprobe, rerankFactor);
             MemorySegment hits = arena.allocate(Native.HIT, k);
             MemorySegment count = arena.allocate(JAVA_LONG);
             MemorySegment err = arena.allocate(ADDRESS);
@@ -151,7 +163,7 @@ public final class Collection implements AutoCloseable {
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment err = arena.allocate(ADDRESS);
             int status = (int) Native.SEARCH_BATCH.invokeExact(handle, flat, (long) queries.size(), (long) dimension,
-                    options(arena, k, false), out, err);
+                    options(arena, k, false, 0, 0), out, err);
             Native.check(status, err);
             MemorySegment results = out.get(ADDRESS, 0);
             try {
@@ -195,10 +207,12 @@ public final class Collection implements AutoCloseable {
         }
     }
 
-    private static MemorySegment options(Arena arena, int k, boolean onePerDocument) {
+    private static MemorySegment options(Arena arena, int k, boolean onePerDocument, int nprobe, int rerankFactor) {
         MemorySegment o = arena.allocate(Native.SEARCH_OPTIONS);
         o.set(JAVA_INT, 0, k);
         o.set(JAVA_INT, 4, onePerDocument ? 1 : 0);
+        o.set(JAVA_INT, 8, nprobe);
+        o.set(JAVA_INT, 12, rerankFactor);
         return o;
     }
 

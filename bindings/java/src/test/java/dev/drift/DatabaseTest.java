@@ -43,6 +43,9 @@ class DatabaseTest {
             assertEquals(7, hits.get(0).documentId().low());
             assertEquals(10, hits.get(0).length());
             List<Hit> one = c.search(new float[] {0.9f, 0.1f, 0, 0}, 2, true);
+            List<Hit> probed = c.search(new float[] {0.9f, 0.1f, 0, 0}, 1, false, 4, 2);
+            assertEquals(hits.get(0).documentId(), probed.get(0).documentId());
+            assertThrows(DriftException.class, () -> c.search(new float[] {1, 0, 0, 0}, 1, false, 0, 5000));
             assertTrue(one.get(1).documentId().low() != 7);
             List<List<Hit>> batch = c.searchBatch(List.of(new float[] {1, 0, 0, 0}, new float[] {0, 0, 1, 0}), 1);
             assertEquals(9, batch.get(1).get(0).documentId().low());
