@@ -19,6 +19,7 @@
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
+use std::sync::Arc;
 
 use crate::collection::CollectionState;
 use crate::error::Result;
@@ -28,6 +29,7 @@ use crate::kernels::rabitq::BitQuery;
 use crate::kernels::sq8::CodeQuery;
 use crate::options::Metric;
 use crate::posting::{DEFAULT_RERANK_FACTOR, SearchOptions, default_nprobe};
+use crate::storage::shard_file::ShardReader;
 
 /// A scored row.
 #[derive(Debug, Clone, Copy)]
@@ -96,8 +98,16 @@ impl TopK {
 /// Every visible row scored exactly; the `limit` closest, closest first.
 pub(crate) fn exact(st: &CollectionState, metric: Metric, q: &[f32], limit: usize) -> Result<Vec<Candidate>> {
     let mut top = TopK::new(limit.max(1));
-    let threshold = std::cell::Cell::new(f32::INFINITY);
-    st.scan(
+    offer_exact(st, &st.shards, metric, q, &mut top)?;
+    Ok(top.into_sorted())
+}
+
+/// Offers every visible memtable row and every row of `shards` to `top`, scored with
+/// exact f32 distances.
+fn offer_exact(st: &CollectionState, shards: &[Arc<ShardReader>], metric: Metric, q: &[f32], top: &mut TopK) -> Result<()> {
+    let threshold = std::cell::Cell::new(top.threshold());
+    st.scan_rows(
+        shards,
         |v| {
             let dist = distance::distance(metric, q, v);
             (dist <= threshold.get()).then_some(dist)
@@ -106,8 +116,7 @@ pub(crate) fn exact(st: &CollectionState, metric: Metric, q: &[f32], limit: usiz
             top.offer(Candidate { distance: dist, document_id: row.document_id, span: row.span, row_id: row.row_id });
             threshold.set(top.threshold());
         },
-    )?;
-    Ok(top.into_sorted())
+    )
 }
 
 /// A row found by the code-space scan, waiting for its exact re-rank.
@@ -181,18 +190,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
     let keep = limit.saturating_mul(options.rerank_factor.unwrap_or(DEFAULT_RERANK_FACTOR)).max(limit);
     let coarse_cap = keep;
     let mut top = TopK::new(limit);
-    let threshold = std::cell::Cell::new(f32::INFINITY);
-    st.scan_rows(
-        &routing.unrouted,
-        |v| {
-            let dist = distance::distance(metric, q, v);
-            (dist <= threshold.get()).then_some(dist)
-        },
-        |row, dist| {
-            top.offer(Candidate { distance: dist, document_id: row.document_id, span: row.span, row_id: row.row_id });
-            threshold.set(top.threshold());
-        },
-    )?;
+    offer_exact(st, &routing.unrouted, metric, q, &mut top)?;
     SCRATCH.with(|cell| {
         let mut fresh = None;
         let mut guard = cell.try_borrow_mut().ok();

@@ -73,15 +73,7 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
             if rows == 0 {
                 continue;
             }
-            let header = ShardHeader {
-                metric: c.metric,
-                dimension: c.dimension,
-                collection_id: c.id,
-                shard_id: record.next_shard_id,
-                centroid_id: victim.header.centroid_id,
-            };
-            record.next_shard_id += 1;
-            let mut out = ShardDraft::create(db, header, &mut created)?;
+            let mut out = ShardDraft::create(db, ShardHeader::next(record, victim.header.centroid_id), &mut created)?;
             out.centroid = table.position(victim.header.centroid_id).map(|p| table.vector(p).to_vec());
             let mut buffer = RowBuffer::default();
             let view = victim.mapped()?;

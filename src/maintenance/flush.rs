@@ -85,7 +85,7 @@ pub(crate) fn flush_locked(db: &DbInner) -> Result<()> {
         } else if !table.is_empty() {
             write_routed(db, c, record, &frozen, &shards, &table, &tombstones, &mut created).map(|r| (r, None))
         } else {
-            write_frozen(db, c, record, &frozen, &shards, &tombstones, &mut created).map(|r| (r, None))
+            write_frozen(db, record, &frozen, &shards, &tombstones, &mut created).map(|r| (r, None))
         };
         match written {
             Ok((readers, table)) => swaps.push((c.clone(), frozen.len(), readers, table)),
@@ -137,7 +137,6 @@ pub(crate) fn flush_locked(db: &DbInner) -> Result<()> {
 /// shard readers as they will be once the manifest is published.
 fn write_frozen(
     db: &DbInner,
-    c: &CollectionInner,
     record: &mut CollectionRecord,
     frozen: &[Arc<Memtable>],
     shards: &[Arc<ShardReader>],
@@ -158,15 +157,7 @@ fn write_frozen(
                 Some(d) if d.rows < max_rows => d,
                 full => {
                     touched.extend(full);
-                    let header = ShardHeader {
-                        metric: c.metric,
-                        dimension: c.dimension,
-                        collection_id: c.id,
-                        shard_id: record.next_shard_id,
-                        centroid_id: NO_CENTROID,
-                    };
-                    record.next_shard_id += 1;
-                    ShardDraft::create(db, header, created)?
+                    ShardDraft::create(db, ShardHeader::next(record, NO_CENTROID), created)?
                 }
             };
             let mut draft = draft;
@@ -186,20 +177,7 @@ fn write_frozen(
         }
         draft.sync(db)?;
     }
-    let mut readers: Vec<Arc<ShardReader>> = shards
-        .iter()
-        .filter(|s| !touched.iter().any(|d| d.header.shard_id == s.header.shard_id))
-        .cloned()
-        .collect();
-    for draft in &touched {
-        let entry = draft.record();
-        match record.shards.iter_mut().find(|s| s.shard_id == entry.shard_id) {
-            Some(existing) => *existing = entry,
-            None => record.shards.push(entry),
-        }
-        readers.push(draft.open_reader(db)?);
-    }
-    Ok(readers)
+    install(db, record, shards, &touched)
 }
 
 /// Writes frozen memtables of an indexed collection: every visible row to its nearest
@@ -235,17 +213,7 @@ fn write_routed(
         let open = shards.iter().find(|s| !s.sealed && s.header.centroid_id == centroid_id && s.rows < db.options.shard_max_rows);
         let mut draft = match open {
             Some(reader) => ShardDraft::resume(db, reader)?,
-            None => {
-                let header = ShardHeader {
-                    metric: c.metric,
-                    dimension: c.dimension,
-                    collection_id: c.id,
-                    shard_id: record.next_shard_id,
-                    centroid_id,
-                };
-                record.next_shard_id += 1;
-                ShardDraft::create(db, header, created)?
-            }
+            None => ShardDraft::create(db, ShardHeader::next(record, centroid_id), created)?,
         };
         draft.centroid = Some(table.vector(position).to_vec());
         rows.append_to(&mut draft, rows_of, db.options.row_group_max_rows)?;
@@ -255,12 +223,18 @@ fn write_routed(
         draft.sync(db)?;
         touched.push(draft);
     }
+    install(db, record, shards, &touched)
+}
+
+/// Records the written drafts in the manifest entry and returns the collection's shard
+/// readers as they will be once it is published: the untouched ones plus the drafts.
+fn install(db: &DbInner, record: &mut CollectionRecord, shards: &[Arc<ShardReader>], touched: &[ShardDraft]) -> Result<Vec<Arc<ShardReader>>> {
     let mut readers: Vec<Arc<ShardReader>> = shards
         .iter()
         .filter(|s| !touched.iter().any(|d| d.header.shard_id == s.header.shard_id))
         .cloned()
         .collect();
-    for draft in &touched {
+    for draft in touched {
         let entry = draft.record();
         match record.shards.iter_mut().find(|s| s.shard_id == entry.shard_id) {
             Some(existing) => *existing = entry,

@@ -71,7 +71,7 @@ pub(crate) fn build(
     let positions: Vec<usize> = (0..k).collect();
     record.shards.clear();
     let seal = db.options.object_store.is_some();
-    let readers = rows.write_shards(db, c, record, &members, &table, &positions, seal, created)?;
+    let readers = rows.write_shards(db, record, &members, &table, &positions, seal, created)?;
     record.centroids = table.records();
     Ok(BuiltIndex { table, readers, retired: shards.iter().map(|s| s.path.clone()).collect() })
 }

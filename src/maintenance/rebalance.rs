@@ -233,7 +233,7 @@ fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, st
     record.shards.retain(|s| !retired_ids.contains(&s.shard_id));
     let mut created = Vec::new();
     let seal = db.options.object_store.is_some();
-    let written = rows.write_shards(db, c, record, &members, &new_table, &destinations, seal, &mut created).and_then(|readers| {
+    let written = rows.write_shards(db, record, &members, &new_table, &destinations, seal, &mut created).and_then(|readers| {
         if !created.is_empty() {
             db.sync_dir(&db.shards_dir())?;
         }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::draft::{RowBuffer, ShardDraft};
-use crate::collection::CollectionInner;
 use crate::db::DbInner;
 use crate::error::Result;
 use crate::index::routing::CentroidTable;
@@ -94,11 +93,9 @@ impl RowSet {
     /// Writes `members[i]` into a new shard owned by centroid `positions[i]` of `table`, for
     /// every non-empty member list; seals the shards when `seal` and fsyncs them (the
     /// caller fsyncs the directory and publishes). New paths go to `created`.
-    #[allow(clippy::too_many_arguments)]
     pub fn write_shards(
         &self,
         db: &DbInner,
-        c: &CollectionInner,
         record: &mut CollectionRecord,
         members: &[Vec<u32>],
         table: &CentroidTable,
@@ -112,15 +109,7 @@ impl RowSet {
                 continue;
             }
             let centroid_id = table.ids[position];
-            let header = ShardHeader {
-                metric: c.metric,
-                dimension: c.dimension,
-                collection_id: c.id,
-                shard_id: record.next_shard_id,
-                centroid_id,
-            };
-            record.next_shard_id += 1;
-            let mut draft = ShardDraft::create(db, header, created)?;
+            let mut draft = ShardDraft::create(db, ShardHeader::next(record, centroid_id), created)?;
             draft.centroid = Some(table.vector(position).to_vec());
             self.append_to(&mut draft, rows, db.options.row_group_max_rows)?;
             if seal {

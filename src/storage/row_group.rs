@@ -338,18 +338,17 @@ impl RowGroupMeta {
 
     /// Checks the body checksum (reads every byte of the group).
     pub fn verify_body(&self, view: &MmapView, path: &Path) -> Result<()> {
-        let body = view
-            .slice(self.offset + HEADER_LEN as u64, self.layout.total_len - HEADER_LEN as u64)
-            .ok_or_else(|| Error::corrupt(path, self.offset, "row group body out of bounds"))?;
-        let actual = format::crc(body);
-        if actual != self.body_crc {
-            return Err(Error::ChecksumMismatch {
-                file: path.to_owned(),
-                offset: self.offset,
-                structure: "row group body",
-                expected: self.body_crc,
-                actual,
-            });
+        self.check_section(view, path, self.layout.total_len, self.body_crc, "row group body")
+    }
+
+    /// CRC32C of the body bytes up to `end` (from the group start) against `expected`.
+    fn check_section(&self, view: &MmapView, path: &Path, end: u64, expected: u32, structure: &'static str) -> Result<()> {
+        let bytes = view
+            .slice(self.offset + HEADER_LEN as u64, end.saturating_sub(HEADER_LEN as u64))
+            .ok_or_else(|| Error::corrupt(path, self.offset, format!("{structure} out of bounds")))?;
+        let actual = format::crc(bytes);
+        if actual != expected {
+            return Err(Error::ChecksumMismatch { file: path.to_owned(), offset: self.offset, structure, expected, actual });
         }
         Ok(())
     }
@@ -362,21 +361,7 @@ impl RowGroupMeta {
 
     /// Checks the hot section's checksum (reads only the hot columns).
     pub fn verify_hot(&self, view: &MmapView, path: &Path) -> Result<()> {
-        let len = self.layout.hot_end.saturating_sub(HEADER_LEN as u64);
-        let hot = view
-            .slice(self.offset + HEADER_LEN as u64, len)
-            .ok_or_else(|| Error::corrupt(path, self.offset, "row group hot section out of bounds"))?;
-        let actual = format::crc(hot);
-        if actual != self.hot_crc {
-            return Err(Error::ChecksumMismatch {
-                file: path.to_owned(),
-                offset: self.offset,
-                structure: "row group hot columns",
-                expected: self.hot_crc,
-                actual,
-            });
-        }
-        Ok(())
+        self.check_section(view, path, self.layout.hot_end, self.hot_crc, "row group hot columns")
     }
 
     /// The columns, borrowed from the map.

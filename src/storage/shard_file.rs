@@ -103,6 +103,14 @@ impl ShardHeader {
         }
     }
 
+    /// The header of a new shard of `record`'s collection owned by `centroid_id`; takes
+    /// the next shard id (ids are never reused).
+    pub fn next(record: &mut super::manifest::CollectionRecord, centroid_id: u32) -> ShardHeader {
+        let shard_id = record.next_shard_id;
+        record.next_shard_id += 1;
+        ShardHeader { metric: record.metric, dimension: record.dimension, collection_id: record.id, shard_id, centroid_id }
+    }
+
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut buf = [0u8; HEADER_LEN];
         buf[MAGIC_OFFSET..MAGIC_OFFSET + 8].copy_from_slice(&MAGIC);
