@@ -93,6 +93,7 @@ impl RowSet {
     /// Writes `members[i]` into a new shard owned by centroid `positions[i]` of `table`, for
     /// every non-empty member list; seals the shards when `seal` and fsyncs them (the
     /// caller fsyncs the directory and publishes). New paths go to `created`.
+    #[allow(clippy::too_many_arguments)] // what to write, where, and the caller's undo list
     pub fn write_shards(
         &self,
         db: &DbInner,
