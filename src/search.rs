@@ -4,8 +4,9 @@
 //! 1. routes the query to its `nprobe` nearest centroids (`RoutingSnapshot::probe`);
 //! 2. scans those centroids' shards with 1-bit codes (`kernels::rabitq`: 64 bytes and 3
 //!    factors per 384-d row), keeping the `rerank_factor × limit` best estimates
-//!    (tombstoned rows never enter; version-1 row groups, which have no 1-bit codes, are
-//!    scanned with their SQ8 codes instead, `kernels::sq8::CodeQuery`);
+//!    (tombstoned rows never enter; row groups without 1-bit codes — version 1, or
+//!    dimensions below 128 — are scanned with their SQ8 codes instead,
+//!    `kernels::sq8::CodeQuery`);
 //! 3. re-ranks those with exact f32 distances read from the memory map;
 //! 4. merges memtable rows and unrouted shards, scored exactly.
 //!

@@ -52,9 +52,48 @@ pub fn nearest(v: &[f32], centroids: &[f32], d: usize) -> (usize, f32) {
     best
 }
 
+/// For each of `points`, the index of the nearest of `centroids` (row-major, `d`
+/// wide) and its squared distance, computed as `‖p‖² + ‖c‖² − 2 p·c` over 4 × 4 blocks
+/// (`distance::dots_4x4`).
+pub fn nearest_many(points: &[&[f32]], centroids: &[f32], d: usize) -> Vec<(usize, f32)> {
+    let k = centroids.len() / d.max(1);
+    let cnorm: Vec<f32> = centroids.chunks_exact(d.max(1)).map(|c| super::distance::dot(c, c)).collect();
+    let mut best = vec![(0usize, f32::INFINITY); points.len()];
+    let mut block = [0f32; 16];
+    let full_c = k / 4 * 4;
+    for (pb, points4) in points.chunks(4).enumerate() {
+        let pn: Vec<f32> = points4.iter().map(|p| super::distance::dot(p, p)).collect();
+        if points4.len() == 4 {
+            for c0 in (0..full_c).step_by(4) {
+                let cs = [0, 1, 2, 3].map(|j| &centroids[(c0 + j) * d..(c0 + j + 1) * d]);
+                super::distance::dots_4x4([points4[0], points4[1], points4[2], points4[3]], cs, &mut block);
+                for r in 0..4 {
+                    for j in 0..4 {
+                        let dist = (pn[r] + cnorm[c0 + j] - 2.0 * block[4 * r + j]).max(0.0);
+                        if dist < best[pb * 4 + r].1 {
+                            best[pb * 4 + r] = (c0 + j, dist);
+                        }
+                    }
+                }
+            }
+        }
+        let first = if points4.len() == 4 { full_c } else { 0 };
+        for (r, p) in points4.iter().enumerate() {
+            for c in first..k {
+                let dist = l2_squared(p, &centroids[c * d..(c + 1) * d]);
+                if dist < best[pb * 4 + r].1 {
+                    best[pb * 4 + r] = (c, dist);
+                }
+            }
+        }
+    }
+    best
+}
+
 /// Nearest centroid of every row.
 pub fn assign(vectors: &[f32], d: usize, centroids: &[f32]) -> Vec<u32> {
-    vectors.chunks_exact(d).map(|v| nearest(v, centroids, d).0 as u32).collect()
+    let points: Vec<&[f32]> = vectors.chunks_exact(d).collect();
+    nearest_many(&points, centroids, d).into_iter().map(|(c, _)| c as u32).collect()
 }
 
 /// Up to `max` rows picked evenly (deterministic), as indices.
@@ -121,9 +160,8 @@ pub fn train(vectors: &[f32], d: usize, points: &[usize], k: usize, iterations: 
     let mut counts = vec![0usize; k];
     let mut assigned = vec![(0usize, 0f32); training.len()];
     for _ in 0..iterations {
-        for (slot, p) in assigned.iter_mut().zip(&training) {
-            *slot = nearest(&vectors[p * d..p * d + d], &centroids, d);
-        }
+        let points: Vec<&[f32]> = training.iter().map(|p| &vectors[p * d..p * d + d]).collect();
+        assigned = nearest_many(&points, &centroids, d);
         sums.iter_mut().for_each(|s| *s = 0.0);
         counts.iter_mut().for_each(|c| *c = 0);
         for ((c, _), p) in assigned.iter().zip(&training) {

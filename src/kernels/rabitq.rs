@@ -67,20 +67,39 @@ impl Rotation {
 
     /// `out = P·x` (x zero-padded to `bits`); `out.len() == bits`.
     pub fn rotate(&self, x: &[f32], out: &mut [f32]) {
+        self.rotate_at(dispatch::active(), x, out)
+    }
+
+    /// [`Rotation::rotate`] at a kernel level; every level gives the same bits (the
+    /// same operations in the same order, only wider), so codes written at one level
+    /// are read at any other.
+    pub fn rotate_at(&self, level: KernelLevel, x: &[f32], out: &mut [f32]) {
         out.iter_mut().for_each(|o| *o = 0.0);
         out[..x.len()].copy_from_slice(x);
         let scale = 1.0 / (self.bits as f32).sqrt();
-        for signs in &self.signs {
-            for (o, s) in out.iter_mut().zip(signs) {
-                *o *= s;
-            }
-            hadamard(out);
-            out.iter_mut().for_each(|o| *o *= scale);
+        #[cfg(target_arch = "x86_64")]
+        if super::x86::rotate_rounds(level, &self.signs, scale, out).is_some() {
+            return;
         }
+        let _ = level;
+        rotate_rounds(&self.signs, scale, out);
+    }
+}
+
+/// Three rounds of sign flips and normalised Walsh–Hadamard transforms, in place.
+#[inline(always)]
+pub(crate) fn rotate_rounds(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) {
+    for signs in signs {
+        for (o, s) in out.iter_mut().zip(signs) {
+            *o *= s;
+        }
+        hadamard(out);
+        out.iter_mut().for_each(|o| *o *= scale);
     }
 }
 
 /// In-place unnormalised Walsh–Hadamard transform (length a power of two).
+#[inline(always)]
 fn hadamard(v: &mut [f32]) {
     let n = v.len();
     let mut h = 1;
@@ -249,6 +268,19 @@ mod tests {
         r.rotate(&y, &mut ry);
         assert!((distance::dot_scalar(&rx, &ry) - distance::dot_scalar(&x, &y)).abs() < 1e-3);
         assert!((distance::dot_scalar(&rx, &rx) - distance::dot_scalar(&x, &x)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn the_rotation_is_bit_identical_at_every_level() {
+        let r = Rotation::for_dimension(384);
+        let x: Vec<f32> = (0..384).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+        let mut want = vec![0.0; 512];
+        r.rotate_at(KernelLevel::Scalar, &x, &mut want);
+        for level in dispatch::available() {
+            let mut got = vec![0.0; 512];
+            r.rotate_at(level, &x, &mut got);
+            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{level:?}");
+        }
     }
 
     #[test]

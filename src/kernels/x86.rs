@@ -353,6 +353,49 @@ fn scan_dot_codes_avx512(codes: &[u8], query: &[i16], out: &mut [i32]) {
     }
 }
 
+// ---------------------------------------------------------------- blocked dot products
+
+/// `out[4i + j] = a[i] · b[j]` for four rows of `a` and four of `b`, all of length `d`:
+/// 16 accumulators, so each loaded value feeds four FMAs (k-means assignment and
+/// routed flushes, where many points meet many centroids).
+#[target_feature(enable = "avx512f")]
+fn dots_4x4_avx512(a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) {
+    let d = a.iter().chain(b.iter()).map(|r| r.len()).min().unwrap_or(0);
+    let mut acc = [_mm512_setzero_ps(); 16];
+    let mut i = 0;
+    while i < d {
+        let take = (d - i).min(16);
+        let mask: __mmask16 = if take == 16 { 0xFFFF } else { (1u16 << take) - 1 };
+        // SAFETY: every row holds at least `d` floats and lanes past `d − i` are masked
+        // off, and masked-off lanes are never read.
+        let (x, y) = unsafe {
+            (
+                [0, 1, 2, 3].map(|r| _mm512_maskz_loadu_ps(mask, a[r].as_ptr().add(i))),
+                [0, 1, 2, 3].map(|r| _mm512_maskz_loadu_ps(mask, b[r].as_ptr().add(i))),
+            )
+        };
+        for r in 0..4 {
+            for c in 0..4 {
+                acc[4 * r + c] = _mm512_fmadd_ps(x[r], y[c], acc[4 * r + c]);
+            }
+        }
+        i += 16;
+    }
+    for (o, v) in out.iter_mut().zip(acc) {
+        *o = _mm512_reduce_add_ps(v);
+    }
+}
+
+/// Sixteen dot products of a 4 × 4 block (see `dots_4x4_avx512`); `None` below AVX-512.
+pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) -> Option<()> {
+    if level.min(dispatch::supported()) == KernelLevel::Avx512 {
+        // SAFETY: `dispatch::supported` detected AVX-512 F on this CPU.
+        unsafe { dots_4x4_avx512(a, b, out) };
+        return Some(());
+    }
+    None
+}
+
 // ---------------------------------------------------------------- 1-bit codes
 
 /// Σⱼ 2ʲ·popcount(code ∧ planeⱼ) per row, 512 bits at a time (`words` a multiple of 8).
@@ -446,6 +489,18 @@ fn map_query_avx2(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &m
     map_query_body(q, offset, inv, lo, hi, out)
 }
 
+// ---------------------------------------------------------------- rotation
+
+#[target_feature(enable = "avx512f")]
+fn rotate_rounds_avx512(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) {
+    super::rabitq::rotate_rounds(signs, scale, out)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn rotate_rounds_avx2(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) {
+    super::rabitq::rotate_rounds(signs, scale, out)
+}
+
 // ---------------------------------------------------------------- safe entry points
 
 /// Runs the AVX-512 or AVX2 version of a kernel for `level` (clamped to what the CPU
@@ -484,4 +539,8 @@ entry!(
 entry!(
     /// Maps a query into SQ8 code space: `round((q − offset) × inv)` clamped.
     map_query(q: &[f32], offset: &[f32], inv: f32, lo: f32, hi: f32, out: &mut [i16]) -> (), map_query_avx512, map_query_avx2
+);
+entry!(
+    /// The 1-bit codes' rotation (plain code the compiler vectorises for the level).
+    rotate_rounds(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) -> (), rotate_rounds_avx512, rotate_rounds_avx2
 );

@@ -30,7 +30,8 @@
 //!   `bit_codes` (n × code_bits / 8 bytes), `bit_factors` (n × 3 f32), `vector_crcs`
 //!   (n × u32, CRC32C of each row's `d × 4` vector bytes);
 //! - cold: `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes` (n × d × u8,
-//!   row-major), `vectors` (n × d × f32, row-major).
+//!   row-major) — these three only when code_bits is 0, empty otherwise — then
+//!   `vectors` (n × d × f32, row-major).
 //!
 //! Version 1: `document_ids`, `spans`, `row_ids`, `sq8_min`, `sq8_scale`, `sq8_codes`,
 //! `vectors` (no hot section, no 1-bit codes, no per-vector CRCs; `body_crc` only).
@@ -155,10 +156,13 @@ impl ColumnLayout {
         let bit_codes = after_row_ids;
         let bit_factors = next(bit_codes, n.checked_mul(code_bits as u64 / 8)?)?;
         let vector_crcs = next(bit_factors, n.checked_mul(factors)?)?;
+        // SQ8 columns only where there are no 1-bit codes (dimensions below 128): a
+        // search of a group with 1-bit codes never reads them.
+        let sq8_dims = if code_bits == 0 { d } else { 0 };
         let sq8_min = next(vector_crcs, n.checked_mul(4)?)?;
-        let sq8_scale = next(sq8_min, d.checked_mul(4)?)?;
-        let sq8_codes = next(sq8_scale, d.checked_mul(4)?)?;
-        let vectors = next(sq8_codes, n.checked_mul(d)?)?;
+        let sq8_scale = next(sq8_min, sq8_dims.checked_mul(4)?)?;
+        let sq8_codes = next(sq8_scale, sq8_dims.checked_mul(4)?)?;
+        let vectors = next(sq8_codes, n.checked_mul(sq8_dims)?)?;
         let total_len = next(vectors, n.checked_mul(d)?.checked_mul(4)?)?;
         Some(ColumnLayout {
             document_ids,
@@ -215,13 +219,15 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
     for (i, row_id) in input.row_ids.iter().enumerate() {
         format::put_u64(&mut buf, layout.row_ids as usize + i * 8, *row_id);
     }
-    let (mins, scales) = crate::kernels::sq8::train(input.vectors, d);
-    for j in 0..d {
-        format::put_u32(&mut buf, layout.sq8_min as usize + j * 4, mins[j].to_bits());
-        format::put_u32(&mut buf, layout.sq8_scale as usize + j * 4, scales[j].to_bits());
+    if code_bits == 0 {
+        let (mins, scales) = crate::kernels::sq8::train(input.vectors, d);
+        for j in 0..d {
+            format::put_u32(&mut buf, layout.sq8_min as usize + j * 4, mins[j].to_bits());
+            format::put_u32(&mut buf, layout.sq8_scale as usize + j * 4, scales[j].to_bits());
+        }
+        let codes_at = layout.sq8_codes as usize;
+        crate::kernels::sq8::encode(input.vectors, &mins, &scales, &mut buf[codes_at..codes_at + n * d]);
     }
-    let codes_at = layout.sq8_codes as usize;
-    crate::kernels::sq8::encode(input.vectors, &mins, &scales, &mut buf[codes_at..codes_at + n * d]);
     if code_bits > 0 {
         let (codes_at, factors_at) = (layout.bit_codes as usize, layout.bit_factors as usize);
         let mut factors = vec![0f32; n * rabitq::FACTORS];
@@ -369,6 +375,7 @@ impl RowGroupMeta {
         let at = |column: u64| self.offset + column;
         let n = self.rows;
         let bad = || Error::corrupt(path, self.offset, "row group column out of bounds or misaligned");
+        let sq8_dims = if self.code_bits == 0 { dimension } else { 0 };
         Ok(RowGroupColumns {
             rows: n,
             dimension,
@@ -376,9 +383,9 @@ impl RowGroupMeta {
             document_ids: view.typed::<u64>(at(self.layout.document_ids), n * 2).ok_or_else(bad)?,
             spans: view.typed::<u32>(at(self.layout.spans), n * 2).ok_or_else(bad)?,
             row_ids: view.typed::<u64>(at(self.layout.row_ids), n).ok_or_else(bad)?,
-            sq8_min: view.typed::<f32>(at(self.layout.sq8_min), dimension).ok_or_else(bad)?,
-            sq8_scale: view.typed::<f32>(at(self.layout.sq8_scale), dimension).ok_or_else(bad)?,
-            sq8_codes: view.typed::<u8>(at(self.layout.sq8_codes), n * dimension).ok_or_else(bad)?,
+            sq8_min: view.typed::<f32>(at(self.layout.sq8_min), sq8_dims).ok_or_else(bad)?,
+            sq8_scale: view.typed::<f32>(at(self.layout.sq8_scale), sq8_dims).ok_or_else(bad)?,
+            sq8_codes: view.typed::<u8>(at(self.layout.sq8_codes), n * sq8_dims).ok_or_else(bad)?,
             code_bits: self.code_bits,
             bit_codes: view.typed::<u8>(at(self.layout.bit_codes), n * self.code_bits / 8).ok_or_else(bad)?,
             bit_factors: view
