@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::kernels::distance;
+use crate::kernels::{distance, kmeans};
 use crate::kernels::sq8::{self, CodeQuery};
 use crate::options::Metric;
 use crate::storage::manifest::CentroidRecord;
@@ -76,6 +76,19 @@ impl CentroidTable {
             }
         }
         best.0
+    }
+
+    /// [`CentroidTable::nearest`] for every row of row-major `vectors` (blocked kernels
+    /// for L2 and cosine).
+    pub fn nearest_many(&self, metric: Metric, vectors: &[f32]) -> Vec<usize> {
+        let d = self.dimension.max(1);
+        match metric {
+            Metric::L2 | Metric::Cosine => {
+                let points: Vec<&[f32]> = vectors.chunks_exact(d).collect();
+                kmeans::nearest_many(&points, &self.vectors, d).into_iter().map(|(c, _)| c).collect()
+            }
+            Metric::InnerProduct => vectors.chunks_exact(d).map(|v| self.nearest(metric, v)).collect(),
+        }
     }
 
     pub fn position(&self, id: u32) -> Option<usize> {

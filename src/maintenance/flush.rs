@@ -200,8 +200,8 @@ fn write_routed(
         rows.add_memtable(m, tombstones);
     }
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); table.len()];
-    for i in 0..rows.len() {
-        members[table.nearest(c.metric, rows.vector(i))].push(i as u32);
+    for (i, position) in table.nearest_many(c.metric, &rows.vectors).into_iter().enumerate() {
+        members[position].push(i as u32);
     }
     let seal_all = db.options.object_store.is_some();
     let mut touched: Vec<ShardDraft> = Vec::new();
