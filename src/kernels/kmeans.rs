@@ -52,41 +52,43 @@ pub fn nearest(v: &[f32], centroids: &[f32], d: usize) -> (usize, f32) {
     best
 }
 
-/// For each of `points`, the index of the nearest of `centroids` (row-major, `d`
-/// wide) and its squared distance, computed as `‖p‖² + ‖c‖² − 2 p·c` over 4 × 4 blocks
-/// (`distance::dots_4x4`).
-pub fn nearest_many(points: &[&[f32]], centroids: &[f32], d: usize) -> Vec<(usize, f32)> {
+/// Calls `visit(point, centroid, squared distance)` for every pair of `points` and
+/// `centroids` (row-major, `d` wide), computing `‖p‖² + ‖c‖² − 2 p·c` over 4 × 4
+/// blocks (`distance::dots_4x4`) and exact L2 for the ragged edges.
+pub fn for_each_distance(points: &[&[f32]], centroids: &[f32], d: usize, mut visit: impl FnMut(usize, usize, f32)) {
     let k = centroids.len() / d.max(1);
+    if k == 0 {
+        return;
+    }
     let cnorm: Vec<f32> = centroids.chunks_exact(d.max(1)).map(|c| super::distance::dot(c, c)).collect();
-    let mut best = vec![(0usize, f32::INFINITY); points.len()];
     let mut block = [0f32; 16];
-    let full_c = k / 4 * 4;
     for (pb, points4) in points.chunks(4).enumerate() {
-        let pn: Vec<f32> = points4.iter().map(|p| super::distance::dot(p, p)).collect();
-        if points4.len() == 4 {
-            for c0 in (0..full_c).step_by(4) {
-                let cs = [0, 1, 2, 3].map(|j| &centroids[(c0 + j) * d..(c0 + j + 1) * d]);
-                super::distance::dots_4x4([points4[0], points4[1], points4[2], points4[3]], cs, &mut block);
-                for r in 0..4 {
-                    for j in 0..4 {
-                        let dist = (pn[r] + cnorm[c0 + j] - 2.0 * block[4 * r + j]).max(0.0);
-                        if dist < best[pb * 4 + r].1 {
-                            best[pb * 4 + r] = (c0 + j, dist);
-                        }
-                    }
-                }
-            }
-        }
-        let first = if points4.len() == 4 { full_c } else { 0 };
-        for (r, p) in points4.iter().enumerate() {
-            for c in first..k {
-                let dist = l2_squared(p, &centroids[c * d..(c + 1) * d]);
-                if dist < best[pb * 4 + r].1 {
-                    best[pb * 4 + r] = (c, dist);
+        let base = pb * 4;
+        // Ragged edges repeat the last row or centroid; their results are not visited.
+        let prow = [0, 1, 2, 3].map(|r| points4[r.min(points4.len() - 1)]);
+        let pn = prow.map(|p| super::distance::dot(p, p));
+        for c0 in (0..k).step_by(4) {
+            let cidx = [0, 1, 2, 3].map(|j| (c0 + j).min(k - 1));
+            let cs = cidx.map(|c| &centroids[c * d..(c + 1) * d]);
+            super::distance::dots_4x4(prow, cs, &mut block);
+            for r in 0..points4.len() {
+                for j in 0..(k - c0).min(4) {
+                    visit(base + r, c0 + j, (pn[r] + cnorm[c0 + j] - 2.0 * block[4 * r + j]).max(0.0));
                 }
             }
         }
     }
+}
+
+/// For each of `points`, the index of the nearest of `centroids` and its squared
+/// distance.
+pub fn nearest_many(points: &[&[f32]], centroids: &[f32], d: usize) -> Vec<(usize, f32)> {
+    let mut best = vec![(0usize, f32::INFINITY); points.len()];
+    for_each_distance(points, centroids, d, |p, c, dist| {
+        if dist < best[p].1 {
+            best[p] = (c, dist);
+        }
+    });
     best
 }
 
@@ -153,20 +155,27 @@ pub fn train(vectors: &[f32], d: usize, points: &[usize], k: usize, iterations: 
     }
     let mut rng = SplitMix::new(seed);
     let chosen = sample(points.len(), max_sample.max(k), &mut rng);
-    let training: Vec<usize> = chosen.iter().map(|i| points[*i]).collect();
+    // The training rows, copied next to each other: every pass below streams them, and
+    // a contiguous block of a cluster's rows stays in cache where scattered rows do not.
+    let mut rows = Vec::with_capacity(chosen.len() * d);
+    for i in &chosen {
+        let p = points[*i];
+        rows.extend_from_slice(&vectors[p * d..p * d + d]);
+    }
+    let training: Vec<usize> = (0..chosen.len()).collect();
+    let vectors = &rows;
     let mut centroids = seed_plus_plus(vectors, d, &training, k.min(training.len()), &mut rng);
     let k = centroids.len() / d;
     let mut sums = vec![0f64; k * d];
     let mut counts = vec![0usize; k];
-    let mut assigned = vec![(0usize, 0f32); training.len()];
+    let points: Vec<&[f32]> = vectors.chunks_exact(d).collect();
     for _ in 0..iterations {
-        let points: Vec<&[f32]> = training.iter().map(|p| &vectors[p * d..p * d + d]).collect();
-        assigned = nearest_many(&points, &centroids, d);
+        let mut assigned = nearest_many(&points, &centroids, d);
         sums.iter_mut().for_each(|s| *s = 0.0);
         counts.iter_mut().for_each(|c| *c = 0);
-        for ((c, _), p) in assigned.iter().zip(&training) {
+        for ((c, _), p) in assigned.iter().zip(&points) {
             counts[*c] += 1;
-            for (s, x) in sums[c * d..c * d + d].iter_mut().zip(&vectors[p * d..p * d + d]) {
+            for (s, x) in sums[c * d..c * d + d].iter_mut().zip(p.iter()) {
                 *s += f64::from(*x);
             }
         }
@@ -178,8 +187,7 @@ pub fn train(vectors: &[f32], d: usize, points: &[usize], k: usize, iterations: 
             } else if let Some((far, _)) =
                 assigned.iter().enumerate().max_by(|a, b| a.1.1.total_cmp(&b.1.1).then(b.0.cmp(&a.0)))
             {
-                let p = training[far];
-                centroids[c * d..c * d + d].copy_from_slice(&vectors[p * d..p * d + d]);
+                centroids[c * d..c * d + d].copy_from_slice(points[far]);
                 assigned[far].1 = 0.0;
             }
         }
@@ -234,24 +242,48 @@ pub fn partition(vectors: &[f32], d: usize, k: usize, seed: u64) -> Partition {
         }
         children.push(first..centroids.len() / d);
     }
-    let mut assignment = Vec::with_capacity(n);
-    let mut tops: Vec<(f32, usize)> = Vec::with_capacity(top_k);
-    for v in vectors.chunks_exact(d) {
-        tops.clear();
-        tops.extend(top.chunks_exact(d).enumerate().map(|(t, c)| (l2_squared(v, c), t)));
-        let probe = 3.min(tops.len());
-        tops.select_nth_unstable_by(probe - 1, |a, b| a.0.total_cmp(&b.0));
-        let mut best = (u32::MAX, f32::INFINITY);
-        for &(_, t) in &tops[..probe] {
-            for c in children[t].clone() {
-                let dist = l2_squared(v, &centroids[c * d..c * d + d]);
-                if dist < best.1 {
-                    best = (c as u32, dist);
-                }
-            }
+    // Every row against the children of its three nearest top clusters, blocked per top
+    // cluster: gather the rows that consider each top, then one blocked pass each.
+    const PROBE: usize = 3;
+    let all_points: Vec<&[f32]> = vectors.chunks_exact(d).collect();
+    let mut nearest_tops = vec![[(f32::INFINITY, usize::MAX); PROBE]; n];
+    for_each_distance(&all_points, &top, d, |p, t, dist| {
+        let slots = &mut nearest_tops[p];
+        if dist < slots[PROBE - 1].0 {
+            slots[PROBE - 1] = (dist, t);
+            slots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
-        assignment.push(best.0);
+    });
+    let mut considering: Vec<Vec<usize>> = vec![Vec::new(); top_k];
+    for (p, slots) in nearest_tops.iter().enumerate() {
+        for &(_, t) in slots.iter().filter(|(_, t)| *t != usize::MAX) {
+            considering[t].push(p);
+        }
     }
+    let mut best = vec![(u32::MAX, f32::INFINITY); n];
+    for (t, rows) in considering.iter().enumerate() {
+        let range = children[t].clone();
+        if rows.is_empty() || range.is_empty() {
+            continue;
+        }
+        let points: Vec<&[f32]> = rows.iter().map(|p| all_points[*p]).collect();
+        for_each_distance(&points, &centroids[range.start * d..range.end * d], d, |i, c, dist| {
+            let slot = &mut best[rows[i]];
+            let id = (range.start + c) as u32;
+            if dist < slot.1 || (dist == slot.1 && id < slot.0) {
+                *slot = (id, dist);
+            }
+        });
+    }
+    // Defensive: a row whose considered tops had no children gets the global nearest.
+    let orphans: Vec<usize> = (0..n).filter(|p| best[*p].0 == u32::MAX).collect();
+    if !orphans.is_empty() {
+        let points: Vec<&[f32]> = orphans.iter().map(|p| all_points[*p]).collect();
+        for (p, (c, dist)) in orphans.iter().zip(nearest_many(&points, &centroids, d)) {
+            best[*p] = (c as u32, dist);
+        }
+    }
+    let assignment: Vec<u32> = best.iter().map(|(c, _)| *c).collect();
     finish(vectors, d, centroids, assignment)
 }
 
