@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::dispatch::{self, KernelLevel};
+use super::distance;
 use super::kmeans::SplitMix;
 use crate::options::Metric;
 
@@ -128,23 +129,40 @@ pub fn encode(vectors: &[f32], dimension: usize, centroid: Option<&[f32]>, codes
             *r = x[j] - centroid.map_or(0.0, |c| c[j]);
         }
         rotation.rotate(&residual, &mut rotated);
-        code.iter_mut().for_each(|b| *b = 0);
-        let mut abs_sum = 0f64;
-        let mut ones = 0u32;
-        for (i, v) in rotated.iter().enumerate() {
-            abs_sum += f64::from(v.abs());
-            if *v > 0.0 {
-                code[i / 8] |= 1 << (i % 8);
-                ones += 1;
-            }
-        }
-        let norm_r = residual.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>().sqrt();
+        let abs_sum = f64::from(sign_bits(&rotated, code));
+        let ones: u32 = code.iter().map(|b| b.count_ones()).sum();
+        let norm_r = f64::from(distance::dot(&residual, &residual)).sqrt();
         // ⟨ō, o⟩ = Σ|oᵢ|/√D with o = rotated / ‖r‖; s = ‖r‖ / (√D·⟨ō, o⟩) = ‖r‖² / Σ|rotatedᵢ|.
         let s = if abs_sum > 0.0 { norm_r * norm_r / abs_sum } else { 0.0 };
-        f[0] = x.iter().map(|v| v * v).sum();
+        f[0] = distance::dot(x, x);
         f[1] = s as f32;
         f[2] = ones as f32;
     }
+}
+
+/// Writes the sign bits of `rotated` into `code` (bit i of byte i / 8) and returns
+/// `Σ |rotatedᵢ|`.
+fn sign_bits(rotated: &[f32], code: &mut [u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sum) = super::x86::sign_bits(dispatch::active(), rotated, code) {
+        return sum;
+    }
+    sign_bits_body(rotated, code)
+}
+
+/// Plain code for [`sign_bits`], vectorised by the compiler at each level.
+#[inline(always)]
+pub(crate) fn sign_bits_body(rotated: &[f32], code: &mut [u8]) -> f32 {
+    let mut abs = [0f32; 8];
+    for (byte, chunk) in code.iter_mut().zip(rotated.chunks_exact(8)) {
+        let mut b = 0u8;
+        for (j, v) in chunk.iter().enumerate() {
+            b |= u8::from(*v > 0.0) << j;
+            abs[j] += v.abs();
+        }
+        *byte = b;
+    }
+    abs.iter().sum()
 }
 
 /// A query prepared for 1-bit scans: rotated once, quantised into 4 bit planes.

@@ -501,6 +501,16 @@ fn rotate_rounds_avx2(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) {
     super::rabitq::rotate_rounds(signs, scale, out)
 }
 
+#[target_feature(enable = "avx512f,avx512bw")]
+fn sign_bits_avx512(rotated: &[f32], code: &mut [u8]) -> f32 {
+    super::rabitq::sign_bits_body(rotated, code)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn sign_bits_avx2(rotated: &[f32], code: &mut [u8]) -> f32 {
+    super::rabitq::sign_bits_body(rotated, code)
+}
+
 // ---------------------------------------------------------------- safe entry points
 
 /// Runs the AVX-512 or AVX2 version of a kernel for `level` (clamped to what the CPU
@@ -543,4 +553,8 @@ entry!(
 entry!(
     /// The 1-bit codes' rotation (plain code the compiler vectorises for the level).
     rotate_rounds(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) -> (), rotate_rounds_avx512, rotate_rounds_avx2
+);
+entry!(
+    /// Sign bits of a rotated residual and the sum of its magnitudes.
+    sign_bits(rotated: &[f32], code: &mut [u8]) -> f32, sign_bits_avx512, sign_bits_avx2
 );
