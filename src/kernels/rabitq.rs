@@ -35,7 +35,7 @@ pub const MIN_DIMENSION: usize = 128;
 /// Bits per code for vectors of `dimension`: the next power of two (0, no codes, below
 /// [`MIN_DIMENSION`]).
 pub fn code_bits(dimension: usize) -> usize {
-    if dimension < MIN_DIMENSION { 0 } else { dimension.next_power_of_two() }
+    if dimension < MIN_DIMENSION { 0 } else { Rotation::padded(dimension) }
 }
 
 /// The fixed random rotation for one padded dimension.
@@ -49,7 +49,7 @@ impl Rotation {
     /// The rotation used for vectors of `dimension` (shared, built once).
     pub fn for_dimension(dimension: usize) -> Arc<Rotation> {
         static CACHE: OnceLock<Mutex<HashMap<usize, Arc<Rotation>>>> = OnceLock::new();
-        let bits = dimension.next_power_of_two().max(64);
+        let bits = Rotation::padded(dimension);
         let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
         cache
             .entry(bits)
@@ -59,6 +59,11 @@ impl Rotation {
                 Arc::new(Rotation { bits, signs: [sign(), sign(), sign()] })
             })
             .clone()
+    }
+
+    /// The padded dimension the rotation of `dimension`-long vectors works in.
+    pub fn padded(dimension: usize) -> usize {
+        dimension.next_power_of_two().max(64)
     }
 
     /// Padded dimension = bits per code.
@@ -180,12 +185,17 @@ pub struct BitQuery {
     metric: Option<Metric>,
     weighted: Vec<u32>,
     levels: Vec<u8>,
+    rotation: Option<Arc<Rotation>>,
 }
 
 impl BitQuery {
     /// Prepares `query` (already normalised for cosine).
     pub fn prepare(&mut self, metric: Metric, query: &[f32]) {
-        let rotation = Rotation::for_dimension(query.len());
+        // The rotation is cached per thread's query (no shared lock on the search path).
+        if self.rotation.as_ref().is_none_or(|r| r.bits() != Rotation::padded(query.len())) {
+            self.rotation = Some(Rotation::for_dimension(query.len()));
+        }
+        let Some(rotation) = self.rotation.clone() else { return };
         let bits = rotation.bits();
         self.metric = Some(metric);
         self.rotated.resize(bits, 0.0);
