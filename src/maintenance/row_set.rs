@@ -104,7 +104,7 @@ impl RowSet {
         seal: bool,
         created: &mut Vec<PathBuf>,
     ) -> Result<Vec<Arc<ShardReader>>> {
-        let mut readers = Vec::new();
+        let mut drafts = Vec::new();
         for (rows, &position) in members.iter().zip(positions) {
             if rows.is_empty() {
                 continue;
@@ -116,7 +116,14 @@ impl RowSet {
             if seal {
                 draft.seal()?;
             }
-            draft.sync(db)?;
+            drafts.push(draft);
+        }
+        // Many small files: their fsyncs are independent, so they are issued a few at a
+        // time (every one must succeed before the caller publishes; a failure poisons).
+        use rayon::prelude::*;
+        drafts.par_iter().with_min_len(8).try_for_each(|draft| draft.sync(db))?;
+        let mut readers = Vec::with_capacity(drafts.len());
+        for draft in &drafts {
             record.shards.push(draft.record());
             readers.push(draft.open_reader(db)?);
         }
