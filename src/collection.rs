@@ -397,6 +397,18 @@ impl Collection {
 
     /// Searches many queries (row-major, `dimension` floats each), in parallel over
     /// queries; `result[i]` answers query `i`.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
+    /// c.add(&[drift::Posting::new(1u64, &[0.0, 0.0]), drift::Posting::new(2u64, &[5.0, 5.0])])?;
+    /// let answers = c.search_batch(&[0.1, 0.0, 4.9, 5.0], &drift::SearchOptions::new(1))?;
+    /// assert_eq!(answers[0][0].document_id, drift::DocumentId(1));
+    /// assert_eq!(answers[1][0].document_id, drift::DocumentId(2));
+    /// # Ok(()) }
+    /// ```
     pub fn search_batch(&self, queries: &[f32], options: &SearchOptions) -> Result<Vec<Vec<Hit>>> {
         let d = self.inner.dimension;
         if !queries.len().is_multiple_of(d) {
@@ -448,6 +460,23 @@ impl Collection {
     /// Runs the centroid index's maintenance now — split, merge, reassign, consolidate
     /// (see [`crate::DatabaseOptions::index_shard_rows`]) — until no step is due. The
     /// background thread and [`crate::Database::maintain`] do the same.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let options = drift::DatabaseOptions { index_min_rows: 64, index_shard_rows: 8, ..Default::default() };
+    /// let db = drift::Database::open(dir.path(), options)?;
+    /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
+    /// let points: Vec<[f32; 2]> = (0..200).map(|i| [(i % 7) as f32, (i / 7) as f32]).collect();
+    /// let postings: Vec<_> = points.iter().enumerate().map(|(i, p)| drift::Posting::new(i as u64, p)).collect();
+    /// c.add(&postings)?;
+    /// db.flush()?; // 200 rows ≥ index_min_rows: the flush builds the index
+    /// assert!(c.stats().centroids > 0);
+    /// c.rebalance()?; // lists above 4 × 8 rows split, tiny ones merge
+    /// let hits = c.search(&[3.0, 3.0], &drift::SearchOptions::new(1).with_nprobe(4))?;
+    /// assert_eq!(hits[0].document_id, drift::DocumentId(3 * 7 + 3));
+    /// # Ok(()) }
+    /// ```
     pub fn rebalance(&self) -> Result<crate::maintenance::rebalance::RebalanceReport> {
         self.check_open()?;
         crate::maintenance::rebalance::rebalance(&self.db, &self.inner, usize::MAX, std::time::Duration::MAX)
