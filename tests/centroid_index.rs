@@ -19,7 +19,7 @@ fn index_options() -> DatabaseOptions {
 
 /// `n` points around `centers` random centres (cluster = i % centers).
 fn clustered(n: usize, centers: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let c: Vec<Vec<f32>> = (0..centers).map(|_| (0..DIM).map(|_| rng.f32() * 10.0).collect()).collect();
     (0..n).map(|i| c[i % centers].iter().map(|x| x + rng.f32() * 0.5).collect()).collect()
 }
@@ -115,7 +115,7 @@ fn split_merge_and_reassignment_keep_every_posting_exactly_once() {
     db.flush().unwrap();
     let built = c.stats().centroids;
     // Pour many rows into one region: its lists grow past 4 × 16 rows and must split.
-    let mut rng = Rng(77);
+    let mut rng = Rng::new(77);
     let hot: Vec<Vec<f32>> = (0..600).map(|_| base[0].iter().map(|x| x + rng.f32() * 0.8).collect()).collect();
     add_all(&c, 10_000, &hot);
     db.flush().unwrap();
@@ -239,7 +239,7 @@ fn recall_at_10_on_the_dev_dataset_meets_the_default_target() {
 fn a_flipped_byte_in_an_indexed_shard_is_never_served() {
     const D: usize = 128; // 1-bit codes, hot/cold verification
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let vectors: Vec<Vec<f32>> = (0..600).map(|i| (0..D).map(|j| ((i % 20) as f32 + rng.f32()) * if j % 2 == 0 { 1.0 } else { -0.5 }).collect()).collect();
     let queries: Vec<&Vec<f32>> = vectors.iter().step_by(37).collect();
     let baseline = {
@@ -259,7 +259,7 @@ fn a_flipped_byte_in_an_indexed_shard_is_never_served() {
     for round in 0..40u64 {
         let path = &shards[(round as usize * 7) % shards.len()];
         let original = std::fs::read(path).unwrap();
-        let at = 64 + (Rng(round).below(original.len() as u64 - 64)) as usize;
+        let at = 64 + (Rng::new(round).below(original.len() as u64 - 64)) as usize;
         let mut bytes = original.clone();
         bytes[at] ^= 0x10;
         std::fs::write(path, &bytes).unwrap();

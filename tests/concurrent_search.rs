@@ -74,7 +74,7 @@ fn searches_see_acknowledged_writes_during_flush_and_compaction() {
         .map(|r| {
             let (c, acked, removed, done) = (c.clone(), acked.clone(), removed.clone(), done.clone());
             std::thread::spawn(move || {
-                let mut rng = Rng(r + 1);
+                let mut rng = Rng::new(r + 1);
                 let mut checks = 0u64;
                 while !done.load(Ordering::SeqCst) || checks < 200 {
                     let n = acked.load(Ordering::SeqCst);

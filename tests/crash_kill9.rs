@@ -157,7 +157,7 @@ fn every_acknowledged_write_survives_sigkill() {
     let cycles: u64 = std::env::var("DRIFT_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
-    let mut rng = Rng(0x5eed ^ std::process::id() as u64);
+    let mut rng = Rng::new(0x5eed ^ std::process::id() as u64);
     let mut model = Model::new();
     let mut resolved = 0u64; // operations 0..resolved are folded into `model`
     let mut in_flight_applied = 0u64;

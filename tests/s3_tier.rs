@@ -204,7 +204,7 @@ fn sigkill_during_promotion_loses_nothing_and_leaves_a_restorable_prefix() {
     let prefix = unique_prefix("kill");
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for cycle in 0..8 {
         let mut child = Command::new(&exe)
             .args(["--exact", "s3_child_writer", "--nocapture", "--test-threads=1"])

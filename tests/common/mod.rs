@@ -18,17 +18,17 @@ pub fn small_options() -> DatabaseOptions {
     }
 }
 
-/// SplitMix64: a small deterministic generator for test data.
+/// A small deterministic generator for test data (the library's SplitMix64).
 #[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+pub struct Rng(drift::kernels::kmeans::SplitMix);
 
 impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(drift::kernels::kmeans::SplitMix::new(seed))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
@@ -43,7 +43,7 @@ impl Rng {
 /// The vector of posting `i` of write `seed` (deterministic, so a verifier can
 /// recompute what a writer wrote).
 pub fn vector(seed: u64, i: u64, dimension: usize) -> Vec<f32> {
-    let mut rng = Rng(seed.wrapping_mul(1_000_003).wrapping_add(i));
+    let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(i));
     (0..dimension).map(|_| rng.f32()).collect()
 }
 
