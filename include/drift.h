@@ -25,6 +25,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Arrow C Data Interface and C Stream Interface (ABI-stable, from the Arrow spec). */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+  const char* format;
+  const char* name;
+  const char* metadata;
+  int64_t flags;
+  int64_t n_children;
+  struct ArrowSchema** children;
+  struct ArrowSchema* dictionary;
+  void (*release)(struct ArrowSchema*);
+  void* private_data;
+};
+struct ArrowArray {
+  int64_t length;
+  int64_t null_count;
+  int64_t offset;
+  int64_t n_buffers;
+  int64_t n_children;
+  const void** buffers;
+  struct ArrowArray** children;
+  struct ArrowArray* dictionary;
+  void (*release)(struct ArrowArray*);
+  void* private_data;
+};
+#endif  /* ARROW_C_DATA_INTERFACE */
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+  int (*get_schema)(struct ArrowArrayStream*, struct ArrowSchema* out);
+  int (*get_next)(struct ArrowArrayStream*, struct ArrowArray* out);
+  const char* (*get_last_error)(struct ArrowArrayStream*);
+  void (*release)(struct ArrowArrayStream*);
+  void* private_data;
+};
+#endif  /* ARROW_C_STREAM_INTERFACE */
+
 /**
  * Success.
  */
@@ -787,6 +828,58 @@ int32_t drift_results_get(const struct drift_results *results,
  * Frees a results handle. NULL and invalid handles are ignored.
  */
 void drift_results_free(struct drift_results *results);
+
+/**
+ * Adds the rows of one Arrow record batch (a struct array exported through the
+ * Arrow C Data Interface) to the collection, atomically. Columns: `document_id`
+ * (UInt64, Int64 ≥ 0, or FixedSizeBinary(16) little-endian u128), `vector`
+ * (FixedSizeList<Float32> of the collection's dimension), optional `start` and
+ * `length` (integers). On success `out_added` (optional) receives the row count.
+ * drift takes ownership of `array` and `schema` and releases both before returning,
+ * on success and on failure.
+ *
+ * # Safety
+ * `array` and `schema` are NULL or valid Arrow C Data Interface structures.
+ */
+int32_t drift_add_arrow(struct drift_collection *collection,
+                        struct ArrowArray *array,
+                        struct ArrowSchema *schema,
+                        size_t *out_added,
+                        struct drift_error **err);
+
+/**
+ * Adds every record batch of an Arrow C stream to the collection. Each batch is added
+ * atomically; on an error the batches before it stay added and the message says how
+ * many rows were. On success `out_added` (optional) receives the row count. drift
+ * takes ownership of `stream` and releases it before returning.
+ *
+ * # Safety
+ * `stream` is NULL or a valid Arrow C Stream Interface structure.
+ */
+int32_t drift_add_arrow_stream(struct drift_collection *collection,
+                               struct ArrowArrayStream *stream,
+                               uint64_t *out_added,
+                               struct drift_error **err);
+
+/**
+ * Searches `query_count` queries (`query_count × dimension` floats, row-major) and
+ * writes into `out_stream` an Arrow C stream yielding one record batch with a row per
+ * hit: `query` (UInt32), `rank` (UInt32), `document_id` (FixedSizeBinary(16),
+ * little-endian u128), `document_id_u64` (UInt64, null when the id does not fit),
+ * `start` (UInt32), `length` (UInt32), `distance` (Float32). The caller owns the
+ * stream and calls its `release`.
+ *
+ * # Safety
+ * `queries` is valid for `query_count × dimension` floats; `out_stream` points to
+ * writable storage for one `struct ArrowArrayStream`.
+ */
+int32_t drift_search_arrow(struct drift_collection *collection,
+                           const float *queries,
+                           size_t query_count,
+                           size_t dimension,
+                           const struct drift_search_options *options,
+                           struct ArrowArrayStream *out_stream,
+                           struct drift_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

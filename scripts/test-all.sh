@@ -6,7 +6,8 @@
 # Needs what the project's machines ship: a stable Rust toolchain (>= 1.89) with
 # clippy, gcc/g++ with AddressSanitizer, cmake and pkg-config, Go >= 1.21, a JDK >= 22
 # and Maven (Maven downloads JUnit from Maven Central on first use), and Python 3 with
-# pip (moto's S3 server is installed from PyPI into target/s3-venv on first use).
+# pip (moto's S3 server and pyarrow are installed from PyPI into target/s3-venv and
+# target/arrow-venv on first use).
 # Switches:
 #   DRIFT_CRASH_CYCLES=N   kill -9 cycles of the crash test (default 50)
 #   DRIFT_SKIP_BINDINGS=1  run the Rust tests only
@@ -35,6 +36,8 @@ if [ "${DRIFT_SKIP_BINDINGS:-0}" = 1 ]; then
 fi
 echo "== C and C++ (ASan/UBSan), CMake example"
 scripts/test-c.sh
+echo "== Arrow C Data / C Stream interface, read from pyarrow"
+scripts/test-arrow.sh
 echo "== Go binding"
 scripts/test-go.sh
 echo "== Java binding"

@@ -41,6 +41,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod collection;
 mod db;
 mod error;

@@ -23,6 +23,8 @@
 pub mod collection;
 pub mod database;
 pub mod search;
+#[cfg(feature = "arrow")]
+pub mod arrow;
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char};

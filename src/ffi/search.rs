@@ -43,7 +43,7 @@ impl From<Hit> for drift_hit {
     }
 }
 
-fn options(ptr: *const drift_search_options) -> Result<SearchOptions, Error> {
+pub(crate) fn options(ptr: *const drift_search_options) -> Result<SearchOptions, Error> {
     if ptr.is_null() {
         return Err(Error::invalid("options is NULL"));
     }

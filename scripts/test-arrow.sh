@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The Arrow C Data / C Stream interface of libdrift.so, driven from pyarrow: record
+# batches and streams in, search results read back as a stream. pyarrow and numpy are
+# installed from PyPI into target/arrow-venv on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
+venv=target/arrow-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyarrow, numpy" 2>/dev/null; then
+    echo "== installing pyarrow and numpy into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet pyarrow==26.0.1 numpy==2.4.6
+fi
+"$venv/bin/python" ffi/tests/test_arrow_pyarrow.py "$sdk/lib/libdrift.so"
