@@ -475,13 +475,12 @@ typedef struct drift_search_options {
    */
   uint32_t one_per_document;
   /**
-   * Centroids whose shards are scanned (recall/speed knob); 0 = default (15% of the
-   * collection's centroids, at least 16). Ignored until the collection is
-   * indexed.
+   * Centroids whose shards are scanned (recall/speed knob); 0 = default
+   * (⌈5·√centroids⌉, at least 16). Ignored until the collection is indexed.
    */
   uint32_t nprobe;
   /**
-   * Candidates kept per wanted hit from the 8-bit scan, re-ranked with exact f32
+   * Candidates kept per wanted hit from the 1-bit code scan, re-ranked with exact f32
    * distances; 0 = default (8).
    */
   uint32_t rerank_factor;

@@ -405,7 +405,7 @@ type SearchOptions struct {
 	// OnePerDocument returns at most one hit (the closest posting) per document.
 	OnePerDocument bool
 	// NProbe is the number of centroids whose shards are scanned once the collection
-	// is indexed (the recall/speed knob); 0 means the default (15% of the centroids).
+	// is indexed (the recall/speed knob); 0 means the default (⌈5·√centroids⌉, at least 16).
 	NProbe int
 	// RerankFactor is how many candidates per wanted hit are re-ranked with exact
 	// distances; 0 means the default (8).

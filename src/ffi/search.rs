@@ -14,11 +14,10 @@ pub struct drift_search_options {
     pub k: u32,
     /// Non-zero: at most one hit (the closest posting) per document.
     pub one_per_document: u32,
-    /// Centroids whose shards are scanned (recall/speed knob); 0 = default (15% of the
-    /// collection's centroids, at least 16). Ignored until the collection is
-    /// indexed.
+    /// Centroids whose shards are scanned (recall/speed knob); 0 = default
+    /// (⌈5·√centroids⌉, at least 16). Ignored until the collection is indexed.
     pub nprobe: u32,
-    /// Candidates kept per wanted hit from the 8-bit scan, re-ranked with exact f32
+    /// Candidates kept per wanted hit from the 1-bit code scan, re-ranked with exact f32
     /// distances; 0 = default (8).
     pub rerank_factor: u32,
 }

@@ -127,7 +127,7 @@ public final class Collection implements AutoCloseable {
     /**
      * As {@link #search(float[], int, boolean)}, probing {@code nprobe} centroids of an
      * indexed collection and re-ranking {@code rerankFactor × k} candidates exactly
-     * (0 = the defaults: 15% of the centroids, factor 8).
+     * (0 = the defaults: ⌈5·√centroids⌉ centroids, factor 8).
      */
     public List<Hit> search(float[] query, int k, boolean onePerDocument, int nprobe, int rerankFactor) {
         if (nprobe < 0 || rerankFactor < 0) {
