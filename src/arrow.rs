@@ -296,6 +296,23 @@ fn vectors<'a>(array: &'a ArrayRef, name: &str, dimension: usize) -> Result<Vec<
     Ok(out)
 }
 
+/// The vectors of `batch`'s column `column`, borrowed from its buffers, checked as
+/// [`Collection::add_record_batch`] checks them. With `dimension` `None`, the column's
+/// fixed list size (or its first row's length) sets it.
+pub fn batch_vectors<'a>(batch: &'a RecordBatch, column_name: &str, dimension: Option<usize>) -> Result<Vec<&'a [f32]>> {
+    let names = || batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
+    let array = column(batch, column_name)
+        .ok_or_else(|| Error::invalid(format!("the record batch has no column {column_name:?} (it has: {})", names())))?;
+    let dimension = match (dimension, array.data_type()) {
+        (Some(d), _) => d,
+        (None, DataType::FixedSizeList(_, n)) => *n as usize,
+        (None, DataType::List(_)) if !array.is_empty() => array.as_list::<i32>().value_length(0) as usize,
+        (None, DataType::LargeList(_)) if !array.is_empty() => array.as_list::<i64>().value_length(0) as usize,
+        (None, _) => 0,
+    };
+    vectors(array, column_name, dimension)
+}
+
 fn read_batch<'a>(batch: &'a RecordBatch, columns: &ArrowColumns, dimension: usize) -> Result<BatchColumns<'a>> {
     let names = || batch.schema_ref().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
     let required = |name: &str| {

@@ -613,7 +613,7 @@ impl Drop for Database {
     }
 }
 
-fn read_manifest(fs: &dyn FileSystem, path: &Path) -> Result<Manifest> {
+pub(crate) fn read_manifest(fs: &dyn FileSystem, path: &Path) -> Result<Manifest> {
     let file = fs.open(path, OpenMode::Read).map_err(|e| Error::io("open manifest", path, e))?;
     let len = file.len().map_err(|e| Error::io("stat manifest", path, e))?;
     if len > 1 << 32 {

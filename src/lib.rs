@@ -57,6 +57,7 @@ mod options;
 mod posting;
 mod search;
 pub(crate) mod storage;
+mod verify;
 pub mod tier;
 pub(crate) mod wal;
 
@@ -68,5 +69,6 @@ pub use maintenance::compaction::CompactionReport;
 pub use maintenance::rebalance::RebalanceReport;
 pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy};
 pub use posting::{DEFAULT_RERANK_FACTOR, DocumentId, Hit, MAX_K, Posting, SearchOptions, StoredPosting, default_nprobe};
+pub use verify::{VerifyReport, verify_path};
 pub use tier::{ObjectStoreConfig, TierMode, TierStats};
 pub use wal::WalStats;

@@ -1,0 +1,554 @@
+//! The subcommands other than `demo`. Each returns `Err(message)` with what went wrong
+//! and what to do next; `main` prints it and exits 1.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use drift::arrow::ArrowColumns;
+use drift::{Collection, Database, DatabaseOptions, DocumentId, Error, Metric, Posting, SearchOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::input::{self, Chunk, Format};
+
+/// Turns a drift error into a message that says what to do next.
+pub fn explain(e: Error, db: &Path) -> String {
+    let d = db.display();
+    let hint = match &e {
+        Error::Locked { .. } => format!("another process has {d} open; stop it (or close its Database) and run the command again"),
+        Error::CollectionNotFound { .. } => format!("`drift stats {d}` lists the collections; `drift create {d} <name> --dim <N>` makes one"),
+        Error::CollectionExists { .. } => format!("pick another name, or import into it with `drift import {d} <name> <file>`"),
+        Error::DimensionMismatch { .. } => "the vectors must have the collection's dimension (`drift stats` shows it)".into(),
+        Error::ChecksumMismatch { .. } | Error::Corrupt { .. } => {
+            format!("the database is damaged; `drift verify {d}` lists every problem (restore from a backup or the S3 tier)")
+        }
+        Error::UnsupportedVersion { .. } => "this database was written by a newer drift; upgrade drift to read it".into(),
+        Error::Poisoned { .. } => "a disk write failed; check free space and the disk, then run the command again".into(),
+        _ => String::new(),
+    };
+    if hint.is_empty() { e.to_string() } else { format!("{e}\n  hint: {hint}") }
+}
+
+/// Opens an existing database for a command that does not create one.
+fn open_existing(db: &Path) -> Result<Database, String> {
+    if !db.join("MANIFEST").exists() {
+        return Err(if db.exists() {
+            format!("{} is not a drift database (no MANIFEST file in it)", db.display())
+        } else {
+            format!(
+                "no database at {}\n  hint: create one with `drift create {} <collection> --dim <N>` or `drift import {} <collection> <file> --create`",
+                db.display(),
+                db.display(),
+                db.display()
+            )
+        });
+    }
+    let options = DatabaseOptions { create_if_missing: false, background_threads: false, ..DatabaseOptions::default() };
+    Database::open(db, options).map_err(|e| explain(e, db))
+}
+
+fn open_or_create(db: &Path) -> Result<Database, String> {
+    let options = DatabaseOptions { background_threads: false, ..DatabaseOptions::default() };
+    Database::open(db, options).map_err(|e| explain(e, db))
+}
+
+fn metric_name(m: Metric) -> &'static str {
+    match m {
+        Metric::L2 => "l2",
+        Metric::InnerProduct => "ip",
+        Metric::Cosine => "cosine",
+    }
+}
+
+pub fn create(db: &Path, name: &str, dimension: usize, metric: Metric) -> Result<(), String> {
+    let database = open_or_create(db)?;
+    database.create_collection(name, dimension, metric).map_err(|e| explain(e, db))?;
+    database.close().map_err(|e| explain(e, db))?;
+    println!("created collection {name:?} ({dimension} dimensions, {}) in {}", metric_name(metric), db.display());
+    println!("next: drift import {} {name} <vectors.fvecs|.npy|.parquet|.arrow>", db.display());
+    Ok(())
+}
+
+/// Arguments of `drift import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// Database directory.
+    pub db: PathBuf,
+    /// Collection to load into.
+    pub collection: String,
+    /// Input file(s).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Input format (default: from the file extension).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Create the collection (and database) if missing, with the file's dimension.
+    #[arg(long)]
+    pub create: bool,
+    /// Metric of a collection made by --create.
+    #[arg(long, value_enum, default_value = "l2")]
+    pub metric: crate::MetricArg,
+    /// Document id of the first row of fvecs/bvecs/.npy input; later rows count up.
+    /// Default: the collection's row count (0 for a new collection), so repeated
+    /// imports do not reuse ids.
+    #[arg(long)]
+    pub first_id: Option<u64>,
+    /// Rows per atomic, durable write batch.
+    #[arg(long, default_value_t = 5000)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Column names of Arrow / Parquet input.
+#[derive(clap::Args)]
+pub struct ColumnArgs {
+    /// Arrow/Parquet column holding document ids.
+    #[arg(long, default_value = "document_id")]
+    pub id_column: String,
+    /// Arrow/Parquet column holding vectors (FixedSizeList or List of float32).
+    #[arg(long, default_value = "vector")]
+    pub vector_column: String,
+    /// Arrow/Parquet column holding span starts (optional).
+    #[arg(long, default_value = "start")]
+    pub start_column: String,
+    /// Arrow/Parquet column holding span lengths (optional).
+    #[arg(long, default_value = "length")]
+    pub length_column: String,
+}
+
+impl ColumnArgs {
+    fn columns(&self) -> ArrowColumns {
+        ArrowColumns {
+            document_id: self.id_column.clone(),
+            vector: self.vector_column.clone(),
+            start: self.start_column.clone(),
+            length: self.length_column.clone(),
+        }
+    }
+}
+
+fn progress(rows: Option<u64>, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match rows {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{wide_bar} {human_pos}/{human_len} rows  {per_sec}  {eta} left").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Adds one chunk; record batches are added in slices of at most `batch` rows (each
+/// slice one atomic write that fits a WAL segment).
+fn add_chunk(c: &Collection, chunk: Chunk, next_id: &mut u64, columns: &ArrowColumns, batch: usize) -> Result<u64, Error> {
+    match chunk {
+        Chunk::Vectors(v) => {
+            let d = c.dimension();
+            let postings: Vec<Posting<'_>> = v
+                .chunks_exact(d)
+                .enumerate()
+                .map(|(i, row)| Posting::new(DocumentId::from(*next_id + i as u64), row))
+                .collect();
+            c.add(&postings)?;
+            *next_id += postings.len() as u64;
+            Ok(postings.len() as u64)
+        }
+        Chunk::Batch(b) => {
+            let mut added = 0;
+            while added < b.num_rows() {
+                let len = batch.min(b.num_rows() - added);
+                added += c.add_record_batch_with(&b.slice(added, len), columns)?;
+            }
+            Ok(added as u64)
+        }
+    }
+}
+
+pub fn import(args: &ImportArgs) -> Result<(), String> {
+    if args.batch == 0 {
+        return Err("--batch must be at least 1".into());
+    }
+    let columns = args.columns.columns();
+    let started = Instant::now();
+    let database = if args.create { open_or_create(&args.db)? } else { open_existing(&args.db)? };
+    let mut next_id = None;
+    let mut total = 0u64;
+    for file in &args.files {
+        let format = Format::resolve(args.format, file)?;
+        let source = input::open_source(file, format, args.batch, &columns)?;
+        let c = match database.collection(&args.collection) {
+            Ok(c) => c,
+            Err(Error::CollectionNotFound { .. }) if args.create => {
+                database.create_collection(&args.collection, source.dimension, args.metric.into()).map_err(|e| explain(e, &args.db))?
+            }
+            Err(Error::CollectionNotFound { .. }) => {
+                return Err(format!(
+                    "collection {:?} does not exist in {}\n  hint: add --create to make it with the file's dimension ({}), or run `drift create {} {} --dim {}`",
+                    args.collection,
+                    args.db.display(),
+                    source.dimension,
+                    args.db.display(),
+                    args.collection,
+                    source.dimension
+                ));
+            }
+            Err(e) => return Err(explain(e, &args.db)),
+        };
+        if c.dimension() != source.dimension {
+            return Err(format!(
+                "{} holds vectors of dimension {}, collection {:?} has dimension {}; nothing was imported from it",
+                file.display(),
+                source.dimension,
+                args.collection,
+                c.dimension()
+            ));
+        }
+        let next_id = next_id.get_or_insert_with(|| {
+            let s = c.stats();
+            args.first_id.unwrap_or(s.shard_rows + s.memtable_rows + s.frozen_rows)
+        });
+        if matches!(format, Format::Fvecs | Format::Bvecs | Format::Npy | Format::Text) {
+            println!("{}: document ids from {next_id} (row numbers; --first-id sets the start)", file.display());
+        }
+        let bar = progress(source.rows, args.quiet);
+        let mut rows = 0u64;
+        for chunk in source.chunks {
+            let added = chunk.map_err(|e| format!("{e}\n  {rows} rows of {} were imported before this (they are durable)", file.display()))?;
+            let added = add_chunk(&c, added, next_id, &columns, args.batch).map_err(|e| {
+                format!("{}\n  {rows} rows of {} were imported before this (they are durable)", explain(e, &args.db), file.display())
+            })?;
+            rows += added;
+            bar.inc(added);
+        }
+        bar.finish_and_clear();
+        total += rows;
+        println!("imported {rows} rows from {} ({format:?})", file.display());
+    }
+    let ingest = started.elapsed().as_secs_f64();
+    database.flush().map_err(|e| explain(e, &args.db))?;
+    let c = database.collection(&args.collection).map_err(|e| explain(e, &args.db))?;
+    // Without background threads nothing else rebalances the index after this flush.
+    c.rebalance().map_err(|e| explain(e, &args.db))?;
+    let stats = c.stats();
+    database.close().map_err(|e| explain(e, &args.db))?;
+    println!(
+        "{total} rows durable in {ingest:.2} s ({:.0} rows/s); flushed to {} shard files{} in {:.2} s",
+        total as f64 / ingest.max(1e-9),
+        stats.shards,
+        if stats.centroids > 0 { format!(" with a {}-centroid index", stats.centroids) } else { String::new() },
+        started.elapsed().as_secs_f64()
+    );
+    println!("next: drift search {} {} <queries> -k 10", args.db.display(), args.collection);
+    Ok(())
+}
+
+/// Arguments of `drift search`.
+#[derive(clap::Args)]
+pub struct SearchArgs {
+    /// Database directory.
+    pub db: PathBuf,
+    /// Collection to search.
+    pub collection: String,
+    /// Query vectors: a file (fvecs, bvecs, .npy, Arrow, Parquet, or text with one
+    /// vector per line) or `-` for text on stdin (the default when stdin is a pipe).
+    pub queries: Option<PathBuf>,
+    /// Query file format (default: from the extension; stdin is text).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Hits per query.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Centroids probed (default: ⌈5·√centroids⌉, at least 16).
+    #[arg(long)]
+    pub nprobe: Option<usize>,
+    /// Candidates re-ranked exactly per wanted hit (default 8).
+    #[arg(long)]
+    pub rerank_factor: Option<usize>,
+    /// Scan every row exactly (slow, perfect recall).
+    #[arg(long)]
+    pub exact: bool,
+    /// At most one hit per document.
+    #[arg(long)]
+    pub one_per_document: bool,
+    /// Print JSON lines (one object per query) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+}
+
+/// A document id as the CLI prints it: decimal when it fits in 64 bits (ids the CLI
+/// and most hosts assign), the ULID form otherwise.
+fn show_id(id: DocumentId) -> String {
+    if id.0 <= u64::MAX as u128 { id.0.to_string() } else { id.to_string() }
+}
+
+pub fn search(args: &SearchArgs) -> Result<(), String> {
+    let path = match &args.queries {
+        Some(p) => p.clone(),
+        None if !std::io::stdin().is_terminal() => PathBuf::from("-"),
+        None => {
+            return Err("no query vectors: pass a file (fvecs, .npy, Parquet, text...) or pipe vectors into stdin, one per line\n  example: echo '0.1, 0.2, 0.3' | drift search <db> <collection>".into());
+        }
+    };
+    let format = if path == Path::new("-") { Format::Text } else { Format::resolve(args.format, &path)? };
+    let columns = args.columns.columns();
+    let source = input::open_source(&path, format, 4096, &columns)?;
+    let dimension = source.dimension;
+    let queries = input::all_vectors(source, &columns)?;
+    let database = open_existing(&args.db)?;
+    let c = database.collection(&args.collection).map_err(|e| explain(e, &args.db))?;
+    if c.dimension() != dimension {
+        return Err(format!("the queries have dimension {dimension}, collection {:?} has {}", args.collection, c.dimension()));
+    }
+    let mut options = SearchOptions::new(args.k);
+    options.nprobe = args.nprobe;
+    options.rerank_factor = args.rerank_factor;
+    options.exact = args.exact;
+    options.one_per_document = args.one_per_document;
+    let started = Instant::now();
+    let results = c.search_batch(&queries, &options).map_err(|e| explain(e, &args.db))?;
+    let elapsed = started.elapsed();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let w = |r: std::io::Result<()>| r.map_err(|e| format!("cannot write to stdout: {e}"));
+    if args.json {
+        for (q, hits) in results.iter().enumerate() {
+            let hits: Vec<_> = hits
+                .iter()
+                .enumerate()
+                .map(|(rank, h)| json!({"rank": rank, "document_id": show_id(h.document_id), "start": h.start, "length": h.length, "distance": h.distance}))
+                .collect();
+            w(writeln!(out, "{}", json!({"query": q, "hits": hits})))?;
+        }
+    } else {
+        w(writeln!(out, "{:>5}  {:>4}  {:>26}  {:>10}  {:>10}  {:>12}", "query", "rank", "document_id", "start", "length", "distance"))?;
+        for (q, hits) in results.iter().enumerate() {
+            for (rank, h) in hits.iter().enumerate() {
+                w(writeln!(out, "{q:>5}  {rank:>4}  {:>26}  {:>10}  {:>10}  {:>12.6}", show_id(h.document_id), h.start, h.length, h.distance))?;
+            }
+        }
+    }
+    w(out.flush())?;
+    if !args.json {
+        eprintln!("{} queries in {:.1} ms", results.len(), elapsed.as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
+
+pub fn stats(db: &Path, as_json: bool) -> Result<(), String> {
+    let database = open_existing(db)?;
+    let s = database.stats();
+    let infos = database.list_collections();
+    if as_json {
+        let collections: Vec<_> = infos
+            .iter()
+            .map(|i| {
+                let c = &s.collections[&i.name];
+                json!({
+                    "name": i.name, "dimension": i.dimension, "metric": metric_name(i.metric),
+                    "rows": c.shard_rows + c.memtable_rows + c.frozen_rows, "shard_rows": c.shard_rows, "memtable_rows": c.memtable_rows,
+                    "shards": c.shards, "sealed_shards": c.sealed_shards, "row_groups": c.row_groups, "shard_bytes": c.shard_bytes,
+                    "centroids": c.centroids, "tombstones": c.tombstones,
+                })
+            })
+            .collect();
+        let r = &s.recovery;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "path": db.display().to_string(),
+                "collections": collections,
+                "manifest_generation": s.manifest_generation,
+                "checkpoint_lsn": s.checkpoint_lsn,
+                "recovery": {"records_replayed": r.records_replayed, "torn_bytes_truncated": r.torn_bytes_truncated,
+                             "shard_bytes_truncated": r.shard_bytes_truncated, "orphan_files_removed": r.orphan_files_removed,
+                             "open_micros": r.open_micros},
+            }))
+            .unwrap_or_default()
+        );
+    } else {
+        println!("database {} (manifest generation {}, checkpoint LSN {})", db.display(), s.manifest_generation, s.checkpoint_lsn);
+        if infos.is_empty() {
+            println!("no collections; create one with `drift create {} <name> --dim <N>`", db.display());
+        } else {
+            println!("{:<24} {:>5} {:>7} {:>10} {:>8} {:>10} {:>10} {:>10}", "collection", "dim", "metric", "rows", "shards", "MB", "centroids", "tombstones");
+            for i in &infos {
+                let c = &s.collections[&i.name];
+                println!(
+                    "{:<24} {:>5} {:>7} {:>10} {:>8} {:>10.1} {:>10} {:>10}",
+                    i.name,
+                    i.dimension,
+                    metric_name(i.metric),
+                    c.shard_rows + c.memtable_rows + c.frozen_rows,
+                    c.shards,
+                    c.shard_bytes as f64 / 1e6,
+                    c.centroids,
+                    c.tombstones
+                );
+            }
+        }
+        let r = &s.recovery;
+        if r.records_replayed > 0 || r.torn_bytes_truncated > 0 || r.orphan_files_removed > 0 {
+            println!(
+                "this open recovered: {} WAL records replayed, {} torn bytes discarded, {} unreferenced files removed",
+                r.records_replayed, r.torn_bytes_truncated, r.orphan_files_removed
+            );
+        }
+    }
+    database.close().map_err(|e| explain(e, db))
+}
+
+pub fn verify(db: &Path) -> ExitCode {
+    let started = Instant::now();
+    let report = match drift::verify_path(db) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not verify: {}", explain(e, db));
+            return ExitCode::from(2);
+        }
+    };
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    for p in &report.problems {
+        println!("problem: {p}");
+    }
+    println!(
+        "checked {} collections, {} shard files ({} rows, {:.1} MB), {} WAL records in {:.2} s",
+        report.collections,
+        report.shard_files,
+        report.rows,
+        report.shard_bytes as f64 / 1e6,
+        report.wal_records,
+        started.elapsed().as_secs_f64()
+    );
+    if report.is_healthy() {
+        println!("healthy");
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "{} problem(s) found; nothing was changed. Restore the damaged files from a backup (or the S3 tier), or `drift export` what still reads and re-import it",
+            report.problems.len()
+        );
+        ExitCode::from(1)
+    }
+}
+
+pub fn compact(db: &Path, only: Option<&str>) -> Result<(), String> {
+    let database = open_existing(db)?;
+    let names: Vec<String> = match only {
+        Some(n) => vec![n.to_string()],
+        None => database.list_collections().into_iter().map(|i| i.name).collect(),
+    };
+    for name in names {
+        let c = database.collection(&name).map_err(|e| explain(e, db))?;
+        let compacted = c.compact().map_err(|e| explain(e, db))?;
+        let rebalanced = c.rebalance().map_err(|e| explain(e, db))?;
+        println!(
+            "{name}: {} shard files rewritten, {} deleted rows removed, {:.1} MB reclaimed; index: {} splits, {} merges, {} consolidations",
+            compacted.shards_rewritten,
+            compacted.rows_removed,
+            compacted.bytes_reclaimed as f64 / 1e6,
+            rebalanced.splits,
+            rebalanced.merges,
+            rebalanced.consolidations
+        );
+    }
+    database.close().map_err(|e| explain(e, db))
+}
+
+/// Arguments of `drift export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Database directory.
+    pub db: PathBuf,
+    /// Collection to export.
+    pub collection: String,
+    /// Output file; fvecs and .npy hold vectors only, Arrow IPC and Parquet also ids
+    /// and spans (and re-import with `drift import`).
+    pub output: PathBuf,
+    /// Output format (default: from the extension).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+pub fn export(args: &ExportArgs) -> Result<(), String> {
+    let format = Format::resolve(args.format, &args.output)?;
+    let database = open_existing(&args.db)?;
+    let c = database.collection(&args.collection).map_err(|e| explain(e, &args.db))?;
+    let d = c.dimension();
+    let tmp = args.output.with_extension("partial");
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", tmp.display());
+    let rows;
+    match format {
+        Format::Fvecs | Format::Npy => {
+            let postings = c.export().map_err(|e| explain(e, &args.db))?;
+            rows = postings.len();
+            let mut out = BufWriter::new(File::create(&tmp).map_err(io)?);
+            if format == Format::Npy {
+                let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {d}), }}");
+                let pad = 64 - (10 + dict.len() + 1) % 64;
+                let header = format!("{dict}{}\n", " ".repeat(pad % 64));
+                out.write_all(b"\x93NUMPY\x01\x00").map_err(io)?;
+                out.write_all(&(header.len() as u16).to_le_bytes()).map_err(io)?;
+                out.write_all(header.as_bytes()).map_err(io)?;
+            }
+            for p in &postings {
+                if format == Format::Fvecs {
+                    out.write_all(&(d as i32).to_le_bytes()).map_err(io)?;
+                }
+                for x in &p.vector {
+                    out.write_all(&x.to_le_bytes()).map_err(io)?;
+                }
+            }
+            out.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+        }
+        Format::Arrow | Format::Parquet => {
+            let batches = c.export_record_batches(65_536).map_err(|e| explain(e, &args.db))?;
+            rows = batches.iter().map(|b| b.num_rows()).sum();
+            let schema = drift::arrow::postings_schema(d);
+            let file = File::create(&tmp).map_err(io)?;
+            let file = if format == Format::Arrow {
+                let mut w = arrow_ipc::writer::FileWriter::try_new(file, &schema).map_err(|e| e.to_string())?;
+                for b in &batches {
+                    w.write(b).map_err(|e| e.to_string())?;
+                }
+                w.finish().map_err(|e| e.to_string())?;
+                w.into_inner().map_err(|e| e.to_string())?
+            } else {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
+                for b in &batches {
+                    w.write(b).map_err(|e| e.to_string())?;
+                }
+                w.into_inner().map_err(|e| e.to_string())?
+            };
+            file.sync_all().map_err(io)?;
+        }
+        Format::Bvecs | Format::Text => {
+            return Err(format!("export writes fvecs, npy, arrow or parquet, not {format:?}; pick one with --format or the file extension"));
+        }
+    }
+    std::fs::rename(&tmp, &args.output).map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), args.output.display()))?;
+    database.close().map_err(|e| explain(e, &args.db))?;
+    println!("exported {rows} postings of {:?} (dimension {d}) to {} ({format:?})", args.collection, args.output.display());
+    if matches!(format, Format::Fvecs | Format::Npy) {
+        println!("note: {format:?} holds vectors only, sorted by document id; export to .parquet or .arrow to keep ids and spans");
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The `drift` command-line tool, run as a user runs it: a real process, real files,
+//! exit codes and messages checked.
+#![cfg(feature = "cli")]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn drift(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drift")).args(args).current_dir(cwd).output().expect("run drift")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn ok(args: &[&str], cwd: &Path) -> String {
+    let o = drift(args, cwd);
+    assert!(o.status.success(), "drift {args:?} failed: {}", text(&o));
+    text(&o)
+}
+
+fn fails(args: &[&str], cwd: &Path, code: i32) -> String {
+    let o = drift(args, cwd);
+    assert_eq!(o.status.code(), Some(code), "drift {args:?}: {}", text(&o));
+    text(&o)
+}
+
+/// Row `i` of the test vectors: mostly along axis i % d, with a row-specific tilt.
+fn row(i: usize, d: usize) -> Vec<f32> {
+    (0..d).map(|j| if j == i % d { 1.0 } else { ((i * 31 + j * 7) % 13) as f32 / 100.0 + (i as f32) / 1000.0 }).collect()
+}
+
+/// `rows` vectors of dimension `d` as fvecs.
+fn write_fvecs(path: &Path, rows: usize, d: usize) {
+    let mut out = Vec::new();
+    for i in 0..rows {
+        out.extend_from_slice(&(d as i32).to_le_bytes());
+        for x in row(i, d) {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn demo_builds_the_bundled_dataset_and_reaches_recall_0_95_at_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&["demo", "--dir", "demo-db"], dir.path());
+    let recall: f64 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("recall@10: "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no recall line in:\n{out}"));
+    assert!(recall >= 0.95, "recall@10 {recall} < 0.95 on the bundled dataset:\n{out}");
+    assert!(out.contains("files: "), "{out}");
+    // Running it again replaces the previous demo database.
+    ok(&["demo", "--dir", "demo-db"], dir.path());
+    assert!(ok(&["verify", "demo-db"], dir.path()).contains("healthy"));
+}
+
+#[test]
+fn create_import_search_stats_export_and_reimport_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write_fvecs(&p.join("base.fvecs"), 300, 16);
+    ok(&["create", "db", "docs", "--dim", "16", "--metric", "cosine"], p);
+    let imported = ok(&["import", "db", "docs", "base.fvecs"], p);
+    assert!(imported.contains("imported 300 rows"), "{imported}");
+    assert!(imported.contains("document ids from 0"), "{imported}");
+    // A second import continues the ids instead of reusing them.
+    assert!(ok(&["import", "db", "docs", "base.fvecs"], p).contains("document ids from 300"));
+
+    // Queries from stdin (text, one per line); JSON lines out.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drift"))
+        .args(["search", "db", "docs", "-k", "2", "--json"])
+        .current_dir(p)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let query: Vec<String> = row(5, 16).iter().map(|x| x.to_string()).collect();
+    writeln!(child.stdin.take().unwrap(), "[{}]", query.join(", ")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["query"], 0);
+    assert_eq!(v["hits"].as_array().unwrap().len(), 2);
+    // Rows 5 and 305 (the second import) hold the query vector itself.
+    let top: Vec<&str> = v["hits"].as_array().unwrap().iter().map(|h| h["document_id"].as_str().unwrap()).collect();
+    assert!(top.contains(&"5") && top.contains(&"305"), "{line}");
+
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "db", "--json"], p)).unwrap();
+    assert_eq!(stats["collections"][0]["rows"], 600);
+    assert_eq!(stats["collections"][0]["metric"], "cosine");
+
+    for ext in ["parquet", "arrow", "npy", "fvecs"] {
+        let file = format!("out.{ext}");
+        assert!(ok(&["export", "db", "docs", &file], p).contains("exported 600 postings"));
+        let name = format!("back_{ext}");
+        ok(&["import", "db", &name, &file, "--create", "--metric", "cosine"], p);
+        let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "db", "--json"], p)).unwrap();
+        let back = stats["collections"].as_array().unwrap().iter().find(|c| c["name"] == name.as_str()).unwrap().clone();
+        assert_eq!(back["rows"], 600, "{ext}");
+    }
+    // Parquet and Arrow keep ids: the same query finds the same documents.
+    let table = |c: &str| ok(&["search", "db", c, "base.fvecs", "-k", "3", "--exact"], p);
+    assert_eq!(table("docs").lines().next(), table("back_parquet").lines().next());
+    let first = |c: &str| table(c).lines().nth(1).map(str::to_owned);
+    assert_eq!(first("docs"), first("back_parquet"));
+    assert_eq!(first("docs"), first("back_arrow"));
+    assert!(ok(&["compact", "db"], p).contains("docs:"));
+    assert!(ok(&["verify", "db"], p).contains("healthy"));
+}
+
+#[test]
+fn verify_reports_damage_with_file_and_offset_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write_fvecs(&p.join("base.fvecs"), 200, 8);
+    ok(&["import", "db", "docs", "base.fvecs", "--create"], p);
+    assert!(ok(&["verify", "db"], p).contains("healthy"));
+
+    let shard = std::fs::read_dir(p.join("db/shards")).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let last = bytes.len() - 200; // inside the vectors of the last row group
+    bytes[last] ^= 0x40;
+    std::fs::write(&shard, &bytes).unwrap();
+    let out = fails(&["verify", "db"], p, 1);
+    let name = shard.file_name().unwrap().to_str().unwrap();
+    assert!(out.contains("problem: ") && out.contains(name) && out.contains("offset"), "{out}");
+    assert_eq!(std::fs::read(&shard).unwrap(), bytes, "verify changed the damaged file");
+
+    // An unreferenced file is a note (the next open removes it), not a problem.
+    let dir2 = tempfile::tempdir().unwrap();
+    write_fvecs(&dir2.path().join("base.fvecs"), 50, 8);
+    ok(&["import", "db", "docs", "base.fvecs", "--create"], dir2.path());
+    let orphan = dir2.path().join("db/shards/0000000000000001-00000000000000ff.shard");
+    std::fs::write(&orphan, b"left by a crash").unwrap();
+    let out = ok(&["verify", "db"], dir2.path());
+    assert!(out.contains("note: ") && out.contains("healthy"), "{out}");
+    assert!(orphan.exists(), "verify must not remove files");
+
+    let out = fails(&["verify", "no-such-db"], p, 2);
+    assert!(out.contains("does not exist"), "{out}");
+}
+
+#[test]
+fn mistakes_get_errors_that_say_what_to_do_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write_fvecs(&p.join("base.fvecs"), 20, 8);
+    let out = fails(&["import", "db", "docs", "base.fvecs"], p, 1);
+    assert!(out.contains("no database at db") && out.contains("--create"), "{out}");
+    ok(&["create", "db", "other", "--dim", "4"], p);
+    let out = fails(&["import", "db", "docs", "base.fvecs"], p, 1);
+    assert!(out.contains("does not exist") && out.contains("--create") && out.contains("--dim 8"), "{out}");
+    let out = fails(&["import", "db", "other", "base.fvecs"], p, 1);
+    assert!(out.contains("dimension 8") && out.contains("nothing was imported"), "{out}");
+
+    let bytes = std::fs::read(p.join("base.fvecs")).unwrap();
+    std::fs::write(p.join("cut.fvecs"), &bytes[..bytes.len() - 3]).unwrap();
+    let out = fails(&["import", "db", "other", "cut.fvecs"], p, 1);
+    assert!(out.contains("truncated"), "{out}");
+    let out = fails(&["import", "db", "other", "base.bin"], p, 1);
+    assert!(out.contains("--format"), "{out}");
+    let out = fails(&["search", "db", "nope", "base.fvecs"], p, 1);
+    assert!(out.contains("drift stats db"), "{out}");
+    fails(&["create", "db"], p, 2); // usage error: clap explains the missing arguments
+}
