@@ -32,6 +32,11 @@ pub fn explain(e: Error, db: &Path) -> String {
     if hint.is_empty() { e.to_string() } else { format!("{e}\n  hint: {hint}") }
 }
 
+/// How the CLI names an input path in messages.
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") { "stdin".into() } else { path.display().to_string() }
+}
+
 /// Opens an existing database for a command that does not create one.
 fn open_existing(db: &Path) -> Result<Database, String> {
     if !db.join("MANIFEST").exists() {
@@ -79,7 +84,7 @@ pub struct ImportArgs {
     pub db: PathBuf,
     /// Collection to load into.
     pub collection: String,
-    /// Input file(s).
+    /// Input file(s); `-` reads text from stdin (one vector per line).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Input format (default: from the file extension).
@@ -220,7 +225,7 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
             args.first_id.unwrap_or(s.shard_rows + s.memtable_rows + s.frozen_rows)
         });
         if matches!(format, Format::Fvecs | Format::Bvecs | Format::Npy | Format::Text) {
-            println!("{}: document ids from {next_id} (row numbers; --first-id sets the start)", file.display());
+            println!("{}: document ids from {next_id} (row numbers; --first-id sets the start)", shown(file));
         }
         let bar = progress(source.rows, args.quiet);
         let mut rows = 0u64;
@@ -234,7 +239,7 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
         }
         bar.finish_and_clear();
         total += rows;
-        println!("imported {rows} rows from {} ({format:?})", file.display());
+        println!("imported {rows} rows from {} ({format:?})", shown(file));
     }
     let ingest = started.elapsed().as_secs_f64();
     database.flush().map_err(|e| explain(e, &args.db))?;
@@ -244,7 +249,7 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
     let stats = c.stats();
     database.close().map_err(|e| explain(e, &args.db))?;
     println!(
-        "{total} rows durable in {ingest:.2} s ({:.0} rows/s); flushed to {} shard files{} in {:.2} s",
+        "{total} rows durable in {ingest:.2} s ({:.0} rows/s); flushed to {} shard file(s){} in {:.2} s",
         total as f64 / ingest.max(1e-9),
         stats.shards,
         if stats.centroids > 0 { format!(" with a {}-centroid index", stats.centroids) } else { String::new() },

@@ -35,6 +35,9 @@ impl Format {
         if let Some(f) = explicit {
             return Ok(f);
         }
+        if path == Path::new("-") {
+            return Ok(Format::Text);
+        }
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         Ok(match ext.as_str() {
             "fvecs" => Format::Fvecs,
