@@ -139,16 +139,25 @@ impl ColumnArgs {
     }
 }
 
+/// The progress bar's `{rate}`: whole rows per second.
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0} rows/s", state.per_sec());
+}
+
 fn progress(rows: Option<u64>, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = match rows {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{wide_bar} {human_pos}/{human_len} rows  {per_sec}  {eta} left").unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{wide_bar} {human_pos}/{human_len} rows  {rate}  {eta} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", rate),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{spinner} {human_pos} rows  {rate}  {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                .with_key("rate", rate),
         ),
     };
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
