@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Arrow C Data / C Stream interface of libdrift.so, driven from pyarrow: record
-# batches and streams in, search results read back as a stream. pyarrow and numpy are
-# installed from PyPI into target/arrow-venv on first use.
+# Arrow interop checked from pyarrow: the C Data / C Stream interface of libdrift.so
+# (record batches and streams in, search results read back as a stream), then the
+# drift CLI importing Parquet / Arrow IPC / .npy files that pyarrow and NumPy wrote.
+# pyarrow and numpy are installed from PyPI into target/arrow-venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
@@ -12,3 +13,5 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyarrow, numpy
     "$venv/bin/pip" install --quiet pyarrow==26.0.1 numpy==2.4.6
 fi
 "$venv/bin/python" ffi/tests/test_arrow_pyarrow.py "$sdk/lib/libdrift.so"
+cargo build --release --locked --bin drift
+"$venv/bin/python" ffi/tests/test_cli_pyarrow_files.py target/release/drift

@@ -354,14 +354,24 @@ fn arrow_ipc(path: &Path, columns: &ArrowColumns) -> Result<Source, String> {
 
 fn parquet(path: &Path, chunk_rows: usize, columns: &ArrowColumns) -> Result<Source, String> {
     let shown: PathBuf = path.to_owned();
-    let err = move |e: parquet::errors::ParquetError| format!("{}: {e}", shown.display());
+    let err = move |e: parquet::errors::ParquetError| parquet_error(&shown, e);
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(&err)?;
     let rows = builder.metadata().file_metadata().num_rows() as u64;
     let reader = builder.with_batch_size(chunk_rows).build().map_err(&err)?;
     let schema = arrow_array::RecordBatchReader::schema(&reader);
     let shown: PathBuf = path.to_owned();
-    let batches = reader.map(move |b| b.map_err(|e| format!("{}: {e}", shown.display())));
+    let batches = reader.map(move |b| b.map_err(|e| parquet_error(&shown, parquet::errors::ParquetError::from(e))));
     batches_source(path, &schema, Some(rows), columns, Box::new(batches))
+}
+
+/// A Parquet error, with the remedy when the file uses a codec this build leaves out.
+fn parquet_error(path: &Path, e: parquet::errors::ParquetError) -> String {
+    let message = format!("{}: {e}", path.display());
+    if message.contains("feature") || message.contains("codec") || message.contains("Codec") {
+        format!("{message}\n  hint: drift reads Parquet compressed with snappy, zstd or lz4, or uncompressed; rewrite the file with one of those (pyarrow: pq.write_table(t, path, compression=\"zstd\"))")
+    } else {
+        message
+    }
 }
 
 /// Text: one vector per line, numbers separated by commas, spaces or tabs; brackets
