@@ -16,8 +16,8 @@ use arrow_array::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch, RecordBatchIterator, make_array};
 
-use super::search::{drift_search_options, options};
-use super::{drift_collection, drift_error, put, require, run, slice};
+use super::search::{drift_search_options, options, query_rows};
+use super::{drift_collection, drift_error, put, require, run};
 use crate::error::Error;
 
 fn take_array(array: *mut FFI_ArrowArray) -> Option<FFI_ArrowArray> {
@@ -153,11 +153,7 @@ pub unsafe extern "C" fn drift_search_arrow(
         let c = super::collection(collection)?;
         let opts = self::options(options)?;
         require(out_stream, "out_stream")?;
-        if query_count > 0 && dimension != c.dimension() {
-            return Err(Error::DimensionMismatch { expected: c.dimension(), actual: dimension });
-        }
-        let len = query_count.checked_mul(dimension).ok_or_else(|| Error::invalid("query_count × dimension overflows"))?;
-        let queries = slice(queries, len, "queries")?;
+        let queries = query_rows(&c, queries, query_count, dimension)?;
         let batch = c.search_record_batch(queries, &opts)?;
         let schema = batch.schema();
         let reader = RecordBatchIterator::new([Ok(batch)], schema);

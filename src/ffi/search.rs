@@ -114,11 +114,7 @@ pub unsafe extern "C" fn drift_search_batch(
         let c = super::collection(collection)?;
         let opts = self::options(options)?;
         require(out_results, "out_results")?;
-        if query_count > 0 && dimension != c.dimension() {
-            return Err(Error::DimensionMismatch { expected: c.dimension(), actual: dimension });
-        }
-        let len = query_count.checked_mul(dimension).ok_or_else(|| Error::invalid("query_count × dimension overflows"))?;
-        let queries = slice(queries, len, "queries")?;
+        let queries = query_rows(&c, queries, query_count, dimension)?;
         let mut all = Vec::with_capacity(query_count);
         for q in 0..query_count {
             let hits = c.search(&queries[q * dimension..(q + 1) * dimension], &opts)?;
@@ -127,6 +123,16 @@ pub unsafe extern "C" fn drift_search_batch(
         put(out_results, super::register(Object::Results(Arc::new(all))));
         Ok(())
     })
+}
+
+/// The `query_count × dimension` floats at `queries`, checked against the collection's
+/// dimension and for overflow.
+pub(crate) fn query_rows<'a>(c: &crate::Collection, queries: *const f32, query_count: usize, dimension: usize) -> Result<&'a [f32], Error> {
+    if query_count > 0 && dimension != c.dimension() {
+        return Err(Error::DimensionMismatch { expected: c.dimension(), actual: dimension });
+    }
+    let len = query_count.checked_mul(dimension).ok_or_else(|| Error::invalid("query_count × dimension overflows"))?;
+    slice(queries, len, "queries")
 }
 
 fn results(handle: *const drift_results) -> Option<Arc<Vec<Vec<drift_hit>>>> {
