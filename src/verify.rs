@@ -12,8 +12,8 @@
 //!    committed length, header identity (collection, shard id, dimension, centroid),
 //!    footer, row-group index and bloom filter, then every row group's body CRC, hot
 //!    section CRC and per-vector CRC;
-//! 3. the centroid index: every shard's centroid exists, no centroid is named twice
-//!    and no centroid owns no shard;
+//! 3. the centroid index: every shard's centroid exists and no centroid id is named
+//!    twice;
 //! 4. the WAL after the checkpoint: segment headers, the segment chain and every
 //!    record's CRC.
 //!
@@ -26,7 +26,7 @@
 //!   (a torn WAL tail, uncommitted shard bytes, unreferenced files). Only problems
 //!   make a database unhealthy.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -119,12 +119,10 @@ pub fn verify_path(path: impl AsRef<Path>) -> Result<VerifyReport> {
         if centroid_ids.len() != record.centroids.len() {
             report.problems.push(Error::corrupt(&manifest_path, 0, format!("collection {:?} names a centroid id twice", record.name)));
         }
-        let mut owners: HashMap<u32, usize> = HashMap::new();
         for s in &record.shards {
             let file_path = shard_file::shard_path(&shards_dir, record.id, s.shard_id);
             referenced.insert(file_path.clone());
             if s.centroid_id != NO_CENTROID {
-                *owners.entry(s.centroid_id).or_default() += 1;
                 if !centroid_ids.contains(&s.centroid_id) {
                     report.problems.push(Error::corrupt(
                         &manifest_path,
@@ -160,11 +158,6 @@ pub fn verify_path(path: impl AsRef<Path>) -> Result<VerifyReport> {
                     report.problems.extend(reader.verify());
                 }
                 Err(e) => report.problems.push(e),
-            }
-        }
-        for c in &record.centroids {
-            if !owners.contains_key(&c.id) {
-                report.problems.push(Error::corrupt(&manifest_path, 0, format!("collection {:?}: centroid {} owns no shard", record.name, c.id)));
             }
         }
     }
