@@ -122,14 +122,12 @@ pub fn verify_path(path: impl AsRef<Path>) -> Result<VerifyReport> {
         for s in &record.shards {
             let file_path = shard_file::shard_path(&shards_dir, record.id, s.shard_id);
             referenced.insert(file_path.clone());
-            if s.centroid_id != NO_CENTROID {
-                if !centroid_ids.contains(&s.centroid_id) {
-                    report.problems.push(Error::corrupt(
-                        &manifest_path,
-                        0,
-                        format!("collection {:?}: shard {} names centroid {} which the manifest does not hold", record.name, s.shard_id, s.centroid_id),
-                    ));
-                }
+            if s.centroid_id != NO_CENTROID && !centroid_ids.contains(&s.centroid_id) {
+                report.problems.push(Error::corrupt(
+                    &manifest_path,
+                    0,
+                    format!("collection {:?}: shard {} names centroid {} which the manifest does not hold", record.name, s.shard_id, s.centroid_id),
+                ));
             }
             if !fs.exists(&file_path) {
                 report.problems.push(Error::corrupt(&file_path, 0, format!("collection {:?}: the manifest names this shard file but it is missing", record.name)));
