@@ -287,3 +287,37 @@ fn a_flipped_byte_in_an_indexed_shard_is_never_served() {
     }
     println!("40 flips: {detected_by_search} refused by open or search, {unread} in bytes searches never read (all caught by verify)");
 }
+
+#[test]
+fn a_large_probe_split_over_threads_returns_what_one_thread_returns() {
+    // 50,000 rows probed whole are above PARALLEL_SCAN_ROWS, so `search` from this
+    // (non-rayon) thread splits stage 1 over rayon's threads, while `search_batch` runs
+    // each query inside the pool, on one thread.
+    let dir = tempfile::tempdir().unwrap();
+    let options = DatabaseOptions { index_min_rows: 400, index_shard_rows: 256, background_threads: false, ..DatabaseOptions::default() };
+    let db = Database::open(dir.path(), options).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    let vectors = clustered(50_000, 300, 21);
+    for (at, chunk) in vectors.chunks(5_000).enumerate() {
+        let postings: Vec<_> = chunk.iter().enumerate().map(|(i, v)| Posting::new((at * 5_000 + i) as u64, v)).collect();
+        c.add(&postings).unwrap();
+    }
+    db.flush().unwrap();
+    let centroids = c.stats().centroids;
+    assert!(centroids > 16, "the collection is indexed ({centroids} centroids)");
+    // Queries near stored rows, halfway to another row of the same cluster.
+    let queries: Vec<f32> = (0..20).flat_map(|i| {
+        let (a, b) = (&vectors[i * 2_400], &vectors[i * 2_400 + 300]);
+        a.iter().zip(b).map(|(x, y)| (x + y) / 2.0).collect::<Vec<_>>()
+    }).collect();
+    let options = SearchOptions::new(10).with_nprobe(centroids).with_rerank_factor(20);
+    let batched = c.search_batch(&queries, &options).unwrap();
+    let exact = c.search_batch(&queries, &SearchOptions::new(10).exact()).unwrap();
+    for (i, q) in queries.chunks_exact(DIM).enumerate() {
+        let split = c.search(q, &options).unwrap();
+        let ids = |hits: &[drift::Hit]| hits.iter().map(|h| (h.document_id, h.distance.to_bits())).collect::<Vec<_>>();
+        assert_eq!(ids(&split), ids(&batched[i]), "query {i}: split and single-thread probes differ");
+        let found = split.iter().filter(|h| exact[i].iter().any(|e| e.document_id == h.document_id)).count();
+        assert!(found >= 9, "query {i}: probing every list found only {found} of the exact 10");
+    }
+}

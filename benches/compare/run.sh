@@ -19,5 +19,5 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import faiss, hnswlib
     "$venv/bin/pip" install --quiet numpy==2.4.6 faiss-cpu==1.15.1 hnswlib==0.8.0 usearch==2.26.6
 fi
 cargo build --release --quiet --example recall_qps
-export OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1   # one thread for every system, drift included
 "$venv/bin/python" benches/compare/compare.py --dataset "$dataset" --drift target/release/examples/recall_qps "${@:2}"

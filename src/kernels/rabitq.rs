@@ -171,7 +171,8 @@ pub(crate) fn sign_bits_body(rotated: &[f32], code: &mut [u8]) -> f32 {
 }
 
 /// A query prepared for 1-bit scans: rotated once, quantised into 4 bit planes.
-#[derive(Debug, Default)]
+/// Cloning a prepared query gives another thread its own scan buffers.
+#[derive(Debug, Default, Clone)]
 pub struct BitQuery {
     rotated: Vec<f32>,
     /// 4 planes × (bits / 64) words.
