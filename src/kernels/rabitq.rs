@@ -15,7 +15,8 @@
 //! `Σ bᵢ q̂ᵢ = lo·popcount(b) + δ·Σⱼ 2ʲ·popcount(b ∧ planeⱼ)` — four AND+POPCNT per 64
 //! dimensions — and `‖x − q‖² = ‖x‖² + ‖q‖² − 2⟨x, q⟩`. The estimate is unbiased with an
 //! error of order `‖x − c‖·‖q‖/√D`, so it only ranks candidates: the survivors are
-//! re-scored with SQ8 codes and then exact f32 vectors.
+//! re-scored with exact f32 vectors. [`BitQuery::set_confidence`] turns estimates into
+//! lower bounds, so that re-scoring can stop early.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,6 +25,10 @@ use super::dispatch::{self, KernelLevel};
 use super::distance;
 use super::kmeans::SplitMix;
 use crate::options::Metric;
+
+/// `√(1 − ⟨ō,o⟩²)` at the value `⟨ō,o⟩` concentrates around (√(2/π)) for the
+/// dimensions codes are kept for.
+pub const SPREAD: f32 = 0.6;
 
 /// Factors stored per row.
 pub const FACTORS: usize = 3;
@@ -184,6 +189,9 @@ pub struct BitQuery {
     norm: f32,
     norm_sq: f32,
     metric: Option<Metric>,
+    /// Subtracted from each estimate per unit of the row's scale factor `s` (see
+    /// [`BitQuery::set_confidence`]); 0 gives the plain estimate.
+    margin: f32,
     weighted: Vec<u32>,
     levels: Vec<u8>,
     rotation: Option<Arc<Rotation>>,
@@ -228,6 +236,20 @@ impl BitQuery {
             }
         }
         self.sum_q = lo * bits as f32 + self.delta * sum_u as f32;
+        self.margin = 0.0;
+    }
+
+    /// Makes scans return lower bounds instead of estimates: each estimate minus
+    /// `sigmas` standard errors of the estimator. RaBitQ's error on `⟨x, q⟩` is
+    /// `‖q‖·‖x − c‖·√(1 − ⟨ō,o⟩²)/(⟨ō,o⟩·√(D − 1))` per standard error, which with the
+    /// stored `s = ‖x − c‖/(√D·⟨ō,o⟩)` is `‖q‖·s·√(1 − ⟨ō,o⟩²)·√(D/(D − 1))`; `⟨ō,o⟩`
+    /// concentrates at √(2/π) ≈ 0.80, so `√(1 − ⟨ō,o⟩²)` is taken as [`SPREAD`]. A
+    /// squared L2 distance moves by twice the inner product's error.
+    pub fn set_confidence(&mut self, sigmas: f32) {
+        let bits = (self.words * 64) as f32;
+        let per_dot = if bits > 1.0 { self.norm * SPREAD * (bits / (bits - 1.0)).sqrt() } else { 0.0 };
+        let distance_factor = if self.metric.unwrap_or(Metric::L2) == Metric::L2 { 2.0 } else { 1.0 };
+        self.margin = sigmas * per_dot * distance_factor;
     }
 
     /// Estimated distances of every row (codes row-major, `bits / 8` bytes each)
@@ -239,20 +261,30 @@ impl BitQuery {
     /// [`BitQuery::scan`] at a kernel level.
     pub fn scan_at(&mut self, level: KernelLevel, codes: &[u8], factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
         let bytes = self.words * 8;
-        let rows = codes.len().checked_div(bytes).unwrap_or(0);
+        let rows = codes.len().checked_div(bytes).unwrap_or(0).min(factors.len() / FACTORS);
         self.weighted.clear();
         self.weighted.resize(rows, 0);
         weighted_popcounts(level, codes, &self.planes, self.words, &mut self.weighted);
         out.clear();
-        let metric = self.metric.unwrap_or(Metric::L2);
-        for (w, f) in self.weighted.iter().zip(factors.chunks_exact(FACTORS)) {
-            let sum_bq = self.lo * f[2] + self.delta * *w as f32;
-            let dot = centroid_dot + self.norm * f[1] * (2.0 * sum_bq - self.sum_q);
-            out.push(match metric {
-                Metric::L2 => f[0] + self.norm_sq - 2.0 * dot,
-                Metric::InnerProduct => -dot,
-                Metric::Cosine => 1.0 - dot,
-            });
+        out.resize(rows, 0.0);
+        // ⟨x, q⟩ ≈ centroid_dot + s·(a·popcount + b·weighted − c), per the module docs.
+        let (a, b, c) = (2.0 * self.norm * self.lo, 2.0 * self.norm * self.delta, self.norm * self.sum_q);
+        let (norm_sq, margin) = (self.norm_sq, self.margin);
+        let rows_in = out.iter_mut().zip(&self.weighted).zip(factors.chunks_exact(FACTORS));
+        // One loop per metric, so each compiles to straight vector code.
+        match self.metric.unwrap_or(Metric::L2) {
+            Metric::L2 => rows_in.for_each(|((o, w), f)| {
+                let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
+                *o = f[0] + norm_sq - 2.0 * dot - margin * f[1];
+            }),
+            Metric::InnerProduct => rows_in.for_each(|((o, w), f)| {
+                let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
+                *o = -dot - margin * f[1];
+            }),
+            Metric::Cosine => rows_in.for_each(|((o, w), f)| {
+                let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
+                *o = 1.0 - dot - margin * f[1];
+            }),
         }
     }
 }
@@ -324,6 +356,21 @@ mod tests {
                 let mut got = vec![0; 13];
                 weighted_popcounts(level, &codes, &planes, words, &mut got);
                 assert_eq!(got, want, "{level:?} words {words}");
+            }
+        }
+    }
+
+    #[test]
+    fn popcount_kernels_agree_at_their_largest_totals() {
+        // All bits set: every row reaches 15 × its bits, the most a packed 16-bit field
+        // holds at 4,096 bits and beyond it at 8,192 (where rows reduce one by one).
+        for words in [8usize, 64, 128] {
+            let codes = vec![0xFFu8; words * 8 * 7];
+            let planes = vec![u64::MAX; 4 * words];
+            for level in dispatch::available() {
+                let mut got = vec![0; 7];
+                weighted_popcounts(level, &codes, &planes, words, &mut got);
+                assert_eq!(got, vec![15 * 64 * words as u32; 7], "{level:?} words {words}");
             }
         }
     }

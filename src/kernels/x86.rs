@@ -398,33 +398,76 @@ pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: 
 
 // ---------------------------------------------------------------- 1-bit codes
 
+/// Σⱼ 2ʲ·popcount(code ∧ planeⱼ) of one row as 8 u64 lanes (each ≤ 15 × 64).
+///
+/// # Safety
+/// AVX-512 F and VPOPCNTDQ must be available, `code` must point at `chunks × 64`
+/// readable bytes and `planes` at 4 × `words` u64 with `chunks × 8 ≤ words`.
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[inline]
+unsafe fn weighted_lanes_avx512(code: *const u8, planes: *const u64, words: usize, chunks: usize) -> __m512i {
+    let mut acc = _mm512_setzero_si512();
+    for k in 0..chunks {
+        // SAFETY: the caller guarantees chunk k's 64 code bytes and 8 words of each of
+        // the 4 planes are readable.
+        let (c, p0, p1, p2, p3) = unsafe {
+            (
+                _mm512_loadu_si512(code.add(k * 64).cast()),
+                _mm512_loadu_si512(planes.add(k * 8).cast()),
+                _mm512_loadu_si512(planes.add(words + k * 8).cast()),
+                _mm512_loadu_si512(planes.add(2 * words + k * 8).cast()),
+                _mm512_loadu_si512(planes.add(3 * words + k * 8).cast()),
+            )
+        };
+        let a0 = _mm512_popcnt_epi64(_mm512_and_si512(c, p0));
+        let a1 = _mm512_popcnt_epi64(_mm512_and_si512(c, p1));
+        let a2 = _mm512_popcnt_epi64(_mm512_and_si512(c, p2));
+        let a3 = _mm512_popcnt_epi64(_mm512_and_si512(c, p3));
+        let low = _mm512_add_epi64(a0, _mm512_slli_epi64::<1>(a1));
+        let high = _mm512_add_epi64(a2, _mm512_slli_epi64::<1>(a3));
+        acc = _mm512_add_epi64(acc, _mm512_add_epi64(low, _mm512_slli_epi64::<2>(high)));
+    }
+    acc
+}
+
 /// Σⱼ 2ʲ·popcount(code ∧ planeⱼ) per row, 512 bits at a time (`words` a multiple of 8).
+///
+/// Four rows share one horizontal reduction: a row's total is at most 15 × its bits,
+/// below 2¹⁶ for codes of up to 4,096 bits, so the four rows' lanes are packed into the
+/// 16-bit fields of one u64 lane each and summed together without carrying across
+/// fields. Longer codes reduce one row at a time.
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 fn weighted_popcounts_avx512(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
     let chunks = words / 8;
-    for (code, o) in codes.chunks_exact(words * 8).zip(out.iter_mut()) {
-        let mut acc = _mm512_setzero_si512();
-        for k in 0..chunks {
-            // SAFETY: `code` holds `words × 8` bytes and `planes` 4 × `words` u64; chunk
-            // k < words / 8 reads 64 bytes at k × 64 of the code and 8 words at
-            // j × words + k × 8 of each plane j, all in bounds.
-            let (c, p0, p1, p2, p3) = unsafe {
-                (
-                    _mm512_loadu_si512(code.as_ptr().add(k * 64).cast()),
-                    _mm512_loadu_si512(planes.as_ptr().add(k * 8).cast()),
-                    _mm512_loadu_si512(planes.as_ptr().add(words + k * 8).cast()),
-                    _mm512_loadu_si512(planes.as_ptr().add(2 * words + k * 8).cast()),
-                    _mm512_loadu_si512(planes.as_ptr().add(3 * words + k * 8).cast()),
-                )
+    let bytes = words * 8;
+    let rows = (codes.len() / bytes).min(out.len());
+    let mut r = 0;
+    if words * 64 * 15 < 1 << 16 {
+        while r + 4 <= rows {
+            // SAFETY: rows r..r + 4 lie within `codes` (r + 4 ≤ rows ≤ codes.len() /
+            // bytes) and `planes` holds 4 × `words` u64 (checked by the caller); the
+            // prefetch hint reads nothing.
+            let packed = unsafe {
+                let base = codes.as_ptr().add(r * bytes);
+                _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(8 * bytes).cast());
+                _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(10 * bytes).cast());
+                let a = weighted_lanes_avx512(base, planes.as_ptr(), words, chunks);
+                let b = weighted_lanes_avx512(base.add(bytes), planes.as_ptr(), words, chunks);
+                let c = weighted_lanes_avx512(base.add(2 * bytes), planes.as_ptr(), words, chunks);
+                let d = weighted_lanes_avx512(base.add(3 * bytes), planes.as_ptr(), words, chunks);
+                let ab = _mm512_add_epi64(a, _mm512_slli_epi64::<16>(b));
+                let cd = _mm512_add_epi64(c, _mm512_slli_epi64::<16>(d));
+                _mm512_reduce_add_epi64(_mm512_add_epi64(ab, _mm512_slli_epi64::<32>(cd))) as u64
             };
-            let a0 = _mm512_popcnt_epi64(_mm512_and_si512(c, p0));
-            let a1 = _mm512_popcnt_epi64(_mm512_and_si512(c, p1));
-            let a2 = _mm512_popcnt_epi64(_mm512_and_si512(c, p2));
-            let a3 = _mm512_popcnt_epi64(_mm512_and_si512(c, p3));
-            let low = _mm512_add_epi64(a0, _mm512_slli_epi64::<1>(a1));
-            let high = _mm512_add_epi64(a2, _mm512_slli_epi64::<1>(a3));
-            acc = _mm512_add_epi64(acc, _mm512_add_epi64(low, _mm512_slli_epi64::<2>(high)));
+            for (i, o) in out[r..r + 4].iter_mut().enumerate() {
+                *o = (packed >> (16 * i)) as u32 & 0xFFFF;
+            }
+            r += 4;
         }
+    }
+    for (row, o) in out.iter_mut().enumerate().take(rows).skip(r) {
+        // SAFETY: `row < rows`, so its `bytes` lie within `codes`; planes as above.
+        let acc = unsafe { weighted_lanes_avx512(codes.as_ptr().add(row * bytes), planes.as_ptr(), words, chunks) };
         *o = _mm512_reduce_add_epi64(acc) as u32;
     }
 }

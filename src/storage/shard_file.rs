@@ -297,7 +297,16 @@ impl ShardReader {
 
     /// The shard's map, fetching the file back first if it was evicted.
     pub fn mapped(&self) -> Result<MmapView> {
-        self.last_used.store(now_millis(), Ordering::Relaxed);
+        self.mapped_at(now_millis())
+    }
+
+    /// [`ShardReader::mapped`] with the caller's clock reading (milliseconds since the
+    /// epoch), so a search reads the clock once rather than once per shard; the
+    /// last-use stamp is only written when it changes.
+    pub fn mapped_at(&self, now: u64) -> Result<MmapView> {
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
         if let Some(view) = self.view.read().as_ref() {
             return Ok(view.clone());
         }
@@ -420,6 +429,7 @@ impl ShardReader {
     }
 }
 
-fn now_millis() -> u64 {
+/// Wall-clock milliseconds, the unit of a shard's last-use stamp.
+pub(crate) fn now_millis() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
