@@ -112,8 +112,9 @@ pub struct SearchOptions {
     /// default, [`default_nprobe`] of the collection's centroid count. Ignored (all
     /// shards are scanned) until the collection is indexed.
     pub nprobe: Option<usize>,
-    /// Candidates kept from the 8-bit scan per wanted hit, then re-ranked with exact
-    /// f32 distances. `None`: [`DEFAULT_RERANK_FACTOR`].
+    /// Candidates kept from the code scan per wanted hit (by their 1-bit lower bounds),
+    /// then re-ranked with exact f32 distances, lowest bound first, until no remaining
+    /// bound can beat the k-th exact distance. `None`: [`DEFAULT_RERANK_FACTOR`].
     pub rerank_factor: Option<usize>,
     /// Scan every row with exact f32 distances (ground truth; slow on large
     /// collections).

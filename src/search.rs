@@ -163,6 +163,8 @@ struct SearchScratch {
     distances: Vec<f32>,
     probe_scores: Vec<(f32, u32)>,
     probed: Vec<usize>,
+    /// (list, query · centroid) of each probed list.
+    lists: Vec<(usize, f32)>,
     views: Vec<MmapView>,
     shards: Vec<(u32, u32)>,
     coarse: BinaryHeap<Approximate>,
@@ -207,7 +209,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             Some(s) => s,
             None => fresh.insert(SearchScratch::default()),
         };
-        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, views, shards, coarse } =
+        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, lists, views, shards, coarse } =
             scratch;
         routing.probe(metric, q, nprobe, route_query, distances, probe_scores, probed);
         let bits = crate::kernels::rabitq::code_bits(q.len());
@@ -223,14 +225,16 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             // Stage 1: 1-bit estimates (SQ8 for version-1 groups) over the probed lists.
             // Tombstoned rows never enter.
             let query_norm_sq = distance::dot(q, q);
-            let lists = probed
-                .iter()
-                .zip(probe_scores.iter())
-                .map(|(&list, &(score, _))| (list, routing.table.dot_from_score(metric, list, score, query_norm_sq)));
+            lists.clear();
+            lists.extend(
+                probed
+                    .iter()
+                    .zip(probe_scores.iter())
+                    .map(|(&list, &(score, _))| (list, routing.table.dot_from_score(metric, list, score, query_norm_sq))),
+            );
             let rows: u64 = probed.iter().map(|&l| routing.list_rows(l)).sum();
             if rows >= PARALLEL_SCAN_ROWS && rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
-                let lists: Vec<(usize, f32)> = lists.collect();
-                return rerank_parallel(st, metric, q, &lists, bits, bit_query, coarse_cap, &mut top);
+                return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, &mut top);
             }
             let mut stage = Stage { bit_query, code_query, distances, views, shards, coarse, bounds_only: true };
             estimate_lists(st, lists, bits, &mut stage, coarse_cap)?;
@@ -295,11 +299,19 @@ struct Stage<'a> {
 
 /// Stage 1 over `lists` (list index, query · centroid): offers the estimate of every
 /// live row to `stage.coarse`, keeping the `cap` best.
-fn estimate_lists(st: &CollectionState, lists: impl Iterator<Item = (usize, f32)>, bits: usize, stage: &mut Stage<'_>, cap: usize) -> Result<()> {
+fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, stage: &mut Stage<'_>, cap: usize) -> Result<()> {
     let routing = &st.routing;
     let check_tombstones = !st.tombstones.is_empty();
     let now = crate::storage::shard_file::now_millis();
-    for (list, centroid_dot) in lists {
+    for (i, &(list, centroid_dot)) in lists.iter().enumerate() {
+        // The shards' metadata is scattered over the heap and cold by the time a scan
+        // reaches it; start its cache misses a few lists ahead.
+        if let Some(&(ahead, _)) = lists.get(i + PREFETCH_READERS_AHEAD) {
+            routing.lists[ahead].iter().for_each(ShardReader::prefetch_reader);
+        }
+        if let Some(&(next, _)) = lists.get(i + 1) {
+            routing.lists[next].iter().for_each(|s| s.prefetch_metadata());
+        }
         for (j, shard) in routing.lists[list].iter().enumerate() {
             let at = stage.views.len() as u32;
             stage.views.push(shard.mapped_at(now)?);
@@ -333,6 +345,9 @@ fn estimate_lists(st: &CollectionState, lists: impl Iterator<Item = (usize, f32)
     Ok(())
 }
 
+/// How many lists ahead of the scan a probed search starts fetching shard readers.
+const PREFETCH_READERS_AHEAD: usize = 3;
+
 /// An estimate with the (list, position in list) of its shard.
 type Located = (Approximate, (u32, u32));
 
@@ -360,7 +375,7 @@ fn rerank_parallel(
             cq.set_query(metric, q);
             let (mut distances, mut views, mut shards, mut coarse) = (Vec::new(), Vec::new(), Vec::new(), BinaryHeap::new());
             let mut stage = Stage { bit_query: &mut bq, code_query: &mut cq, distances: &mut distances, views: &mut views, shards: &mut shards, coarse: &mut coarse, bounds_only: true };
-            estimate_lists(st, chunk.iter().copied(), bits, &mut stage, cap)?;
+            estimate_lists(st, chunk, bits, &mut stage, cap)?;
             let bounds_only = stage.bounds_only;
             Ok((coarse.into_iter().map(|a| (a, shards[a.shard as usize])).collect(), bounds_only))
         })

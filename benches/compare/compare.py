@@ -4,7 +4,8 @@
 Run through benches/compare/run.sh (which builds drift's harness and the Python
 environment). Every system runs in its own process, single-threaded, one query per
 call, on the same machine in the same run; recall@10 is measured against the
-dataset's exact ground truth. Prints one table and the target ratios.
+dataset's exact ground truth; queries/s is the best of PASSES timed passes. Prints
+one table and the target ratios.
 """
 import argparse, json, os, subprocess, sys, time, resource
 
@@ -29,12 +30,20 @@ def load(dataset):
 def recall(found, gt):
     return sum(len(set(f) & set(g)) for f, g in zip(found, gt)) / (10.0 * len(gt))
 
+# Timed passes over the queries per configuration; the fastest counts. The machines
+# this runs on are shared, and one pass picks up a neighbour's burst; drift's harness
+# (examples/recall_qps.rs) takes the best of the same number of passes.
+PASSES = 3
+
 def timed(search, xq):
     for q in xq[:50]:
         search(q)
-    t = time.perf_counter()
-    found = [search(q) for q in xq]
-    return found, len(xq) / (time.perf_counter() - t)
+    best = 0.0
+    for _ in range(PASSES):
+        t = time.perf_counter()
+        found = [search(q) for q in xq]
+        best = max(best, len(xq) / (time.perf_counter() - t))
+    return found, best
 
 def peer(name, dataset):
     """Runs one peer in this (child) process; prints JSON lines."""

@@ -12,3 +12,14 @@ pub mod rabitq;
 pub mod sq8;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+/// Hints the CPU to fetch the cache line holding `p` (a no-op off x86-64). Never
+/// faults, whatever the address: a search uses it to start the cache misses of lists it
+/// will scan next while it scans the current one.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    x86::prefetch(p);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

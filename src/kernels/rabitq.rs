@@ -28,7 +28,7 @@ use crate::options::Metric;
 
 /// `√(1 − ⟨ō,o⟩²)` at the value `⟨ō,o⟩` concentrates around (√(2/π)) for the
 /// dimensions codes are kept for.
-pub const SPREAD: f32 = 0.6;
+const SPREAD: f32 = 0.6;
 
 /// Factors stored per row.
 pub const FACTORS: usize = 3;
@@ -243,7 +243,7 @@ impl BitQuery {
     /// `sigmas` standard errors of the estimator. RaBitQ's error on `⟨x, q⟩` is
     /// `‖q‖·‖x − c‖·√(1 − ⟨ō,o⟩²)/(⟨ō,o⟩·√(D − 1))` per standard error, which with the
     /// stored `s = ‖x − c‖/(√D·⟨ō,o⟩)` is `‖q‖·s·√(1 − ⟨ō,o⟩²)·√(D/(D − 1))`; `⟨ō,o⟩`
-    /// concentrates at √(2/π) ≈ 0.80, so `√(1 − ⟨ō,o⟩²)` is taken as [`SPREAD`]. A
+    /// concentrates at √(2/π) ≈ 0.80, so `√(1 − ⟨ō,o⟩²)` is taken as `SPREAD` (0.6). A
     /// squared L2 distance moves by twice the inner product's error.
     pub fn set_confidence(&mut self, sigmas: f32) {
         let bits = (self.words * 64) as f32;
@@ -406,5 +406,45 @@ mod tests {
             / (bits as f32).sqrt();
         let err = est.iter().zip(&exact).map(|(e, x)| (e - x).abs()).sum::<f32>() / 200.0;
         assert!(err < 2.0 * scale, "mean error {err}, scale {scale}");
+    }
+
+    #[test]
+    fn three_standard_errors_below_the_estimate_is_a_lower_bound() {
+        for metric in [Metric::L2, Metric::InnerProduct] {
+            let d = 384;
+            let n = 2000;
+            let mut rng = SplitMix::new(11);
+            let centroid: Vec<f32> = (0..d).map(|_| (rng.unit() as f32 - 0.5) * 0.2).collect();
+            let rows: Vec<f32> = (0..n * d).map(|i| centroid[i % d] + (rng.unit() as f32 - 0.5) * 0.3).collect();
+            let query: Vec<f32> = (0..d).map(|i| centroid[i] + (rng.unit() as f32 - 0.5) * 0.3).collect();
+            let bits = code_bits(d);
+            let mut codes = vec![0u8; n * bits / 8];
+            let mut factors = vec![0f32; n * FACTORS];
+            encode(&rows, d, Some(&centroid), &mut codes, &mut factors);
+            let exact: Vec<f32> = rows
+                .chunks_exact(d)
+                .map(|r| match metric {
+                    Metric::InnerProduct => -distance::dot_scalar(r, &query),
+                    _ => distance::l2_squared_scalar(r, &query),
+                })
+                .collect();
+            let centroid_dot = distance::dot_scalar(&centroid, &query);
+            let mut bq = BitQuery::default();
+            bq.prepare(metric, &query);
+            let (mut estimates, mut bounds) = (Vec::new(), Vec::new());
+            bq.scan(&codes, &factors, centroid_dot, &mut estimates);
+            bq.set_confidence(3.0);
+            bq.scan(&codes, &factors, centroid_dot, &mut bounds);
+            // Every bound sits below its estimate, and at 3 standard errors fewer than
+            // 1 in 100 rows (a normal tail would give 0.13%) lies above the exact value.
+            assert!(bounds.iter().zip(&estimates).all(|(b, e)| b < e), "{metric:?}");
+            let above = bounds.iter().zip(&exact).filter(|(b, x)| b > x).count();
+            assert!(above * 100 < n, "{metric:?}: {above} of {n} bounds above the exact distance");
+            // A fresh prepare forgets the confidence: plain estimates again.
+            bq.prepare(metric, &query);
+            let mut again = Vec::new();
+            bq.scan(&codes, &factors, centroid_dot, &mut again);
+            assert_eq!(again, estimates, "{metric:?}");
+        }
     }
 }

@@ -396,6 +396,16 @@ pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: 
     None
 }
 
+// ---------------------------------------------------------------- prefetch
+
+/// Hints the CPU to bring the cache line holding `p` into every cache level.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    // SAFETY: PREFETCHT0 (SSE, part of every x86-64 CPU) is a hint: it never faults and
+    // never reads memory architecturally, whatever the address.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+}
+
 // ---------------------------------------------------------------- 1-bit codes
 
 /// Σⱼ 2ʲ·popcount(code ∧ planeⱼ) of one row as 8 u64 lanes (each ≤ 15 × 64).
