@@ -167,7 +167,8 @@ struct SearchScratch {
     lists: Vec<(usize, f32)>,
     views: Vec<MmapView>,
     shards: Vec<(u32, u32)>,
-    coarse: BinaryHeap<Approximate>,
+    coarse: Shortlist,
+    ordered: Vec<Approximate>,
 }
 
 thread_local! {
@@ -175,22 +176,60 @@ thread_local! {
 }
 
 
-/// Offers `candidate` to a bounded max-heap of the `cap` smallest distances.
-#[inline]
-fn offer(heap: &mut BinaryHeap<Approximate>, cap: usize, candidate: Approximate) {
-    if heap.len() < cap {
-        heap.push(candidate);
-    } else if let Some(mut worst) = heap.peek_mut()
-        && candidate.distance < worst.distance
-    {
-        *worst = candidate;
-    }
+/// The `cap` smallest estimates offered, kept without ordering them on every offer:
+/// entries below the bar are appended, and when twice `cap` have gathered the `cap`
+/// smallest are selected in linear time and the bar drops to the largest kept. An
+/// offer is one comparison and, rarely, a push (a heap paid a sift per admission).
+///
+/// Invariant: every estimate offered that is among the `cap` smallest so far is in
+/// `entries`, and `bar` is at or above the `cap`-th smallest (∞ until `cap` are kept).
+#[derive(Debug, Default)]
+struct Shortlist {
+    entries: Vec<Approximate>,
+    cap: usize,
+    bar: f32,
 }
 
-/// The distance an estimate must be below to enter a heap of `cap` (∞ until it is full).
-#[inline]
-fn entry_bar(heap: &BinaryHeap<Approximate>, cap: usize) -> f32 {
-    if heap.len() < cap { f32::INFINITY } else { heap.peek().map_or(f32::INFINITY, |w| w.distance) }
+impl Shortlist {
+    fn reset(&mut self, cap: usize) {
+        self.entries.clear();
+        self.cap = cap.max(1);
+        self.bar = f32::INFINITY;
+    }
+
+    /// The distance an estimate must be below to be kept.
+    #[inline]
+    fn bar(&self) -> f32 {
+        self.bar
+    }
+
+    #[inline]
+    fn offer(&mut self, candidate: Approximate) {
+        if candidate.distance < self.bar {
+            self.entries.push(candidate);
+            if self.entries.len() >= 2 * self.cap {
+                self.shrink();
+            }
+        }
+    }
+
+    /// Keeps only the `cap` smallest entries and lowers the bar to the largest of them.
+    fn shrink(&mut self) {
+        let cap = self.cap;
+        if self.entries.len() > cap {
+            self.entries.select_nth_unstable(cap - 1);
+            self.entries.truncate(cap);
+            self.bar = self.entries.iter().map(|a| a.distance).fold(f32::NEG_INFINITY, f32::max);
+        }
+    }
+
+    /// The `cap` smallest, smallest first; leaves the list empty.
+    fn drain_sorted(&mut self, out: &mut Vec<Approximate>) {
+        self.shrink();
+        out.clear();
+        out.append(&mut self.entries);
+        out.sort_unstable();
+    }
 }
 
 /// The `limit` closest rows by the probed path (see the module docs), closest first.
@@ -209,7 +248,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             Some(s) => s,
             None => fresh.insert(SearchScratch::default()),
         };
-        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, lists, views, shards, coarse } =
+        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, lists, views, shards, coarse, ordered } =
             scratch;
         routing.probe(metric, q, nprobe, route_query, distances, probe_scores, probed);
         let bits = crate::kernels::rabitq::code_bits(q.len());
@@ -218,7 +257,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             bit_query.set_confidence(RERANK_SIGMAS);
         }
         code_query.set_query(metric, q);
-        coarse.clear();
+        coarse.reset(coarse_cap);
         views.clear();
         shards.clear();
         let result = (|| -> Result<()> {
@@ -237,15 +276,24 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
                 return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, &mut top);
             }
             let mut stage = Stage { bit_query, code_query, distances, views, shards, coarse, bounds_only: true };
-            estimate_lists(st, lists, bits, &mut stage, coarse_cap)?;
+            estimate_lists(st, lists, bits, &mut stage)?;
             // Stage 2: exact f32 distances, read from the map, closest bound first,
             // until no bound left can beat the k-th exact distance.
             let stoppable = stage.bounds_only;
-            let mut ordered = std::mem::take(coarse).into_vec();
-            ordered.sort_unstable();
-            let reranked = ordered.iter().try_for_each(|a| {
+            coarse.drain_sorted(ordered);
+            // Each vector read starts with a cache and TLB miss in another file's
+            // pages; the next ones' misses are started while this one is scored.
+            let prefetch = |a: &Approximate| {
+                let (list, j) = shards[a.shard as usize];
+                routing.lists[list as usize][j as usize].prefetch_vector(&views[a.shard as usize], a.group as usize, a.row as usize);
+            };
+            ordered.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(prefetch);
+            let reranked = ordered.iter().enumerate().try_for_each(|(i, a)| {
                 if stoppable && a.distance >= top.threshold() {
                     return Err(None);
+                }
+                if let Some(ahead) = ordered.get(i + RERANK_PREFETCH_AHEAD) {
+                    prefetch(ahead);
                 }
                 let (list, j) = shards[a.shard as usize];
                 let shard = &routing.lists[list as usize][j as usize];
@@ -256,7 +304,6 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
                 Ok(())
             });
             ordered.clear();
-            *coarse = BinaryHeap::from(ordered);
             match reranked {
                 Err(Some(e)) => Err(e),
                 _ => Ok(()),
@@ -291,15 +338,15 @@ struct Stage<'a> {
     distances: &'a mut Vec<f32>,
     views: &'a mut Vec<MmapView>,
     shards: &'a mut Vec<(u32, u32)>,
-    coarse: &'a mut BinaryHeap<Approximate>,
+    coarse: &'a mut Shortlist,
     /// Every estimate offered was a 1-bit lower bound (false once an SQ8-scanned group,
     /// whose estimates may sit above the exact distance, has contributed).
     bounds_only: bool,
 }
 
 /// Stage 1 over `lists` (list index, query · centroid): offers the estimate of every
-/// live row to `stage.coarse`, keeping the `cap` best.
-fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, stage: &mut Stage<'_>, cap: usize) -> Result<()> {
+/// live row to `stage.coarse`.
+fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, stage: &mut Stage<'_>) -> Result<()> {
     let routing = &st.routing;
     let check_tombstones = !st.tombstones.is_empty();
     let now = crate::storage::shard_file::now_millis();
@@ -328,7 +375,7 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
                 }
                 // The bar only falls as the heap fills, so most rows are turned away by
                 // one comparison.
-                let mut bar = entry_bar(stage.coarse, cap);
+                let mut bar = stage.coarse.bar();
                 for (r, &d) in stage.distances.iter().enumerate() {
                     if d >= bar {
                         continue;
@@ -336,14 +383,17 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
                     if check_tombstones && st.tombstones.hides(columns.document_id(r), columns.max_lsn) {
                         continue;
                     }
-                    offer(stage.coarse, cap, Approximate { distance: d, shard: at, group: g as u32, row: r as u32 });
-                    bar = entry_bar(stage.coarse, cap);
+                    stage.coarse.offer(Approximate { distance: d, shard: at, group: g as u32, row: r as u32 });
+                    bar = stage.coarse.bar();
                 }
             }
         }
     }
     Ok(())
 }
+
+/// How many candidates ahead of the exact re-rank their vectors are prefetched.
+const RERANK_PREFETCH_AHEAD: usize = 2;
 
 /// How many lists ahead of the scan a probed search starts fetching shard readers.
 const PREFETCH_READERS_AHEAD: usize = 3;
@@ -373,11 +423,13 @@ fn rerank_parallel(
         .map(|chunk| {
             let (mut bq, mut cq) = (bit_query.clone(), CodeQuery::default());
             cq.set_query(metric, q);
-            let (mut distances, mut views, mut shards, mut coarse) = (Vec::new(), Vec::new(), Vec::new(), BinaryHeap::new());
+            let (mut distances, mut views, mut shards, mut coarse) = (Vec::new(), Vec::new(), Vec::new(), Shortlist::default());
+            coarse.reset(cap);
             let mut stage = Stage { bit_query: &mut bq, code_query: &mut cq, distances: &mut distances, views: &mut views, shards: &mut shards, coarse: &mut coarse, bounds_only: true };
-            estimate_lists(st, chunk, bits, &mut stage, cap)?;
+            estimate_lists(st, chunk, bits, &mut stage)?;
             let bounds_only = stage.bounds_only;
-            Ok((coarse.into_iter().map(|a| (a, shards[a.shard as usize])).collect(), bounds_only))
+            coarse.shrink();
+            Ok((coarse.entries.iter().map(|a| (*a, shards[a.shard as usize])).collect(), bounds_only))
         })
         .collect();
     let (mut all, mut stoppable) = (Vec::new(), true);
@@ -423,5 +475,40 @@ mod tests {
         }
         let got: Vec<f32> = top.into_sorted().iter().map(|c| c.distance).collect();
         assert_eq!(got, vec![0.5, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn a_shortlist_keeps_exactly_the_smallest_estimates_in_order() {
+        let mut rng = crate::kernels::kmeans::SplitMix::new(7);
+        for cap in [1, 3, 80] {
+            let offered: Vec<Approximate> = (0..1_000)
+                .map(|i| Approximate { distance: (rng.next_u64() % 500) as f32, shard: i % 7, group: 0, row: i })
+                .collect();
+            let mut list = Shortlist::default();
+            list.reset(cap);
+            offered.iter().for_each(|a| list.offer(*a));
+            let mut got = Vec::new();
+            list.drain_sorted(&mut got);
+            let mut expected = offered.clone();
+            expected.sort_unstable();
+            expected.truncate(cap);
+            // Ties at the bar may keep either of the equal estimates.
+            let distances = |v: &[Approximate]| v.iter().map(|a| a.distance).collect::<Vec<_>>();
+            assert_eq!(distances(&got), distances(&expected), "cap {cap}");
+            assert!(got.iter().all(|a| offered.contains(a)));
+        }
+    }
+
+    #[test]
+    fn a_shortlist_with_fewer_offers_than_its_cap_keeps_them_all() {
+        let mut list = Shortlist::default();
+        list.reset(10);
+        for (i, d) in [3.0, 1.0, 2.0].into_iter().enumerate() {
+            list.offer(Approximate { distance: d, shard: 0, group: 0, row: i as u32 });
+        }
+        assert_eq!(list.bar(), f32::INFINITY);
+        let mut got = Vec::new();
+        list.drain_sorted(&mut got);
+        assert_eq!(got.iter().map(|a| a.distance).collect::<Vec<_>>(), vec![1.0, 2.0, 3.0]);
     }
 }

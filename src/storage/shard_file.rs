@@ -311,6 +311,19 @@ impl ShardReader {
         crate::kernels::prefetch(self.hot_verified.as_ptr());
     }
 
+    /// Starts fetching the f32 vector of `row` in row group `group` (a hint: nothing is
+    /// read, out-of-range positions are ignored), so that a re-rank's next reads
+    /// overlap the current one's.
+    pub fn prefetch_vector(&self, view: &MmapView, group: usize, row: usize) {
+        let Some(meta) = self.row_groups.get(group) else { return };
+        let row_bytes = self.header.dimension * 4;
+        let Ok(start) = usize::try_from(meta.offset + meta.layout.vectors) else { return };
+        let Some(vector) = view.bytes().get(start + row * row_bytes..start + (row + 1) * row_bytes) else { return };
+        for line in vector.chunks(64) {
+            crate::kernels::prefetch(line.as_ptr());
+        }
+    }
+
     /// The shard's map, fetching the file back first if it was evicted.
     pub fn mapped(&self) -> Result<MmapView> {
         self.mapped_at(now_millis())
