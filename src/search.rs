@@ -331,7 +331,7 @@ const RERANK_SIGMAS: f32 = 3.0;
 pub(crate) const PARALLEL_SCAN_ROWS: u64 = 49_152;
 
 /// The buffers stage 1 fills: mapped views of the shards it touched (`shards[i]` =
-/// (list, position in list) of `views[i]`) and the bounded heap of estimates.
+/// (list, position in list) of `views[i]`) and the shortlist of the best estimates.
 struct Stage<'a> {
     bit_query: &'a mut BitQuery,
     code_query: &'a mut CodeQuery,
@@ -373,7 +373,7 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
                     stage.code_query.scan(columns.sq8_codes, stage.distances);
                     stage.bounds_only = false;
                 }
-                // The bar only falls as the heap fills, so most rows are turned away by
+                // The bar only falls as the shortlist fills, so most rows are turned away by
                 // one comparison.
                 let mut bar = stage.coarse.bar();
                 for (r, &d) in stage.distances.iter().enumerate() {
