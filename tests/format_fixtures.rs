@@ -73,22 +73,33 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn a_version_1_database_opens_and_reads_back_exactly() {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
+/// Opens a private copy of `tests/fixtures/<name>` (rewriting the fixture first with
+/// `write` when DRIFT_WRITE_FIXTURES is set); the directory lives as long as the guard.
+fn open_fixture(name: &str, write: fn(&Path), options: DatabaseOptions) -> (tempfile::TempDir, Database) {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     if std::env::var("DRIFT_WRITE_FIXTURES").is_ok() {
         let _ = std::fs::remove_dir_all(&fixture);
-        write_fixture(&fixture);
+        write(&fixture);
     }
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture, dir.path());
-    let db = Database::open(dir.path(), options()).unwrap();
+    let db = Database::open(dir.path(), options).unwrap();
+    (dir, db)
+}
+
+/// Every posting of `c` as (document, span start, vector), in document order.
+fn exported(c: &drift::Collection) -> Vec<(u128, u32, Vec<f32>)> {
+    c.export().unwrap().into_iter().map(|p| (p.document_id.0, p.start, p.vector)).collect()
+}
+
+#[test]
+fn a_version_1_database_opens_and_reads_back_exactly() {
+    let (_dir, db) = open_fixture("v1", write_fixture, options());
     assert!(db.recovery_report().records_replayed > 0, "the fixture exercises WAL replay");
     let c = db.collection("v1").unwrap();
     let stats = c.stats();
     assert!(stats.sealed_shards >= 1 && stats.shards > stats.sealed_shards && stats.tombstones > 0, "{stats:?}");
-    let got: Vec<(u128, u32, Vec<f32>)> = c.export().unwrap().into_iter().map(|p| (p.document_id.0, p.start, p.vector)).collect();
-    assert_eq!(got, expected());
+    assert_eq!(exported(&c), expected());
     assert!(db.verify().unwrap().is_empty());
 }
 
@@ -141,23 +152,15 @@ fn assert_probed_matches_exact(c: &drift::Collection, seeds: std::ops::Range<u64
 
 #[test]
 fn a_version_2_indexed_database_opens_reads_back_and_searches_exactly() {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v2");
-    if std::env::var("DRIFT_WRITE_FIXTURES").is_ok() {
-        let _ = std::fs::remove_dir_all(&fixture);
-        write_fixture_v2(&fixture);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture, dir.path());
-    let db = Database::open(dir.path(), options_v2()).unwrap();
+    let (_dir, db) = open_fixture("v2", write_fixture_v2, options_v2());
     let c = db.collection("v2").unwrap();
     let stats = c.stats();
     assert!(stats.centroids >= 4 && stats.tombstones > 0, "{stats:?}");
-    let got: Vec<(u128, u32, Vec<f32>)> = c.export().unwrap().into_iter().map(|p| (p.document_id.0, p.start, p.vector)).collect();
-    assert_eq!(got, expected_v2());
+    assert_eq!(exported(&c), expected_v2());
     assert!(db.verify().unwrap().is_empty());
     assert_probed_matches_exact(&c, 0..20);
-    // New rows land in the same shards in the current version's groups: a shard then
-    // holds groups of both versions, and searches read both.
+    // Rows a routed flush appends after reopening are found too (once the row group
+    // version moves on, those shards hold groups of both versions).
     let more: Vec<Vec<f32>> = (1_000..1_100u64).map(|d| vector(2, d, DIM2)).collect();
     c.add(&more.iter().zip(1_000u64..).map(|(v, d)| Posting::new(d, v)).collect::<Vec<_>>()).unwrap();
     db.flush().unwrap();
