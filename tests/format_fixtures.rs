@@ -3,7 +3,8 @@
 //! sealed shard, an open shard, tombstones, and WAL records after the checkpoint (so
 //! opening it replays a v1 WAL). `tests/fixtures/v2/` was written with row groups of
 //! version 2: an indexed 128-d collection (1-bit codes row-major), a routed flush,
-//! tombstones and an upsert. A format change that cannot read them fails here.
+//! tombstones and an upsert; `tests/fixtures/v3/` the same with row groups of version 3
+//! (1-bit codes in blocks of 32 rows). A format change that cannot read them fails here.
 //!
 //! Regenerate only when adding a fixture for a new version, and only that one (the
 //! others must stay as their version wrote them):
@@ -122,14 +123,20 @@ fn expected_v2() -> Vec<(u128, u32, Vec<f32>)> {
 }
 
 fn write_fixture_v2(dir: &Path) {
+    write_indexed_fixture(dir, "v2");
+}
+
+/// The indexed fixture of versions 2 and 3 (collection `name`), written by the current
+/// row-group version.
+fn write_indexed_fixture(dir: &Path, name: &str) {
     let db = Database::open(dir, options_v2()).unwrap();
-    let c = db.create_collection("v2", DIM2, Metric::L2).unwrap();
+    let c = db.create_collection(name, DIM2, Metric::L2).unwrap();
     let vectors: Vec<Vec<f32>> = (0..420u64).map(|d| vector(2, d, DIM2)).collect();
     let batch = |range: std::ops::Range<u64>| -> Vec<Posting<'_>> {
         range.map(|d| Posting::new(d, &vectors[d as usize]).with_span(d as u32, 1)).collect()
     };
     c.add(&batch(0..400)).unwrap();
-    db.flush().unwrap(); // builds the index: shards of version-2 groups with 1-bit codes
+    db.flush().unwrap(); // builds the index: shards of groups with 1-bit codes
     c.add(&batch(400..420)).unwrap();
     db.flush().unwrap(); // a routed flush appends groups to those shards
     let removed: Vec<DocumentId> = (0..420u64).filter(|d| d % 11 == 4).map(DocumentId::from).collect();
@@ -152,8 +159,25 @@ fn assert_probed_matches_exact(c: &drift::Collection, seeds: std::ops::Range<u64
 
 #[test]
 fn a_version_2_indexed_database_opens_reads_back_and_searches_exactly() {
-    let (_dir, db) = open_fixture("v2", write_fixture_v2, options_v2());
-    let c = db.collection("v2").unwrap();
+    indexed_fixture_reads_back_and_searches_exactly("v2", write_fixture_v2);
+}
+
+// ------------------------------------------------------------------ version 3
+
+fn write_fixture_v3(dir: &Path) {
+    write_indexed_fixture(dir, "v3");
+}
+
+#[test]
+fn a_version_3_indexed_database_with_blocked_codes_opens_reads_back_and_searches_exactly() {
+    indexed_fixture_reads_back_and_searches_exactly("v3", write_fixture_v3);
+}
+
+/// The checks of the indexed fixtures: every posting back, probed search equal to
+/// exact search before and after a routed flush of new rows.
+fn indexed_fixture_reads_back_and_searches_exactly(name: &str, write: fn(&Path)) {
+    let (_dir, db) = open_fixture(name, write, options_v2());
+    let c = db.collection(name).unwrap();
     let stats = c.stats();
     assert!(stats.centroids >= 4 && stats.tombstones > 0, "{stats:?}");
     assert_eq!(exported(&c), expected_v2());

@@ -10,7 +10,7 @@
 //! | offset | size | field       | meaning                                           |
 //! |-------:|-----:|-------------|---------------------------------------------------|
 //! | 0      | 8    | magic       | `DRFTROWG`                                        |
-//! | 8      | 2    | version     | 2 (1 is still read)                               |
+//! | 8      | 2    | version     | 3 (1 and 2 are still read)                        |
 //! | 10     | 2    | reserved    | zero                                              |
 //! | 12     | 4    | row_count   | rows in the group, 1 ..= `MAX_ROWS`               |
 //! | 16     | 4    | dimension   | vector dimension (equals the shard's)             |
@@ -24,14 +24,17 @@
 //! | 60     | 4    | header_crc  | CRC32C of bytes 0..60                             |
 //!
 //! Body columns, each starting at the next multiple of 64 (offsets from the row group
-//! start; `n` rows, dimension `d`). Version 2, in order:
+//! start; `n` rows, dimension `d`, `B = code_bits / 8`). Version 3, in order:
 //! - hot (what a probed search reads, covered by `hot_crc`): `document_ids` (n × 16
 //!   bytes, u128 LE), `spans` (n × {start u32, length u32}), `row_ids` (n × u64),
-//!   `bit_codes` (n × code_bits / 8 bytes), `bit_factors` (n × 3 f32), `vector_crcs`
+//!   `bit_codes` (⌈n / 32⌉ blocks of 32 × B bytes: byte q of row 32·b + j at
+//!   `b·32·B + q·32 + j`, rows past n zero), `bit_factors` (n × 3 f32), `vector_crcs`
 //!   (n × u32, CRC32C of each row's `d × 4` vector bytes);
 //! - cold: `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes` (n × d × u8,
 //!   row-major) — these three only when code_bits is 0, empty otherwise — then
 //!   `vectors` (n × d × f32, row-major).
+//!
+//! Version 2: the same columns with `bit_codes` row-major (n × B bytes, row r at r·B).
 //!
 //! Version 1: `document_ids`, `spans`, `row_ids`, `sq8_min`, `sq8_scale`, `sq8_codes`,
 //! `vectors` (no hot section, no 1-bit codes, no per-vector CRCs; `body_crc` only).
@@ -57,9 +60,9 @@ use crate::io::MmapView;
 use crate::kernels::rabitq;
 
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTROWG";
-pub(crate) const VERSION: u16 = 2;
+pub(crate) const VERSION: u16 = 3;
 /// Versions this code reads.
-pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2];
+pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2, 3];
 /// Largest row count of one row group.
 pub const MAX_ROWS: usize = 1 << 22;
 /// Alignment of row groups and columns.
@@ -154,7 +157,7 @@ impl ColumnLayout {
             });
         }
         let bit_codes = after_row_ids;
-        let bit_factors = next(bit_codes, n.checked_mul(code_bits as u64 / 8)?)?;
+        let bit_factors = next(bit_codes, bit_codes_len(rows, code_bits, version)? as u64)?;
         let vector_crcs = next(bit_factors, n.checked_mul(factors)?)?;
         // SQ8 columns only where there are no 1-bit codes (dimensions below 128): a
         // search of a group with 1-bit codes never reads them.
@@ -195,6 +198,13 @@ pub(crate) struct RowGroupInput<'a> {
     pub centroid: Option<&'a [f32]>,
 }
 
+/// Bytes of the `bit_codes` column: row-major codes in version 2, whole blocks of
+/// `rabitq::BLOCK_ROWS` rows from version 3.
+fn bit_codes_len(rows: usize, code_bits: usize, version: u16) -> Option<usize> {
+    let stored = if version >= 3 { rows.checked_next_multiple_of(rabitq::BLOCK_ROWS)? } else { rows };
+    stored.checked_mul(code_bits / 8)
+}
+
 /// Encodes a row group (header and body) ready to be written at a 64-aligned offset,
 /// with its meta (offset 0: the caller sets where it writes it).
 pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta)> {
@@ -231,7 +241,10 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
     if code_bits > 0 {
         let (codes_at, factors_at) = (layout.bit_codes as usize, layout.bit_factors as usize);
         let mut factors = vec![0f32; n * rabitq::FACTORS];
-        rabitq::encode(input.vectors, d, input.centroid, &mut buf[codes_at..codes_at + n * code_bits / 8], &mut factors);
+        let mut row_major = vec![0u8; n * code_bits / 8];
+        rabitq::encode(input.vectors, d, input.centroid, &mut row_major, &mut factors);
+        let blocked = rabitq::blocked_len(n, code_bits);
+        rabitq::block_codes(&row_major, code_bits / 8, &mut buf[codes_at..codes_at + blocked]);
         for (i, f) in factors.iter().enumerate() {
             format::put_u32(&mut buf, factors_at + i * 4, f.to_bits());
         }
@@ -387,7 +400,10 @@ impl RowGroupMeta {
             sq8_scale: view.typed::<f32>(at(self.layout.sq8_scale), sq8_dims).ok_or_else(bad)?,
             sq8_codes: view.typed::<u8>(at(self.layout.sq8_codes), n * sq8_dims).ok_or_else(bad)?,
             code_bits: self.code_bits,
-            bit_codes: view.typed::<u8>(at(self.layout.bit_codes), n * self.code_bits / 8).ok_or_else(bad)?,
+            codes_blocked: self.version >= 3,
+            bit_codes: view
+                .typed::<u8>(at(self.layout.bit_codes), bit_codes_len(n, self.code_bits, self.version).ok_or_else(bad)?)
+                .ok_or_else(bad)?,
             bit_factors: view
                 .typed::<f32>(at(self.layout.bit_factors), if self.code_bits == 0 { 0 } else { n * rabitq::FACTORS })
                 .ok_or_else(bad)?,
@@ -412,6 +428,8 @@ pub(crate) struct RowGroupColumns<'a> {
     pub sq8_codes: &'a [u8],
     /// 0 when the group has no 1-bit codes (version 1).
     pub code_bits: usize,
+    /// `bit_codes` is in the blocked layout (version 3) rather than row-major (2).
+    pub codes_blocked: bool,
     pub bit_codes: &'a [u8],
     pub bit_factors: &'a [f32],
     pub vectors: &'a [f32],
