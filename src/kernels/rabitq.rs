@@ -296,11 +296,12 @@ impl BitQuery {
         self.weighted.clear();
         self.weighted.resize(rows, 0);
         weighted_popcounts(level, codes, &self.planes, self.words, &mut self.weighted);
-        self.estimates(factors, centroid_dot, out);
+        self.estimates(factors.chunks_exact(FACTORS).map(|f| [f[0], f[1], f[2]]), centroid_dot, out);
     }
 
-    /// [`BitQuery::scan`] over codes in the blocked layout ([`block_codes`]) of a group
-    /// of `rows` rows: the same estimates, bit for bit.
+    /// [`BitQuery::scan`] over a group of `rows` rows stored the version-3 way: codes in
+    /// the blocked layout ([`block_codes`]) and factors planar ([`plane_factors`]). The
+    /// same estimates, bit for bit.
     pub fn scan_blocked(&mut self, codes: &[u8], rows: usize, factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
         self.scan_blocked_at(dispatch::active(), codes, rows, factors, centroid_dot, out)
     }
@@ -312,18 +313,23 @@ impl BitQuery {
         self.weighted.clear();
         self.weighted.resize(rows, 0);
         weighted_sums_blocked(level, codes, bytes, &self.lut_lo, &self.lut_hi, &mut self.weighted);
-        self.estimates(factors, centroid_dot, out);
+        let (norms, rest) = factors.split_at(rows);
+        let (scales, rest) = rest.split_at(rows);
+        let popcounts = &rest[..rows];
+        self.estimates(norms.iter().zip(scales).zip(popcounts).map(|((n, s), p)| [*n, *s, *p]), centroid_dot, out);
     }
 
-    /// Turns `self.weighted` (one sum per row) into estimates with the rows' factors.
-    fn estimates(&self, factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
+    /// Turns `self.weighted` (one sum per row) into estimates with the rows' factors
+    /// (`[‖x‖², s, popcount]` per row, in row order).
+    #[inline(always)]
+    fn estimates(&self, factors: impl Iterator<Item = [f32; FACTORS]>, centroid_dot: f32, out: &mut Vec<f32>) {
         let rows = self.weighted.len();
         out.clear();
         out.resize(rows, 0.0);
         // ⟨x, q⟩ ≈ centroid_dot + s·(a·popcount + b·weighted − c), per the module docs.
         let (a, b, c) = (2.0 * self.norm * self.lo, 2.0 * self.norm * self.delta, self.norm * self.sum_q);
         let (norm_sq, margin) = (self.norm_sq, self.margin);
-        let rows_in = out.iter_mut().zip(&self.weighted).zip(factors.chunks_exact(FACTORS));
+        let rows_in = out.iter_mut().zip(&self.weighted).zip(factors);
         // One loop per metric, so each compiles to straight vector code.
         match self.metric.unwrap_or(Metric::L2) {
             Metric::L2 => rows_in.for_each(|((o, w), f)| {
@@ -338,6 +344,20 @@ impl BitQuery {
                 let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
                 *o = 1.0 - dot - margin * f[1];
             }),
+        }
+    }
+}
+
+/// Rewrites per-row factors (`[‖x‖², s, popcount]` for each row in turn, as [`encode`]
+/// gives them) into three planes: every row's `‖x‖²`, then every `s`, then every
+/// popcount — the version-3 column, which a scan reads with unit-stride vector loads.
+pub fn plane_factors(interleaved: &[f32], out: &mut [f32]) {
+    let rows = interleaved.len() / FACTORS;
+    for (r, f) in interleaved.chunks_exact(FACTORS).enumerate() {
+        for (k, v) in f.iter().enumerate() {
+            if let Some(slot) = out.get_mut(k * rows + r) {
+                *slot = *v;
+            }
         }
     }
 }
@@ -486,13 +506,15 @@ mod tests {
                 encode(&vectors, d, Some(&centroid), &mut codes, &mut factors);
                 let mut blocked = vec![0xAAu8; blocked_len(rows, bits)];
                 block_codes(&codes, bits / 8, &mut blocked);
+                let mut planar = vec![f32::NAN; factors.len()];
+                plane_factors(&factors, &mut planar);
                 let mut query_state = BitQuery::default();
                 query_state.prepare(Metric::L2, &query);
                 query_state.set_confidence(3.0);
                 let (mut want, mut got) = (Vec::new(), Vec::new());
                 query_state.scan_at(KernelLevel::Scalar, &codes, &factors, 0.25, &mut want);
                 for level in dispatch::available() {
-                    query_state.scan_blocked_at(level, &blocked, rows, &factors, 0.25, &mut got);
+                    query_state.scan_blocked_at(level, &blocked, rows, &planar, 0.25, &mut got);
                     let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits_of(&got), bits_of(&want), "{level:?} d {d} rows {rows}");
                 }

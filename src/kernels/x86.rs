@@ -623,7 +623,11 @@ pub(crate) fn weighted_sums_blocked(
         // SAFETY: AVX2 was detected by `dispatch` (every level from Avx2 up has it);
         // block b's 32 × code_bytes bytes and both tables' lengths were checked above.
         let totals = unsafe { blocked_block_avx2(block, code_bytes, lut_lo.as_ptr(), lut_hi.as_ptr()) };
-        rows.copy_from_slice(&totals[..rows.len()]);
+        // A whole block is a fixed-size copy (inlined); only a group's last may be short.
+        match <&mut [u32; 32]>::try_from(&mut *rows) {
+            Ok(whole) => *whole = totals,
+            Err(_) => rows.copy_from_slice(&totals[..rows.len()]),
+        }
     }
     Some(())
 }

@@ -28,13 +28,15 @@
 //! - hot (what a probed search reads, covered by `hot_crc`): `document_ids` (n × 16
 //!   bytes, u128 LE), `spans` (n × {start u32, length u32}), `row_ids` (n × u64),
 //!   `bit_codes` (⌈n / 32⌉ blocks of 32 × B bytes: byte q of row 32·b + j at
-//!   `b·32·B + q·32 + j`, rows past n zero), `bit_factors` (n × 3 f32), `vector_crcs`
+//!   `b·32·B + q·32 + j`, rows past n zero), `bit_factors` (3 planes of n f32: every
+//!   row's ‖x‖², then every s, then every popcount), `vector_crcs`
 //!   (n × u32, CRC32C of each row's `d × 4` vector bytes);
 //! - cold: `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes` (n × d × u8,
 //!   row-major) — these three only when code_bits is 0, empty otherwise — then
 //!   `vectors` (n × d × f32, row-major).
 //!
-//! Version 2: the same columns with `bit_codes` row-major (n × B bytes, row r at r·B).
+//! Version 2: the same columns with `bit_codes` row-major (n × B bytes, row r at r·B)
+//! and `bit_factors` row by row (the 3 f32 of row r at 3r).
 //!
 //! Version 1: `document_ids`, `spans`, `row_ids`, `sq8_min`, `sq8_scale`, `sq8_codes`,
 //! `vectors` (no hot section, no 1-bit codes, no per-vector CRCs; `body_crc` only).
@@ -245,7 +247,9 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
         rabitq::encode(input.vectors, d, input.centroid, &mut row_major, &mut factors);
         let blocked = rabitq::blocked_len(n, code_bits);
         rabitq::block_codes(&row_major, code_bits / 8, &mut buf[codes_at..codes_at + blocked]);
-        for (i, f) in factors.iter().enumerate() {
+        let mut planar = vec![0f32; factors.len()];
+        rabitq::plane_factors(&factors, &mut planar);
+        for (i, f) in planar.iter().enumerate() {
             format::put_u32(&mut buf, factors_at + i * 4, f.to_bits());
         }
     }
