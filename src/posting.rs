@@ -128,9 +128,9 @@ pub const DEFAULT_RERANK_FACTOR: usize = 8;
 /// ⌈5·√centroids⌉, at least 16 (and never more than there are).
 ///
 /// A fixed fraction does not fit every size: on the MiniLM embeddings (128 rows per
-/// centroid, the default) recall@10 ≈ 0.95 needs 20% of the 459 centroids of 59k
-/// vectors, and the default probes 44 of 77 centroids for 10k vectors (recall 0.971)
-/// and 108 of 459 for 59k (0.958). The fraction keeps falling as collections grow, as
+/// centroid, the default) recall@10 ≈ 0.95 needs 20% of the ~460 centroids of 59k
+/// vectors, and the default probes 45 of 78 centroids for 10k vectors (recall 0.969)
+/// and 108 of ~460 for 59k (0.96). The fraction keeps falling as collections grow, as
 /// the rows near a query do. `benches/compare` measures the whole curve.
 pub fn default_nprobe(centroids: usize) -> usize {
     let root = (centroids as f64).sqrt();

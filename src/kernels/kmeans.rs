@@ -212,7 +212,11 @@ pub struct Partition {
 /// top clusters, and each centroid is moved to the mean of its rows. Cost is about
 /// `n·(√k + 3·√k)·d` per pass instead of `n·k·d`.
 pub fn partition(vectors: &[f32], d: usize, k: usize, seed: u64) -> Partition {
-    const ITERATIONS: usize = 8;
+    // Lloyd passes per level. On the MiniLM dev set (59k × 384-d, 461 centroids) 16
+    // instead of 8 raised recall@10 at a fixed nprobe (0.9918 vs 0.9900 at 240, 0.9875
+    // vs 0.9853 at 208), so recall 0.99 needs ~6% fewer lists, for 0.1 s more build
+    // (1.15 vs 1.04 s); 32 found no more.
+    const ITERATIONS: usize = 16;
     let n = vectors.len() / d.max(1);
     let all: Vec<usize> = (0..n).collect();
     if n == 0 {
