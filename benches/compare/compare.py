@@ -117,7 +117,7 @@ def main():
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--drift", required=True, help="path of the recall_qps example binary")
     ap.add_argument("--work", default="target/compare-db")
-    ap.add_argument("--nprobe", default="32,48,64,80,88,92,96,104,112,128,160,200,232,240,248,256,320,400")
+    ap.add_argument("--nprobe", default="32,48,64,80,84,88,92,96,104,108,112,128,160,200,216,224,232,240,248,256,320,400")
     ap.add_argument("--peer")
     a = ap.parse_args()
     if a.peer:
