@@ -10,22 +10,24 @@
 //!   rotated residual and `ō = sign(o)/√D` its code, and `popcount(bits)`.
 //!
 //! A query is rotated once per search: `q̂ = Pq / ‖q‖`, quantised to 4 bits per
-//! dimension (`q̂ᵢ ≈ lo + δ·uᵢ`) and split into 4 bit planes. Then, per row,
+//! dimension (`q̂ᵢ ≈ lo + δ·uᵢ`). Then, per row,
 //! `⟨x, q⟩ ≈ ⟨c, q⟩ + ‖q‖ · s · (2·Σ bᵢ q̂ᵢ − Σ q̂ᵢ)` with
-//! `Σ bᵢ q̂ᵢ = lo·popcount(b) + δ·Σᵢ bᵢuᵢ` and `‖x − q‖² = ‖x‖² + ‖q‖² − 2⟨x, q⟩`.
+//! `Σ bᵢ q̂ᵢ = lo·popcount(b) + δ·Σᵢ bᵢuᵢ`, and `‖x − q‖² = ‖x‖² + ‖q‖² − 2⟨x, q⟩`. The
+//! estimate is unbiased with an error of order `‖x − c‖·‖q‖/√D`, so it only ranks
+//! candidates: the survivors are re-scored with exact f32 vectors.
+//! [`BitQuery::set_confidence`] turns estimates into lower bounds, so that re-scoring
+//! can stop early.
 //!
 //! `Σᵢ bᵢuᵢ` is summed two ways, to the same integer. Codes stored in blocks of
 //! [`BLOCK_ROWS`] rows (row groups from version 3: byte q of 32 rows together) look
 //! each code nibble up in a 16-entry table of the query's level sums, 32 rows per byte
 //! shuffle ([`weighted_sums_blocked`]); row-major codes (version 2) take four
 //! AND+POPCNT per 64 dimensions against the 4 bit planes of `u`
-//! ([`weighted_popcounts`]). The blocked sum is the faster one on x86 (126 vs 204 ns
+//! ([`weighted_popcounts`]). The blocked sum is the faster one on x86 (131 vs 207 ns
 //! per 64 rows of 512-bit codes in cache, `cargo bench --bench kernels -- in_cache`):
 //! with 512-bit vectors only two ports compute, and the popcount path spends 15
-//! operations per row there. The estimate is unbiased with an
-//! error of order `‖x − c‖·‖q‖/√D`, so it only ranks candidates: the survivors are
-//! re-scored with exact f32 vectors. [`BitQuery::set_confidence`] turns estimates into
-//! lower bounds, so that re-scoring can stop early.
+//! operations per row there. Version 3 also stores the factors as three planes
+//! ([`plane_factors`]), so the estimates loop reads unit-stride columns.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
