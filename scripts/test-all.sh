@@ -23,6 +23,9 @@ echo "== toolchain: $(rustc --version)"
 echo "== Rust: clippy (warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== Rust: API docs build without broken links (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+
 echo "== S3: starting a local S3-compatible server (moto) for the S3 tier tests"
 eval "$(scripts/s3-server.sh start)"
 trap 'scripts/s3-server.sh stop' EXIT

@@ -59,7 +59,7 @@ fn import_batch(array: FFI_ArrowArray, schema: &FFI_ArrowSchema) -> Result<Recor
 /// Adds the rows of one Arrow record batch (a struct array exported through the
 /// Arrow C Data Interface) to the collection, atomically. Columns: `document_id`
 /// (UInt64, Int64 ≥ 0, or FixedSizeBinary(16) little-endian u128), `vector`
-/// (FixedSizeList<Float32> of the collection's dimension), optional `start` and
+/// (`FixedSizeList<Float32>` of the collection's dimension), optional `start` and
 /// `length` (integers). On success `out_added` (optional) receives the row count.
 /// drift takes ownership of `array` and `schema` and releases both before returning,
 /// on success and on failure.

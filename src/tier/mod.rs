@@ -4,7 +4,7 @@
 //! writer; the object store holds a lagging, consistent snapshot of it made of
 //! immutable objects plus one mutable pointer (see `envelope.rs` for the keys).
 //!
-//! A **promotion round** (background thread, or [`crate::Database::promote`]):
+//! A **promotion round** (background thread, or [`crate::Database::sync_object_store`]):
 //! 1. upload every sealed shard the local manifest names and the store lacks,
 //!    verbatim, a bounded number at a time (object_store retries with backoff);
 //! 2. write the manifest — restricted to sealed shards — as a new immutable
