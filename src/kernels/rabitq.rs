@@ -311,13 +311,14 @@ impl BitQuery {
     /// [`BitQuery::scan_blocked`] at a kernel level.
     pub fn scan_blocked_at(&mut self, level: KernelLevel, codes: &[u8], rows: usize, factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
         let bytes = self.words * 8;
-        let rows = rows.min(factors.len() / FACTORS).min(codes.len() / bytes.max(1) / BLOCK_ROWS * BLOCK_ROWS);
+        // Each plane holds one factor of every row of the group, whatever is scanned.
+        let plane = factors.len() / FACTORS;
+        let rows = rows.min(plane).min(codes.len() / bytes.max(1) / BLOCK_ROWS * BLOCK_ROWS);
         self.weighted.clear();
         self.weighted.resize(rows, 0);
         weighted_sums_blocked(level, codes, bytes, &self.lut_lo, &self.lut_hi, &mut self.weighted);
-        let (norms, rest) = factors.split_at(rows);
-        let (scales, rest) = rest.split_at(rows);
-        let popcounts = &rest[..rows];
+        let (norms, rest) = factors.split_at(plane);
+        let (scales, popcounts) = rest.split_at(plane);
         self.estimates(norms.iter().zip(scales).zip(popcounts).map(|((n, s), p)| [*n, *s, *p]), centroid_dot, out);
     }
 
