@@ -186,13 +186,17 @@ pub(crate) fn sign_bits_body(rotated: &[f32], code: &mut [u8]) -> f32 {
     abs.iter().sum()
 }
 
-/// A query prepared for 1-bit scans: rotated once, quantised into 4 bit planes.
+/// A query prepared for 1-bit scans: rotated once, quantised to 4-bit levels, with
+/// the nibble tables blocked codes are summed with (bit planes for row-major codes
+/// follow on first use).
 /// Cloning a prepared query gives another thread its own scan buffers.
 #[derive(Debug, Default, Clone)]
 pub struct BitQuery {
     rotated: Vec<f32>,
-    /// 4 planes × (bits / 64) words.
+    /// 4 planes × (bits / 64) words, built on the first row-major (version 2) scan of
+    /// the query (`planes_ready`): blocked scans use the nibble tables instead.
     planes: Vec<u64>,
+    planes_ready: bool,
     words: usize,
     lo: f32,
     delta: f32,
@@ -237,20 +241,15 @@ impl BitQuery {
         self.lo = lo;
         self.delta = if hi > lo { (hi - lo) / 15.0 } else { 0.0 };
         self.words = bits / 64;
-        self.planes.clear();
-        self.planes.resize(4 * self.words, 0);
+        self.planes_ready = false;
         let inv_delta = if self.delta > 0.0 { 1.0 / self.delta } else { 0.0 };
         self.levels.clear();
-        self.levels.extend(self.rotated.iter().map(|v| ((v - lo) * inv_delta).clamp(0.0, 15.0).round_ties_even() as u8));
-        let mut sum_u = 0u32;
-        for (w, chunk) in self.levels.chunks_exact(64).enumerate() {
-            for (bit, u) in chunk.iter().enumerate() {
-                sum_u += u32::from(*u);
-                for j in 0..4 {
-                    self.planes[j * self.words + w] |= u64::from(u >> j & 1) << bit;
-                }
-            }
-        }
+        // Adding and removing 2²³ rounds to nearest, ties to even, like
+        // `f32::round_ties_even` for these values (0 ..= 15), without the libm call the
+        // x86-64 baseline makes of it.
+        const ROUND: f32 = 8_388_608.0;
+        self.levels.extend(self.rotated.iter().map(|v| (((v - lo) * inv_delta).clamp(0.0, 15.0) + ROUND - ROUND) as u8));
+        let sum_u: u32 = self.levels.iter().map(|u| u32::from(*u)).sum();
         self.sum_q = lo * bits as f32 + self.delta * sum_u as f32;
         self.margin = 0.0;
         let code_bytes = bits / 8;
@@ -260,16 +259,33 @@ impl BitQuery {
         self.lut_hi.resize(code_bytes * LUT_STRIDE, 0);
         for (q, levels) in self.levels.chunks_exact(8).enumerate() {
             for (half, lut) in [&mut self.lut_lo, &mut self.lut_hi].into_iter().enumerate() {
-                let nibble = &levels[4 * half..4 * half + 4];
+                let l = &levels[4 * half..4 * half + 4];
                 let table = &mut lut[q * LUT_STRIDE..(q + 1) * LUT_STRIDE];
-                // Entry e adds the level of each bit set in e (≤ 4 × 15 = 60).
-                for e in 1..16usize {
-                    let lowest = e.trailing_zeros() as usize;
-                    table[e] = table[e & (e - 1)] + nibble[lowest];
+                // Entry e adds the level of each bit set in e (≤ 4 × 15 = 60): sixteen
+                // lanes at once, each level masked by whether its bit is set in e.
+                for (e, t) in table[..16].iter_mut().enumerate() {
+                    *t = (l[0] & NIBBLE_BIT[0][e]) + (l[1] & NIBBLE_BIT[1][e]) + (l[2] & NIBBLE_BIT[2][e]) + (l[3] & NIBBLE_BIT[3][e]);
                 }
                 table.copy_within(0..16, 16);
             }
         }
+    }
+
+    /// The 4 bit planes of the levels, for row-major scans; built once per query.
+    fn ensure_planes(&mut self) {
+        if self.planes_ready {
+            return;
+        }
+        self.planes.clear();
+        self.planes.resize(4 * self.words, 0);
+        for (w, chunk) in self.levels.chunks_exact(64).enumerate() {
+            for (bit, u) in chunk.iter().enumerate() {
+                for j in 0..4 {
+                    self.planes[j * self.words + w] |= u64::from(u >> j & 1) << bit;
+                }
+            }
+        }
+        self.planes_ready = true;
     }
 
     /// Makes scans return lower bounds instead of estimates: each estimate minus
@@ -295,6 +311,7 @@ impl BitQuery {
     pub fn scan_at(&mut self, level: KernelLevel, codes: &[u8], factors: &[f32], centroid_dot: f32, out: &mut Vec<f32>) {
         let bytes = self.words * 8;
         let rows = codes.len().checked_div(bytes).unwrap_or(0).min(factors.len() / FACTORS);
+        self.ensure_planes();
         self.weighted.clear();
         self.weighted.resize(rows, 0);
         weighted_popcounts(level, codes, &self.planes, self.words, &mut self.weighted);
@@ -370,6 +387,23 @@ pub const BLOCK_ROWS: usize = 32;
 
 /// Bytes per code byte in a query's nibble tables (two 16-entry copies).
 const LUT_STRIDE: usize = 32;
+
+/// `NIBBLE_BIT[t][e]`: all ones when bit `t` of nibble `e` is set, else zero.
+const NIBBLE_BIT: [[u8; 16]; 4] = {
+    let mut masks = [[0u8; 16]; 4];
+    let mut t = 0;
+    while t < 4 {
+        let mut e = 0;
+        while e < 16 {
+            if e >> t & 1 == 1 {
+                masks[t][e] = 0xFF;
+            }
+            e += 1;
+        }
+        t += 1;
+    }
+    masks
+};
 
 /// Bytes the blocked layout of `rows` codes of `bits` bits takes: whole blocks of
 /// [`BLOCK_ROWS`] rows (the last padded with zero codes).
