@@ -366,10 +366,12 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
             let view = &stage.views[at as usize];
             for g in 0..shard.row_groups.len() {
                 let columns = shard.row_group_for_search(view, g)?;
-                if bits > 0 && columns.code_bits == bits && columns.codes_blocked {
-                    stage.bit_query.scan_blocked(columns.bit_codes, columns.rows, columns.bit_factors, centroid_dot, stage.distances);
-                } else if bits > 0 && columns.code_bits == bits {
-                    stage.bit_query.scan(columns.bit_codes, columns.bit_factors, centroid_dot, stage.distances);
+                if bits > 0 && columns.code_bits == bits {
+                    if columns.codes_blocked {
+                        stage.bit_query.scan_blocked(columns.bit_codes, columns.rows, columns.bit_factors, centroid_dot, stage.distances);
+                    } else {
+                        stage.bit_query.scan(columns.bit_codes, columns.bit_factors, centroid_dot, stage.distances);
+                    }
                 } else {
                     stage.code_query.prepare(columns.sq8_min, columns.sq8_scale);
                     stage.code_query.scan(columns.sq8_codes, stage.distances);

@@ -432,7 +432,8 @@ pub(crate) struct RowGroupColumns<'a> {
     pub sq8_codes: &'a [u8],
     /// 0 when the group has no 1-bit codes (version 1).
     pub code_bits: usize,
-    /// `bit_codes` is in the blocked layout (version 3) rather than row-major (2).
+    /// Version 3: `bit_codes` in blocks of 32 rows and `bit_factors` in three planes
+    /// (`BitQuery::scan_blocked`); version 2: both row by row (`BitQuery::scan`).
     pub codes_blocked: bool,
     pub bit_codes: &'a [u8],
     pub bit_factors: &'a [f32],
