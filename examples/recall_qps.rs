@@ -4,8 +4,11 @@
 //!
 //! ```text
 //! cargo run --release --example recall_qps -- build  <dataset-dir> <db-dir>
-//! cargo run --release --example recall_qps -- search <dataset-dir> <db-dir> <nprobe,...> [rerank_factor]
+//! cargo run --release --example recall_qps -- search <dataset-dir> <db-dir> <nprobe[/patience],...> [rerank_factor]
 //! ```
+//!
+//! `nprobe/patience` also sets `SearchOptions::probe_patience` (for example `300/180`:
+//! at most 300 lists, stopping after 180 in a row that brought nothing closer).
 //!
 //! `build` is durable ingest (SyncPolicy::Always, batches of 1,000) plus the flush that
 //! trains the index, timed together. `search` runs in a fresh process, single thread,
@@ -98,7 +101,18 @@ fn main() {
         "search" => {
             let (d, queries) = read_fvecs(&dataset.join("query.fvecs"));
             let (gt_k, gt) = read_vecs(&dataset.join("gt_l2_top100.ivecs"));
-            let probes: Vec<usize> = args.get(4).map(|s| s.split(',').map(|p| p.parse().expect("nprobe")).collect()).unwrap_or_default();
+            // `nprobe` or `nprobe/patience` (see `SearchOptions::probe_patience`).
+            let probes: Vec<(usize, Option<usize>)> = args
+                .get(4)
+                .map(|s| {
+                    s.split(',')
+                        .map(|p| match p.split_once('/') {
+                            Some((n, patience)) => (n.parse().expect("nprobe"), Some(patience.parse().expect("patience"))),
+                            None => (p.parse().expect("nprobe"), None),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let rerank: Option<usize> = args.get(5).map(|s| s.parse().expect("rerank_factor"));
             let baseline = rss_mb();
             let baseline_anon = status_mb("RssAnon:");
@@ -121,9 +135,10 @@ fn main() {
             }
             let nq = queries.len() / d;
             let repeat: usize = std::env::var("DRIFT_REPEAT_QUERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(0).min(nq);
-            for nprobe in probes {
+            for (nprobe, patience) in probes {
                 let mut opts = SearchOptions::new(10).with_nprobe(nprobe);
                 opts.rerank_factor = rerank;
+                opts.probe_patience = patience;
                 for q in queries.chunks_exact(d).take(50) {
                     c.search(q, &opts).expect("warm-up");
                 }
@@ -143,7 +158,8 @@ fn main() {
                     found += h.iter().filter(|hit| truth.contains(&(hit.document_id.0 as u32))).count();
                 }
                 println!(
-                    "{{\"phase\":\"search\",\"nprobe\":{nprobe},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
+                    "{{\"phase\":\"search\",\"nprobe\":{nprobe},\"patience\":{},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
+                    patience.map_or("null".to_string(), |p| p.to_string()),
                     opts.rerank_factor.unwrap_or(drift::DEFAULT_RERANK_FACTOR),
                     found as f64 / (nq * 10) as f64,
                     nq as f64 / secs,

@@ -484,6 +484,11 @@ typedef struct drift_search_options {
    * distances; 0 = default (8).
    */
   uint32_t rerank_factor;
+  /**
+   * Stop probing after this many lists in a row added nothing to the k best
+   * estimates; 0 = scan all `nprobe` lists.
+   */
+  uint32_t probe_patience;
 } drift_search_options;
 
 /**

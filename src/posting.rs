@@ -112,6 +112,18 @@ pub struct SearchOptions {
     /// default, [`default_nprobe`] of the collection's centroid count. Ignored (all
     /// shards are scanned) until the collection is indexed.
     pub nprobe: Option<usize>,
+    /// Stop probing early: once this many lists in a row (nearest centroid first) have
+    /// added nothing to the `k` best code-scan estimates, the remaining of the `nprobe`
+    /// lists are skipped. Easy queries then stop long before hard ones, which is where
+    /// a fixed `nprobe` spends most of its time. `None`: every one of the `nprobe` lists
+    /// is scanned. A patient probe runs on the calling thread (a large probe is
+    /// otherwise split over rayon's threads).
+    ///
+    /// Measured on the MiniLM dev set (`recall_qps`, 460 lists of 128 rows): nprobe 130
+    /// with patience 50 reached recall@10 0.951 scanning 74 lists per query on average,
+    /// where a fixed probe needs 92 for the same recall; nprobe 300 with patience 160
+    /// reached 0.992 in 208 lists, against 232.
+    pub probe_patience: Option<usize>,
     /// Candidates kept from the code scan per wanted hit (by their 1-bit lower bounds),
     /// then re-ranked with exact f32 distances, lowest bound first, until no remaining
     /// bound can beat the k-th exact distance. `None`: [`DEFAULT_RERANK_FACTOR`].
@@ -143,12 +155,26 @@ pub const MAX_K: usize = 100_000;
 impl SearchOptions {
     /// `k` nearest postings, several per document allowed.
     pub fn new(k: usize) -> Self {
-        SearchOptions { k, one_per_document: false, nprobe: None, rerank_factor: None, exact: false }
+        SearchOptions { k, one_per_document: false, nprobe: None, probe_patience: None, rerank_factor: None, exact: false }
     }
 
     /// The same options probing `nprobe` centroids.
     pub fn with_nprobe(mut self, nprobe: usize) -> Self {
         self.nprobe = Some(nprobe);
+        self
+    }
+
+    /// The same options stopping the probe after `lists` lists in a row that added
+    /// nothing to the `k` best estimates (see [`SearchOptions::probe_patience`]).
+    ///
+    /// ```
+    /// use drift::SearchOptions;
+    /// // Probe at most 300 centroids, stopping after 180 that bring nothing closer.
+    /// let options = SearchOptions::new(10).with_nprobe(300).with_probe_patience(180);
+    /// assert_eq!(options.probe_patience, Some(180));
+    /// ```
+    pub fn with_probe_patience(mut self, lists: usize) -> Self {
+        self.probe_patience = Some(lists);
         self
     }
 
@@ -176,6 +202,9 @@ impl SearchOptions {
         }
         if self.nprobe == Some(0) {
             return Err(Error::invalid("nprobe must be at least 1 (or unset for the default)"));
+        }
+        if self.probe_patience == Some(0) {
+            return Err(Error::invalid("probe_patience must be at least 1 (or unset to scan all nprobe lists)"));
         }
         if self.rerank_factor.is_some_and(|f| f == 0 || f > 1000) {
             return Err(Error::invalid("rerank_factor must be between 1 and 1000 (or unset for the default)"));

@@ -6,14 +6,17 @@
 //!    factors per 384-d row), keeping the `rerank_factor × limit` best lower bounds
 //!    (each estimate minus [`RERANK_SIGMAS`] standard errors; tombstoned rows never
 //!    enter; row groups without 1-bit codes — version 1, or dimensions below 128 — are
-//!    scanned with their SQ8 codes instead, `kernels::sq8::CodeQuery`);
+//!    scanned with their SQ8 codes instead, `kernels::sq8::CodeQuery`); with
+//!    `probe_patience` set, lists are scanned nearest centroid first and the scan stops
+//!    once that many in a row added nothing to the `limit` best estimates
+//!    (`BestEstimates`);
 //! 3. re-ranks those with exact f32 distances read from the memory map, lowest bound
 //!    first, stopping at the first bound that cannot beat the k-th exact distance (all
 //!    of them when SQ8 estimates, which are not bounds, took part);
 //! 4. merges memtable rows and unrouted shards, scored exactly.
 //!
-//! A probe covering at least `PARALLEL_SCAN_ROWS` rows, searched outside a rayon pool,
-//! splits step 2 over rayon's threads (each with its own buffers) and merges their best
+//! A probe covering at least `PARALLEL_SCAN_ROWS` rows, searched outside a rayon pool
+//! and without patience, splits step 2 over rayon's threads (each with its own buffers) and merges their best
 //! estimates before step 3; `search_batch` stays one query per thread.
 //!
 //! (A middle SQ8 stage between 2 and 3 was measured and dropped: on the MiniLM set it
@@ -169,6 +172,7 @@ struct SearchScratch {
     shards: Vec<(u32, u32)>,
     coarse: Shortlist,
     ordered: Vec<Approximate>,
+    best: BestEstimates,
 }
 
 thread_local! {
@@ -248,7 +252,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             Some(s) => s,
             None => fresh.insert(SearchScratch::default()),
         };
-        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, lists, views, shards, coarse, ordered } =
+        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, lists, views, shards, coarse, ordered, best } =
             scratch;
         routing.probe(metric, q, nprobe, route_query, distances, probe_scores, probed);
         let bits = crate::kernels::rabitq::code_bits(q.len());
@@ -272,10 +276,15 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
                     .map(|(&list, &(score, _))| (list, routing.table.dot_from_score(metric, list, score, query_norm_sq))),
             );
             let rows: u64 = probed.iter().map(|&l| routing.list_rows(l)).sum();
-            if rows >= PARALLEL_SCAN_ROWS && rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
+            // A patient probe stops by the order lists are scanned in, so it stays on one
+            // thread (and returns what `search_batch` returns).
+            let splittable = options.probe_patience.is_none() && rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
+            if rows >= PARALLEL_SCAN_ROWS && splittable {
                 return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, &mut top);
             }
-            let mut stage = Stage { bit_query, code_query, distances, views, shards, coarse, bounds_only: true };
+            best.reset(limit);
+            let patience = options.probe_patience.map(|lists| (lists, best));
+            let mut stage = Stage { bit_query, code_query, distances, views, shards, coarse, patience, bounds_only: true };
             estimate_lists(st, lists, bits, &mut stage)?;
             // Stage 2: exact f32 distances, read from the map, closest bound first,
             // until no bound left can beat the k-th exact distance.
@@ -339,6 +348,9 @@ struct Stage<'a> {
     views: &'a mut Vec<MmapView>,
     shards: &'a mut Vec<(u32, u32)>,
     coarse: &'a mut Shortlist,
+    /// The probe's patience (lists in a row without a gain before it stops) and the
+    /// best estimates a gain is judged against; `None` scans every list.
+    patience: Option<(usize, &'a mut BestEstimates)>,
     /// Every estimate offered was a 1-bit lower bound (false once an SQ8-scanned group,
     /// whose estimates may sit above the exact distance, has contributed).
     bounds_only: bool,
@@ -350,7 +362,13 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
     let routing = &st.routing;
     let check_tombstones = !st.tombstones.is_empty();
     let now = crate::storage::shard_file::now_millis();
+    // Lists in a row that added nothing to the best estimates (the patience rule).
+    let mut quiet = 0;
     for (i, &(list, centroid_dot)) in lists.iter().enumerate() {
+        if stage.patience.as_ref().is_some_and(|(lists, _)| quiet >= *lists) {
+            break;
+        }
+        let mut gained = false;
         // The shards' metadata is scattered over the heap and cold by the time a scan
         // reaches it; start its cache misses a few lists ahead.
         if let Some(&(ahead, _)) = lists.get(i + PREFETCH_READERS_AHEAD) {
@@ -389,11 +407,69 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
                     }
                     stage.coarse.offer(Approximate { distance: d, shard: at, group: g as u32, row: r as u32 });
                     bar = stage.coarse.bar();
+                    // The shortlist keeps at least `limit`, so a row that improves the
+                    // `limit` best has passed its bar.
+                    if let Some((_, best)) = stage.patience.as_mut() {
+                        gained |= best.offer(d);
+                    }
                 }
             }
         }
+        quiet = if gained { 0 } else { quiet + 1 };
     }
     Ok(())
+}
+
+/// The `limit` smallest stage-1 estimates offered so far (a max-heap), which tell the
+/// patience rule whether a list brought anything closer.
+#[derive(Debug, Default)]
+struct BestEstimates {
+    heap: BinaryHeap<Estimate>,
+    limit: usize,
+}
+
+/// A stage-1 estimate ordered by `f32::total_cmp`.
+#[derive(Debug, Clone, Copy)]
+struct Estimate(f32);
+
+impl PartialEq for Estimate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Estimate {}
+impl PartialOrd for Estimate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Estimate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl BestEstimates {
+    fn reset(&mut self, limit: usize) {
+        self.heap.clear();
+        self.limit = limit.max(1);
+    }
+
+    /// Keeps `estimate` if it is among the `limit` smallest so far; whether it was.
+    #[inline]
+    fn offer(&mut self, estimate: f32) -> bool {
+        if self.heap.len() < self.limit {
+            self.heap.push(Estimate(estimate));
+            return true;
+        }
+        match self.heap.peek_mut() {
+            Some(mut worst) if estimate < worst.0 => {
+                *worst = Estimate(estimate);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// How many candidates ahead of the exact re-rank their vectors are prefetched.
@@ -429,7 +505,7 @@ fn rerank_parallel(
             cq.set_query(metric, q);
             let (mut distances, mut views, mut shards, mut coarse) = (Vec::new(), Vec::new(), Vec::new(), Shortlist::default());
             coarse.reset(cap);
-            let mut stage = Stage { bit_query: &mut bq, code_query: &mut cq, distances: &mut distances, views: &mut views, shards: &mut shards, coarse: &mut coarse, bounds_only: true };
+            let mut stage = Stage { bit_query: &mut bq, code_query: &mut cq, distances: &mut distances, views: &mut views, shards: &mut shards, coarse: &mut coarse, patience: None, bounds_only: true };
             estimate_lists(st, chunk, bits, &mut stage)?;
             let bounds_only = stage.bounds_only;
             coarse.shrink();

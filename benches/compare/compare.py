@@ -117,7 +117,10 @@ def main():
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--drift", required=True, help="path of the recall_qps example binary")
     ap.add_argument("--work", default="target/compare-db")
-    ap.add_argument("--nprobe", default="32,48,64,80,84,88,92,96,104,108,112,128,160,200,216,224,232,240,248,256,320,400")
+    # `nprobe` alone scans that many lists; `nprobe/patience` stops early once `patience`
+    # lists in a row added nothing to the 10 best estimates (SearchOptions::probe_patience).
+    ap.add_argument("--nprobe", default="32,48,64,80,84,88,92,96,104,108,112,128,160,200,216,224,232,240,248,256,320,400,"
+                                        "130/40,130/45,130/50,130/55,140/60,300/140,300/150,300/160,300/170,300/180")
     ap.add_argument("--peer")
     a = ap.parse_args()
     if a.peer:
@@ -127,7 +130,8 @@ def main():
     rows = []
     build = run_json([a.drift, "build", a.dataset, a.work])[0]
     for r in run_json([a.drift, "search", a.dataset, a.work, a.nprobe]):
-        rows.append({"system": "drift", "config": f"nprobe {r['nprobe']} rerank {r['rerank_factor']}",
+        patience = f" patience {r['patience']}" if r.get("patience") is not None else ""
+        rows.append({"system": "drift", "config": f"nprobe {r['nprobe']}{patience} rerank {r['rerank_factor']}",
                      "recall": r["recall"], "qps": r["qps"], "build_s": build["build_s"], "rss_mb": r["rss_mb"],
                      "anon_mb": r["anon_mb"]})
     for name in ["faiss-hnsw", "hnswlib", "usearch", "faiss-ivf"]:
@@ -135,9 +139,9 @@ def main():
             rows += run_json([sys.executable, __file__, "--dataset", a.dataset, "--drift", a.drift, "--peer", name])
         except subprocess.CalledProcessError as e:
             print(f"peer {name} failed: {e}", file=sys.stderr)
-    print(f"{'system':<9} {'configuration':<32} {'recall@10':>9} {'queries/s':>10} {'build s':>8} {'RSS MB':>8}")
+    print(f"{'system':<9} {'configuration':<34} {'recall@10':>9} {'queries/s':>10} {'build s':>8} {'RSS MB':>8}")
     for r in rows:
-        print(f"{r['system']:<9} {r['config']:<32} {r['recall']:>9.4f} {r['qps']:>10.0f} {r['build_s']:>8.2f} {r['rss_mb']:>8.1f}")
+        print(f"{r['system']:<9} {r['config']:<34} {r['recall']:>9.4f} {r['qps']:>10.0f} {r['build_s']:>8.2f} {r['rss_mb']:>8.1f}")
     print()
     def best(system_filter, floor):
         ok = [r for r in rows if system_filter(r["system"]) and r["recall"] >= floor]

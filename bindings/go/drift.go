@@ -410,16 +410,19 @@ type SearchOptions struct {
 	// RerankFactor is how many candidates per wanted hit are re-ranked with exact
 	// distances; 0 means the default (8).
 	RerankFactor int
+	// ProbePatience stops the probe once this many lists in a row (nearest centroid
+	// first) added nothing to the K best estimates; 0 scans all NProbe lists.
+	ProbePatience int
 }
 
 func (o SearchOptions) c() (C.drift_search_options, error) {
 	if o.K <= 0 || o.K > 100000 {
 		return C.drift_search_options{}, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("k must be between 1 and 100000, got %d", o.K)}
 	}
-	if o.NProbe < 0 || o.RerankFactor < 0 || o.RerankFactor > 1000 {
-		return C.drift_search_options{}, &Error{Code: CodeInvalidArgument, Message: "NProbe must be >= 0 and RerankFactor between 0 and 1000"}
+	if o.NProbe < 0 || o.ProbePatience < 0 || o.RerankFactor < 0 || o.RerankFactor > 1000 {
+		return C.drift_search_options{}, &Error{Code: CodeInvalidArgument, Message: "NProbe and ProbePatience must be >= 0 and RerankFactor between 0 and 1000"}
 	}
-	opts := C.drift_search_options{k: C.uint32_t(o.K), nprobe: C.uint32_t(o.NProbe), rerank_factor: C.uint32_t(o.RerankFactor)}
+	opts := C.drift_search_options{k: C.uint32_t(o.K), nprobe: C.uint32_t(o.NProbe), rerank_factor: C.uint32_t(o.RerankFactor), probe_patience: C.uint32_t(o.ProbePatience)}
 	if o.OnePerDocument {
 		opts.one_per_document = 1
 	}

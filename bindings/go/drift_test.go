@@ -52,6 +52,13 @@ func TestLifecyclePersistsAcrossReopen(t *testing.T) {
 	if err != nil || probed[0].DocumentID.Uint64() != 7 {
 		t.Fatalf("search with nprobe: %+v %v", probed, err)
 	}
+	patient, err := c.Search([]float32{0.9, 0.1, 0, 0}, SearchOptions{K: 1, NProbe: 4, ProbePatience: 2})
+	if err != nil || patient[0].DocumentID.Uint64() != 7 {
+		t.Fatalf("search with probe patience: %+v %v", patient, err)
+	}
+	if _, err := c.Search([]float32{1, 0, 0, 0}, SearchOptions{K: 1, ProbePatience: -1}); err == nil {
+		t.Fatal("a negative probe patience must be refused")
+	}
 	if _, err := c.Search([]float32{1, 0, 0, 0}, SearchOptions{K: 1, RerankFactor: 5000}); err == nil {
 		t.Fatal("a rerank factor above 1000 must be refused")
 	}

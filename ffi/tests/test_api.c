@@ -69,6 +69,15 @@ static void test_lifecycle(void) {
     CHECK(drift_search(c, q, 4, &opts, hits, 2, &count, NULL) == DRIFT_OK);
     CHECK(count == 2 && id_value(hits[0].document_id) == 7 && id_value(hits[1].document_id) != 7);
 
+    /* The probe knobs pass through (this collection is not indexed yet, so every row is
+       still scanned exactly). */
+    opts.nprobe = 4;
+    opts.probe_patience = 2;
+    CHECK(drift_search(c, q, 4, &opts, hits, 2, &count, NULL) == DRIFT_OK);
+    CHECK(count == 2 && id_value(hits[0].document_id) == 7);
+    opts.nprobe = 0;
+    opts.probe_patience = 0;
+
     /* Batch search into a results handle. */
     float queries[8] = {1, 0, 0, 0, 0, 0, 1, 0};
     drift_results *results = NULL;

@@ -20,6 +20,9 @@ pub struct drift_search_options {
     /// Candidates kept per wanted hit from the 1-bit code scan, re-ranked with exact f32
     /// distances; 0 = default (8).
     pub rerank_factor: u32,
+    /// Stop probing after this many lists in a row added nothing to the k best
+    /// estimates; 0 = scan all `nprobe` lists.
+    pub probe_patience: u32,
 }
 
 /// One hit.
@@ -52,6 +55,7 @@ pub(crate) fn options(ptr: *const drift_search_options) -> Result<SearchOptions,
         k: o.k as usize,
         one_per_document: o.one_per_document != 0,
         nprobe: (o.nprobe != 0).then_some(o.nprobe as usize),
+        probe_patience: (o.probe_patience != 0).then_some(o.probe_patience as usize),
         rerank_factor: (o.rerank_factor != 0).then_some(o.rerank_factor as usize),
         exact: false,
     })

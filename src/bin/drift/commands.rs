@@ -287,6 +287,10 @@ pub struct SearchArgs {
     /// Centroids probed (default: ⌈5·√centroids⌉, at least 16).
     #[arg(long)]
     pub nprobe: Option<usize>,
+    /// Stop probing after this many centroids in a row brought nothing closer (default:
+    /// probe all --nprobe).
+    #[arg(long)]
+    pub probe_patience: Option<usize>,
     /// Candidates re-ranked exactly per wanted hit (default 8).
     #[arg(long)]
     pub rerank_factor: Option<usize>,
@@ -329,6 +333,7 @@ pub fn search(args: &SearchArgs) -> Result<(), String> {
     }
     let mut options = SearchOptions::new(args.k);
     options.nprobe = args.nprobe;
+    options.probe_patience = args.probe_patience;
     options.rerank_factor = args.rerank_factor;
     options.exact = args.exact;
     options.one_per_document = args.one_per_document;

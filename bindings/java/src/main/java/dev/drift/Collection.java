@@ -130,15 +130,24 @@ public final class Collection implements AutoCloseable {
      * (0 = the defaults: ⌈5·√centroids⌉ centroids, factor 8).
      */
     public List<Hit> search(float[] query, int k, boolean onePerDocument, int nprobe, int rerankFactor) {
-        if (nprobe < 0 || rerankFactor < 0) {
-            throw new DriftException(1, "nprobe and rerankFactor must not be negative");
+        return search(query, k, onePerDocument, nprobe, rerankFactor, 0);
+    }
+
+    /**
+     * As {@link #search(float[], int, boolean, int, int)}, stopping the probe once
+     * {@code probePatience} lists in a row (nearest centroid first) added nothing to the
+     * k best estimates (0 = scan all {@code nprobe} lists).
+     */
+    public List<Hit> search(float[] query, int k, boolean onePerDocument, int nprobe, int rerankFactor, int probePatience) {
+        if (nprobe < 0 || rerankFactor < 0 || probePatience < 0) {
+            throw new DriftException(1, "nprobe, rerankFactor and probePatience must not be negative");
         }
         if (k <= 0) {
             throw new DriftException(1, "k must be positive, got " + k);
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment q = arena.allocateFrom(JAVA_FLOAT, query);
-            MemorySegment options = options(arena, k, onePerDocument, nprobe, rerankFactor);
+            MemorySegment options = options(arena, k, onePerDocument, nprobe, rerankFactor, probePatience);
             MemorySegment hits = arena.allocate(Native.HIT, k);
             MemorySegment count = arena.allocate(JAVA_LONG);
             MemorySegment err = arena.allocate(ADDRESS);
@@ -163,7 +172,7 @@ public final class Collection implements AutoCloseable {
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment err = arena.allocate(ADDRESS);
             int status = (int) Native.SEARCH_BATCH.invokeExact(handle, flat, (long) queries.size(), (long) dimension,
-                    options(arena, k, false, 0, 0), out, err);
+                    options(arena, k, false, 0, 0, 0), out, err);
             Native.check(status, err);
             MemorySegment results = out.get(ADDRESS, 0);
             try {
@@ -207,12 +216,13 @@ public final class Collection implements AutoCloseable {
         }
     }
 
-    private static MemorySegment options(Arena arena, int k, boolean onePerDocument, int nprobe, int rerankFactor) {
+    private static MemorySegment options(Arena arena, int k, boolean onePerDocument, int nprobe, int rerankFactor, int probePatience) {
         MemorySegment o = arena.allocate(Native.SEARCH_OPTIONS);
         o.set(JAVA_INT, 0, k);
         o.set(JAVA_INT, 4, onePerDocument ? 1 : 0);
         o.set(JAVA_INT, 8, nprobe);
         o.set(JAVA_INT, 12, rerankFactor);
+        o.set(JAVA_INT, 16, probePatience);
         return o;
     }
 

@@ -32,7 +32,8 @@ final class Native {
             JAVA_FLOAT.withName("distance"));
     static final StructLayout SEARCH_OPTIONS = MemoryLayout.structLayout(
             JAVA_INT.withName("k"), JAVA_INT.withName("one_per_document"),
-            JAVA_INT.withName("nprobe"), JAVA_INT.withName("rerank_factor"));
+            JAVA_INT.withName("nprobe"), JAVA_INT.withName("rerank_factor"),
+            JAVA_INT.withName("probe_patience"));
     static final StructLayout OPTIONS = MemoryLayout.structLayout(
             JAVA_INT.withName("sync_policy"), JAVA_INT.withName("sync_interval_ms"),
             JAVA_LONG.withName("memtable_flush_bytes"), JAVA_LONG.withName("wal_segment_bytes"),

@@ -46,6 +46,9 @@ class DatabaseTest {
             List<Hit> probed = c.search(new float[] {0.9f, 0.1f, 0, 0}, 1, false, 4, 2);
             assertEquals(hits.get(0).documentId(), probed.get(0).documentId());
             assertThrows(DriftException.class, () -> c.search(new float[] {1, 0, 0, 0}, 1, false, 0, 5000));
+            List<Hit> patient = c.search(new float[] {0.9f, 0.1f, 0, 0}, 1, false, 4, 2, 2);
+            assertEquals(probed.get(0).documentId(), patient.get(0).documentId());
+            assertThrows(DriftException.class, () -> c.search(new float[] {1, 0, 0, 0}, 1, false, 4, 2, -1));
             assertTrue(one.get(1).documentId().low() != 7);
             List<List<Hit>> batch = c.searchBatch(List.of(new float[] {1, 0, 0, 0}, new float[] {0, 0, 1, 0}), 1);
             assertEquals(9, batch.get(1).get(0).documentId().low());
