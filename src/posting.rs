@@ -119,10 +119,11 @@ pub struct SearchOptions {
     /// is scanned. A patient probe runs on the calling thread (a large probe is
     /// otherwise split over rayon's threads).
     ///
-    /// Measured on the MiniLM dev set (`recall_qps`, 460 lists of 128 rows): nprobe 130
-    /// with patience 50 reached recall@10 0.951 scanning 74 lists per query on average,
-    /// where a fixed probe needs 92 for the same recall; nprobe 300 with patience 160
-    /// reached 0.992 in 208 lists, against 232.
+    /// Measured on the MiniLM dev set (`recall_qps`, 461 lists of 128 rows on average):
+    /// nprobe 120 with patience 45 reached recall@10 0.952 scanning 67 lists per query
+    /// on average, where a fixed probe needs about 78 for the same recall; nprobe 300
+    /// with patience 140 reached 0.991 in 186 lists, against 215 (+3% and +9%
+    /// queries/s).
     pub probe_patience: Option<usize>,
     /// Candidates kept from the code scan per wanted hit (by their 1-bit lower bounds),
     /// then re-ranked with exact f32 distances, lowest bound first, until no remaining
@@ -140,9 +141,9 @@ pub const DEFAULT_RERANK_FACTOR: usize = 8;
 /// ⌈5·√centroids⌉, at least 16 (and never more than there are).
 ///
 /// A fixed fraction does not fit every size: on the MiniLM embeddings (128 rows per
-/// centroid, the default) recall@10 ≈ 0.95 needs 20% of the ~460 centroids of 59k
-/// vectors, and the default probes 45 of 78 centroids for 10k vectors (recall 0.969)
-/// and 108 of ~460 for 59k (0.96). The fraction keeps falling as collections grow, as
+/// centroid, the default) recall@10 ≈ 0.95 needs 17% of the 461 centroids of 59k
+/// vectors, and the default probes 45 of 79 centroids for 10k vectors (recall 0.981)
+/// and 108 of 461 for 59k (0.966). The fraction keeps falling as collections grow, as
 /// the rows near a query do. `benches/compare` measures the whole curve.
 pub fn default_nprobe(centroids: usize) -> usize {
     let root = (centroids as f64).sqrt();

@@ -119,8 +119,8 @@ def main():
     ap.add_argument("--work", default="target/compare-db")
     # `nprobe` alone scans that many lists; `nprobe/patience` stops early once `patience`
     # lists in a row added nothing to the 10 best estimates (SearchOptions::probe_patience).
-    ap.add_argument("--nprobe", default="32,48,64,80,84,88,92,96,104,108,112,128,160,200,216,224,232,240,248,256,320,400,"
-                                        "130/40,130/45,130/50,130/55,140/60,300/140,300/150,300/160,300/170,300/180")
+    ap.add_argument("--nprobe", default="32,48,60,68,72,76,80,88,96,108,128,160,180,200,210,215,220,240,300,"
+                                        "120/40,120/42,120/45,120/50,300/130,300/135,300/140,300/150")
     ap.add_argument("--peer")
     a = ap.parse_args()
     if a.peer:
