@@ -420,33 +420,20 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
     Ok(())
 }
 
-/// The `limit` smallest stage-1 estimates offered so far (a max-heap), which tell the
-/// patience rule whether a list brought anything closer.
+/// The `limit` smallest stage-1 estimates offered so far (a max-heap of their
+/// [`total_order`] keys), which tell the patience rule whether a list brought anything
+/// closer.
 #[derive(Debug, Default)]
 struct BestEstimates {
-    heap: BinaryHeap<Estimate>,
+    heap: BinaryHeap<i32>,
     limit: usize,
 }
 
-/// A stage-1 estimate ordered by `f32::total_cmp`.
-#[derive(Debug, Clone, Copy)]
-struct Estimate(f32);
-
-impl PartialEq for Estimate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Estimate {}
-impl PartialOrd for Estimate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Estimate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
+/// An `i32` that orders as `f32::total_cmp` orders `x` (the same bit trick).
+#[inline]
+fn total_order(x: f32) -> i32 {
+    let bits = x.to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
 }
 
 impl BestEstimates {
@@ -458,13 +445,14 @@ impl BestEstimates {
     /// Keeps `estimate` if it is among the `limit` smallest so far; whether it was.
     #[inline]
     fn offer(&mut self, estimate: f32) -> bool {
+        let key = total_order(estimate);
         if self.heap.len() < self.limit {
-            self.heap.push(Estimate(estimate));
+            self.heap.push(key);
             return true;
         }
         match self.heap.peek_mut() {
-            Some(mut worst) if estimate < worst.0 => {
-                *worst = Estimate(estimate);
+            Some(mut worst) if key < *worst => {
+                *worst = key;
                 true
             }
             _ => false,
@@ -555,6 +543,15 @@ mod tests {
         }
         let got: Vec<f32> = top.into_sorted().iter().map(|c| c.distance).collect();
         assert_eq!(got, vec![0.5, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn total_order_keys_sort_like_total_cmp() {
+        let mut xs = vec![3.5f32, -0.0, 0.0, -7.25, f32::INFINITY, f32::NEG_INFINITY, 1e-30, -1e-30, 42.0];
+        let mut by_key = xs.clone();
+        xs.sort_by(f32::total_cmp);
+        by_key.sort_by_key(|x| total_order(*x));
+        assert_eq!(xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), by_key.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]
