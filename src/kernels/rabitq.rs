@@ -335,37 +335,94 @@ impl BitQuery {
         self.weighted.resize(rows, 0);
         weighted_sums_blocked(level, codes, bytes, &self.lut_lo, &self.lut_hi, &mut self.weighted);
         let (norms, rest) = factors.split_at(plane);
-        let (scales, popcounts) = rest.split_at(plane);
-        self.estimates(norms.iter().zip(scales).zip(popcounts).map(|((n, s), p)| [*n, *s, *p]), centroid_dot, out);
+        let (scales, rest) = rest.split_at(plane);
+        let planes = PlanarFactors { norms: &norms[..rows], scales: &scales[..rows], popcounts: &rest[..rows.min(rest.len())] };
+        out.clear();
+        out.resize(rows, 0.0);
+        planar_estimates(level, &self.terms(centroid_dot), &self.weighted, &planes, out);
+    }
+
+    /// The per-query terms of [`EstimateTerms`] for a list whose centroid has
+    /// `⟨c, q⟩ = centroid_dot`.
+    fn terms(&self, centroid_dot: f32) -> EstimateTerms {
+        EstimateTerms {
+            metric: self.metric.unwrap_or(Metric::L2),
+            a: 2.0 * self.norm * self.lo,
+            b: 2.0 * self.norm * self.delta,
+            c: self.norm * self.sum_q,
+            norm_sq: self.norm_sq,
+            margin: self.margin,
+            centroid_dot,
+        }
     }
 
     /// Turns `self.weighted` (one sum per row) into estimates with the rows' factors
     /// (`[‖x‖², s, popcount]` per row, in row order).
-    #[inline(always)]
     fn estimates(&self, factors: impl Iterator<Item = [f32; FACTORS]>, centroid_dot: f32, out: &mut Vec<f32>) {
-        let rows = self.weighted.len();
+        let terms = self.terms(centroid_dot);
         out.clear();
-        out.resize(rows, 0.0);
-        // ⟨x, q⟩ ≈ centroid_dot + s·(a·popcount + b·weighted − c), per the module docs.
-        let (a, b, c) = (2.0 * self.norm * self.lo, 2.0 * self.norm * self.delta, self.norm * self.sum_q);
-        let (norm_sq, margin) = (self.norm_sq, self.margin);
-        let rows_in = out.iter_mut().zip(&self.weighted).zip(factors);
-        // One loop per metric, so each compiles to straight vector code.
-        match self.metric.unwrap_or(Metric::L2) {
-            Metric::L2 => rows_in.for_each(|((o, w), f)| {
-                let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
-                *o = f[0] + norm_sq - 2.0 * dot - margin * f[1];
-            }),
-            Metric::InnerProduct => rows_in.for_each(|((o, w), f)| {
-                let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
-                *o = -dot - margin * f[1];
-            }),
-            Metric::Cosine => rows_in.for_each(|((o, w), f)| {
-                let dot = centroid_dot + f[1] * (a * f[2] + b * *w as f32 - c);
-                *o = 1.0 - dot - margin * f[1];
-            }),
+        out.extend(self.weighted.iter().zip(factors).map(|(w, [n, s, p])| terms.estimate(*w, n, s, p)));
+    }
+}
+
+/// What turns one row's weighted sum and factors into its estimate for one query and
+/// list (see the module docs): `⟨x, q⟩ ≈ centroid_dot + s·(a·popcount + b·weighted − c)`,
+/// then the metric's distance less `margin·s`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EstimateTerms {
+    pub metric: Metric,
+    pub a: f32,
+    pub b: f32,
+    pub c: f32,
+    pub norm_sq: f32,
+    pub margin: f32,
+    pub centroid_dot: f32,
+}
+
+impl EstimateTerms {
+    /// One row's estimate. Every scan path computes it with these operations in this
+    /// order, so the row-major and blocked layouts and every kernel level agree bit for
+    /// bit.
+    #[inline(always)]
+    pub fn estimate(&self, weighted: u32, norm: f32, s: f32, popcount: f32) -> f32 {
+        let dot = self.centroid_dot + s * (self.a * popcount + self.b * weighted as f32 - self.c);
+        match self.metric {
+            Metric::L2 => norm + self.norm_sq - 2.0 * dot - self.margin * s,
+            Metric::InnerProduct => -dot - self.margin * s,
+            Metric::Cosine => 1.0 - dot - self.margin * s,
         }
     }
+}
+
+/// The three factor planes of a version-3 group, cut to the rows scanned.
+pub(crate) struct PlanarFactors<'a> {
+    pub norms: &'a [f32],
+    pub scales: &'a [f32],
+    pub popcounts: &'a [f32],
+}
+
+/// `out[r]` = the estimate of row `r` from `weighted[r]` and its planar factors; one
+/// loop per metric, so each compiles to straight vector code (at the widest level the
+/// caller's target features allow: see `x86::planar_estimates`).
+#[inline(always)]
+pub(crate) fn planar_estimates_body(terms: &EstimateTerms, weighted: &[u32], f: &PlanarFactors<'_>, out: &mut [f32]) {
+    let rows = out.iter_mut().zip(weighted).zip(f.norms.iter().zip(f.scales).zip(f.popcounts));
+    match terms.metric {
+        Metric::L2 => rows.for_each(|((o, w), ((n, s), p))| *o = EstimateTerms { metric: Metric::L2, ..*terms }.estimate(*w, *n, *s, *p)),
+        Metric::InnerProduct => rows.for_each(|((o, w), ((n, s), p))| *o = EstimateTerms { metric: Metric::InnerProduct, ..*terms }.estimate(*w, *n, *s, *p)),
+        Metric::Cosine => rows.for_each(|((o, w), ((n, s), p))| *o = EstimateTerms { metric: Metric::Cosine, ..*terms }.estimate(*w, *n, *s, *p)),
+    }
+}
+
+/// [`planar_estimates_body`] at a kernel level (AVX2 computes 8 rows per instruction,
+/// the baseline 4).
+pub(crate) fn planar_estimates(level: KernelLevel, terms: &EstimateTerms, weighted: &[u32], f: &PlanarFactors<'_>, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::planar_estimates(level, terms, weighted, f, out).is_some() {
+        return;
+    }
+    let _ = level;
+    planar_estimates_body(terms, weighted, f, out)
 }
 
 /// Rewrites per-row factors (`[‖x‖², s, popcount]` for each row in turn, as [`encode`]
@@ -545,15 +602,17 @@ mod tests {
                 block_codes(&codes, bits / 8, &mut blocked);
                 let mut planar = vec![f32::NAN; factors.len()];
                 plane_factors(&factors, &mut planar);
-                let mut query_state = BitQuery::default();
-                query_state.prepare(Metric::L2, &query);
-                query_state.set_confidence(3.0);
-                let (mut want, mut got) = (Vec::new(), Vec::new());
-                query_state.scan_at(KernelLevel::Scalar, &codes, &factors, 0.25, &mut want);
-                for level in dispatch::available() {
-                    query_state.scan_blocked_at(level, &blocked, rows, &planar, 0.25, &mut got);
-                    let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits_of(&got), bits_of(&want), "{level:?} d {d} rows {rows}");
+                for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+                    let mut query_state = BitQuery::default();
+                    query_state.prepare(metric, &query);
+                    query_state.set_confidence(3.0);
+                    let (mut want, mut got) = (Vec::new(), Vec::new());
+                    query_state.scan_at(KernelLevel::Scalar, &codes, &factors, 0.25, &mut want);
+                    for level in dispatch::available() {
+                        query_state.scan_blocked_at(level, &blocked, rows, &planar, 0.25, &mut got);
+                        let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits_of(&got), bits_of(&want), "{metric:?} {level:?} d {d} rows {rows}");
+                    }
                 }
             }
         }

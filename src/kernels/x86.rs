@@ -530,19 +530,8 @@ const PREFETCH_AHEAD: usize = 512;
 /// adds at most 2 × 60 (two nibble sums) to a row's field, and 256 × 120 < 2¹⁶.
 const BLOCKED_SEGMENT: usize = 256;
 
-/// Totals of one 32-row block from the 16-bit accumulators of a pass: byte `b` of the
-/// accumulated vectors holds row `b % 32`; `even` sums the even bytes, `odd` the odd.
-#[inline(always)]
-fn add_block_totals(even: &[u16], odd: &[u16], totals: &mut [u32; 32]) {
-    for (e, (lo, hi)) in even.iter().zip(odd).enumerate() {
-        let row = (2 * e) % 32;
-        totals[row] += u32::from(*lo);
-        totals[row + 1] += u32::from(*hi);
-    }
-}
-
 /// One 32-row block: 32 bytes (code byte q of 32 rows) per step, each nibble looked up
-/// in its 16-byte table by VPSHUFB.
+/// in its 16-byte table by VPSHUFB; the 32 row totals are stored at `out`.
 ///
 /// 256 bits wide at the AVX-512 level too: in-lane byte shuffles issue on two ports at
 /// 256 bits but on one at 512 on the project's Xeon, and a 512-bit version of this loop
@@ -550,13 +539,14 @@ fn add_block_totals(even: &[u16], odd: &[u16], totals: &mut [u32; 32]) {
 /// bench --bench kernels -- in_cache/bit_scan`).
 ///
 /// # Safety
-/// AVX2 must be available; `block` must point at `32 × code_bytes` readable bytes, and
-/// `lut_lo`, `lut_hi` at `32 × code_bytes` each.
+/// AVX2 must be available; `block` must point at `32 × code_bytes` readable bytes,
+/// `lut_lo` and `lut_hi` at `32 × code_bytes` each, and `out` at 32 writable `u32`s.
 #[target_feature(enable = "avx2")]
-unsafe fn blocked_block_avx2(block: *const u8, code_bytes: usize, lut_lo: *const u8, lut_hi: *const u8) -> [u32; 32] {
-    let mut totals = [0u32; 32];
+unsafe fn blocked_block_avx2(block: *const u8, code_bytes: usize, lut_lo: *const u8, lut_hi: *const u8, out: *mut u32) {
     let nibbles = _mm256_set1_epi8(0x0F);
     let low_bytes = _mm256_set1_epi16(0x00FF);
+    // Row totals, 8 rows per register: rows 0–7, 8–15, 16–23, 24–31.
+    let mut totals = [_mm256_setzero_si256(); 4];
     let mut q = 0;
     while q < code_bytes {
         let end = (q + BLOCKED_SEGMENT).min(code_bytes);
@@ -586,15 +576,24 @@ unsafe fn blocked_block_avx2(block: *const u8, code_bytes: usize, lut_lo: *const
             odd = _mm256_add_epi16(odd, _mm256_srli_epi16::<8>(sums));
             q += 2;
         }
-        let (mut e, mut o) = ([0u16; 16], [0u16; 16]);
-        // SAFETY: each array is 32 bytes, the width of one unaligned store.
-        unsafe {
-            _mm256_storeu_si256(e.as_mut_ptr().cast(), even);
-            _mm256_storeu_si256(o.as_mut_ptr().cast(), odd);
+        // Byte b of the sums belongs to row b % 32, so 16-bit field e of `even` is row
+        // 2e (of `odd`, row 2e + 1) within its 128-bit lane's 16 rows: interleaving the
+        // two puts rows in order, 8 per half-lane.
+        let (lo, hi) = (_mm256_unpacklo_epi16(even, odd), _mm256_unpackhi_epi16(even, odd));
+        let rows = [
+            _mm256_castsi256_si128(lo),
+            _mm256_castsi256_si128(hi),
+            _mm256_extracti128_si256::<1>(lo),
+            _mm256_extracti128_si256::<1>(hi),
+        ];
+        for (t, r) in totals.iter_mut().zip(rows) {
+            *t = _mm256_add_epi32(*t, _mm256_cvtepu16_epi32(r));
         }
-        add_block_totals(&e, &o, &mut totals);
     }
-    totals
+    for (i, t) in totals.iter().enumerate() {
+        // SAFETY: `out` holds 32 u32s (caller's contract); register i is rows 8i..8i+8.
+        unsafe { _mm256_storeu_si256(out.add(8 * i).cast(), *t) };
+    }
 }
 
 /// `weighted_sums_blocked` with SIMD shuffles; `None` at the scalar level or when the
@@ -620,16 +619,42 @@ pub(crate) fn weighted_sums_blocked(
     }
     for (b, rows) in out.chunks_mut(32).enumerate() {
         let block = codes[b * block_bytes..].as_ptr();
+        // A whole block's totals are stored in place; a group's last block may be short.
+        let mut short = [0u32; 32];
+        let whole = rows.len() == 32;
+        let at = if whole { rows.as_mut_ptr() } else { short.as_mut_ptr() };
         // SAFETY: AVX2 was detected by `dispatch` (every level from Avx2 up has it);
-        // block b's 32 × code_bytes bytes and both tables' lengths were checked above.
-        let totals = unsafe { blocked_block_avx2(block, code_bytes, lut_lo.as_ptr(), lut_hi.as_ptr()) };
-        // A whole block is a fixed-size copy (inlined); only a group's last may be short.
-        match <&mut [u32; 32]>::try_from(&mut *rows) {
-            Ok(whole) => *whole = totals,
-            Err(_) => rows.copy_from_slice(&totals[..rows.len()]),
+        // block b's 32 × code_bytes bytes and both tables' lengths were checked above,
+        // and `at` is 32 u32s (`rows` when it is whole, `short` otherwise).
+        unsafe { blocked_block_avx2(block, code_bytes, lut_lo.as_ptr(), lut_hi.as_ptr(), at) };
+        if !whole {
+            let n = rows.len();
+            rows.copy_from_slice(&short[..n]);
         }
     }
     Some(())
+}
+
+/// `rabitq::planar_estimates_body` compiled for AVX2 (8 rows per instruction; the
+/// same operations in the same order, so the same bits); `None` below AVX2.
+pub(crate) fn planar_estimates(
+    level: KernelLevel,
+    terms: &super::rabitq::EstimateTerms,
+    weighted: &[u32],
+    f: &super::rabitq::PlanarFactors<'_>,
+    out: &mut [f32],
+) -> Option<()> {
+    if level.min(dispatch::supported()) < KernelLevel::Avx2 {
+        return None;
+    }
+    // SAFETY: AVX2 was detected by `dispatch`; the body is safe code over slices.
+    unsafe { planar_estimates_avx2(terms, weighted, f, out) };
+    Some(())
+}
+
+#[target_feature(enable = "avx2")]
+fn planar_estimates_avx2(terms: &super::rabitq::EstimateTerms, weighted: &[u32], f: &super::rabitq::PlanarFactors<'_>, out: &mut [f32]) {
+    super::rabitq::planar_estimates_body(terms, weighted, f, out)
 }
 
 // ---------------------------------------------------------------- query mapping
