@@ -35,7 +35,7 @@ use std::sync::Arc;
 use crate::collection::CollectionState;
 use crate::error::Result;
 use crate::io::MmapView;
-use crate::kernels::distance;
+use crate::kernels::distance::{self, total_order_key};
 use crate::kernels::rabitq::BitQuery;
 use crate::kernels::sq8::CodeQuery;
 use crate::options::Metric;
@@ -151,9 +151,18 @@ impl PartialOrd for Approximate {
         Some(self.cmp(other))
     }
 }
+impl Approximate {
+    /// Orders by distance (as `f32::total_cmp`), ties by position: one integer compare.
+    #[inline]
+    fn key(&self) -> u128 {
+        (u128::from(total_order_key(self.distance)) << 96) | (u128::from(self.shard) << 64) | (u128::from(self.group) << 32) | u128::from(self.row)
+    }
+}
+
 impl Ord for Approximate {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.distance.total_cmp(&other.distance).then((self.shard, self.group, self.row).cmp(&(other.shard, other.group, other.row)))
+        self.key().cmp(&other.key())
     }
 }
 
@@ -164,6 +173,7 @@ struct SearchScratch {
     code_query: CodeQuery,
     route_query: CodeQuery,
     distances: Vec<f32>,
+    probe_keys: Vec<u64>,
     probe_scores: Vec<(f32, u32)>,
     probed: Vec<usize>,
     /// (list, query · centroid) of each probed list.
@@ -252,9 +262,9 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             Some(s) => s,
             None => fresh.insert(SearchScratch::default()),
         };
-        let SearchScratch { bit_query, code_query, route_query, distances, probe_scores, probed, lists, views, shards, coarse, ordered, best } =
+        let SearchScratch { bit_query, code_query, route_query, distances, probe_keys, probe_scores, probed, lists, views, shards, coarse, ordered, best } =
             scratch;
-        routing.probe(metric, q, nprobe, route_query, distances, probe_scores, probed);
+        routing.probe(metric, q, nprobe, route_query, distances, probe_keys, probe_scores, probed);
         let bits = crate::kernels::rabitq::code_bits(q.len());
         if bits > 0 {
             bit_query.prepare(metric, q);
@@ -434,19 +444,12 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
 }
 
 /// The `limit` smallest stage-1 estimates offered so far (a max-heap of their
-/// [`total_order`] keys), which tell the patience rule whether a list brought anything
+/// [`total_order_key`] keys), which tell the patience rule whether a list brought anything
 /// closer.
 #[derive(Debug, Default)]
 struct BestEstimates {
-    heap: BinaryHeap<i32>,
+    heap: BinaryHeap<u32>,
     limit: usize,
-}
-
-/// An `i32` that orders as `f32::total_cmp` orders `x` (the same bit trick).
-#[inline]
-fn total_order(x: f32) -> i32 {
-    let bits = x.to_bits() as i32;
-    bits ^ (((bits >> 31) as u32) >> 1) as i32
 }
 
 impl BestEstimates {
@@ -458,7 +461,7 @@ impl BestEstimates {
     /// Keeps `estimate` if it is among the `limit` smallest so far; whether it was.
     #[inline]
     fn offer(&mut self, estimate: f32) -> bool {
-        let key = total_order(estimate);
+        let key = total_order_key(estimate);
         if self.heap.len() < self.limit {
             self.heap.push(key);
             return true;
@@ -566,15 +569,6 @@ mod tests {
         }
         let got: Vec<f32> = top.into_sorted().iter().map(|c| c.distance).collect();
         assert_eq!(got, vec![0.5, 1.0, 2.0]);
-    }
-
-    #[test]
-    fn total_order_keys_sort_like_total_cmp() {
-        let mut xs = vec![3.5f32, -0.0, 0.0, -7.25, f32::INFINITY, f32::NEG_INFINITY, 1e-30, -1e-30, 42.0];
-        let mut by_key = xs.clone();
-        xs.sort_by(f32::total_cmp);
-        by_key.sort_by_key(|x| total_order(*x));
-        assert_eq!(xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), by_key.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]

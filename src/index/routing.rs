@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::kernels::distance::total_order_key;
 use crate::kernels::{distance, kmeans};
 use crate::kernels::sq8::{self, CodeQuery};
 use crate::options::Metric;
@@ -126,8 +127,8 @@ impl RoutingSnapshot {
 
     /// Fills `out` with the indices of the `nprobe` centroids nearest to `query` by
     /// their SQ8 copies, nearest first, and `scores` with (approximate routing score,
-    /// index) in the same order; `codes` and `distances` are scratch.
-    #[allow(clippy::too_many_arguments)] // the last four are the caller's reusable scratch
+    /// index) in the same order; `codes`, `distances` and `keys` are scratch.
+    #[allow(clippy::too_many_arguments)] // the last five are the caller's reusable scratch
     pub fn probe(
         &self,
         metric: Metric,
@@ -135,6 +136,7 @@ impl RoutingSnapshot {
         nprobe: usize,
         codes: &mut CodeQuery,
         distances: &mut Vec<f32>,
+        keys: &mut Vec<u64>,
         scores: &mut Vec<(f32, u32)>,
         out: &mut Vec<usize>,
     ) {
@@ -144,17 +146,22 @@ impl RoutingSnapshot {
         codes.set_query(if metric == Metric::InnerProduct { Metric::InnerProduct } else { Metric::L2 }, query);
         codes.prepare(&table.code_mins, &table.code_scales);
         codes.scan(&table.codes, distances);
-        scores.extend(distances.iter().enumerate().map(|(i, d)| (*d, i as u32)));
-        let n = nprobe.min(scores.len());
+        // Selected and sorted as one u64 per centroid: the score's total-order key above
+        // its index, so each comparison is one integer compare (ties go to the lower
+        // index, as a stable sort by score would order them).
+        keys.clear();
+        keys.extend(distances.iter().enumerate().map(|(i, d)| (u64::from(total_order_key(*d)) << 32) | i as u64));
+        let n = nprobe.min(keys.len());
         if n == 0 {
             return;
         }
-        if n < scores.len() {
-            scores.select_nth_unstable_by(n - 1, |a, b| a.0.total_cmp(&b.0));
-            scores.truncate(n);
+        if n < keys.len() {
+            keys.select_nth_unstable(n - 1);
+            keys.truncate(n);
         }
-        scores.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        out.extend(scores.iter().map(|(_, i)| *i as usize));
+        keys.sort_unstable();
+        scores.extend(keys.iter().map(|k| (distances[(*k as u32) as usize], *k as u32)));
+        out.extend(keys.iter().map(|k| (*k as u32) as usize));
     }
 }
 

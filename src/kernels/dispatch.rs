@@ -30,8 +30,13 @@ impl KernelLevel {
     }
 }
 
-/// The best level this CPU supports.
+/// The best level this CPU supports (detected once: every kernel call asks).
 pub fn supported() -> KernelLevel {
+    static SUPPORTED: OnceLock<KernelLevel> = OnceLock::new();
+    *SUPPORTED.get_or_init(detect)
+}
+
+fn detect() -> KernelLevel {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw") {

@@ -114,8 +114,26 @@ pub(crate) fn normalize(v: &mut [f32]) -> bool {
     true
 }
 
+/// A `u32` that orders as `f32::total_cmp` orders `x` (negatives have every bit
+/// flipped, the rest only the sign bit), so floats can be selected and heaped as plain
+/// integers.
+#[inline]
+pub(crate) fn total_order_key(x: f32) -> u32 {
+    let bits = x.to_bits();
+    bits ^ ((((bits as i32) >> 31) as u32) | 0x8000_0000)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn total_order_keys_sort_like_total_cmp() {
+        let mut xs = vec![3.5f32, -0.0, 0.0, -7.25, f32::INFINITY, f32::NEG_INFINITY, 1e-30, -1e-30, 42.0, f32::NAN, -f32::NAN];
+        let mut by_key = xs.clone();
+        xs.sort_by(f32::total_cmp);
+        by_key.sort_by_key(|x| total_order_key(*x));
+        assert_eq!(xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), by_key.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    }
     use super::*;
 
     fn naive_l2(a: &[f32], b: &[f32]) -> f64 {
