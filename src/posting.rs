@@ -128,6 +128,11 @@ pub struct SearchOptions {
     /// Candidates kept from the code scan per wanted hit (by their 1-bit lower bounds),
     /// then re-ranked with exact f32 distances, lowest bound first, until no remaining
     /// bound can beat the k-th exact distance. `None`: [`DEFAULT_RERANK_FACTOR`].
+    ///
+    /// The bounds are statistical (each estimate less 3 standard errors of the
+    /// estimator), so even a probe of every list that keeps every row can, rarely, stop
+    /// before a true hit: 1 hit in 1,200 in `tests/centroid_index.rs` (inner product,
+    /// 160 dimensions), none for L2 and cosine there. [`SearchOptions::exact()`] is exact.
     pub rerank_factor: Option<usize>,
     /// Scan every row with exact f32 distances (ground truth; slow on large
     /// collections).
