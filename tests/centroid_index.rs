@@ -36,6 +36,15 @@ fn add_all(c: &Collection, first_id: u64, vectors: &[Vec<f32>]) {
     }
 }
 
+/// Adds `vectors` as documents 0, 1, … without spans, `batch` per write (a batch must
+/// fit one WAL segment).
+fn add_in_batches(c: &Collection, vectors: &[Vec<f32>], batch: usize) {
+    for (at, chunk) in vectors.chunks(batch).enumerate() {
+        let postings: Vec<_> = chunk.iter().enumerate().map(|(i, v)| Posting::new((at * batch + i) as u64, v)).collect();
+        c.add(&postings).unwrap();
+    }
+}
+
 /// Document id → its vectors (bit patterns), from `export`.
 fn contents(c: &Collection) -> BTreeMap<u128, Vec<Vec<u32>>> {
     let mut m: BTreeMap<u128, Vec<Vec<u32>>> = BTreeMap::new();
@@ -119,10 +128,7 @@ fn a_probe_of_every_list_that_keeps_every_estimate_finds_the_exact_answer() {
     let vectors: Vec<Vec<f32>> = (0..1500).map(|i| centres[i % 12].iter().map(|x| x + rng.f32()).collect()).collect();
     for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
         let c = db.create_collection(&format!("wide-{metric:?}"), WIDE, metric).unwrap();
-        for (chunk_at, chunk) in vectors.chunks(50).enumerate() {
-            let postings: Vec<_> = chunk.iter().enumerate().map(|(i, v)| Posting::new((chunk_at * 50 + i) as u64, v)).collect();
-            c.add(&postings).unwrap();
-        }
+        add_in_batches(&c, &vectors, 50);
         db.flush().unwrap();
         let lists = c.stats().centroids;
         assert!(lists > 20, "{metric:?}: indexed into {lists} lists");
@@ -387,10 +393,7 @@ fn a_large_probe_split_over_threads_returns_what_one_thread_returns() {
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let vectors = clustered(50_000, 300, 21);
-    for (at, chunk) in vectors.chunks(5_000).enumerate() {
-        let postings: Vec<_> = chunk.iter().enumerate().map(|(i, v)| Posting::new((at * 5_000 + i) as u64, v)).collect();
-        c.add(&postings).unwrap();
-    }
+    add_in_batches(&c, &vectors, 5_000);
     db.flush().unwrap();
     let centroids = c.stats().centroids;
     assert!(centroids > 16, "the collection is indexed ({centroids} centroids)");

@@ -125,6 +125,7 @@ pub(crate) fn total_order_key(x: f32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn total_order_keys_sort_like_total_cmp() {
@@ -134,7 +135,6 @@ mod tests {
         by_key.sort_by_key(|x| total_order_key(*x));
         assert_eq!(xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), by_key.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     }
-    use super::*;
 
     fn naive_l2(a: &[f32], b: &[f32]) -> f64 {
         a.iter().zip(b).map(|(x, y)| f64::from(x - y) * f64::from(x - y)).sum()

@@ -406,11 +406,18 @@ pub(crate) struct PlanarFactors<'a> {
 /// caller's target features allow: see `x86::planar_estimates`).
 #[inline(always)]
 pub(crate) fn planar_estimates_body(terms: &EstimateTerms, weighted: &[u32], f: &PlanarFactors<'_>, out: &mut [f32]) {
-    let rows = out.iter_mut().zip(weighted).zip(f.norms.iter().zip(f.scales).zip(f.popcounts));
+    #[inline(always)]
+    fn fill(t: EstimateTerms, weighted: &[u32], f: &PlanarFactors<'_>, out: &mut [f32]) {
+        for ((o, w), ((n, s), p)) in out.iter_mut().zip(weighted).zip(f.norms.iter().zip(f.scales).zip(f.popcounts)) {
+            *o = t.estimate(*w, *n, *s, *p);
+        }
+    }
+    // Each call passes a constant metric, so its inlined loop has no branch on it.
+    let with = |metric| EstimateTerms { metric, ..*terms };
     match terms.metric {
-        Metric::L2 => rows.for_each(|((o, w), ((n, s), p))| *o = EstimateTerms { metric: Metric::L2, ..*terms }.estimate(*w, *n, *s, *p)),
-        Metric::InnerProduct => rows.for_each(|((o, w), ((n, s), p))| *o = EstimateTerms { metric: Metric::InnerProduct, ..*terms }.estimate(*w, *n, *s, *p)),
-        Metric::Cosine => rows.for_each(|((o, w), ((n, s), p))| *o = EstimateTerms { metric: Metric::Cosine, ..*terms }.estimate(*w, *n, *s, *p)),
+        Metric::L2 => fill(with(Metric::L2), weighted, f, out),
+        Metric::InnerProduct => fill(with(Metric::InnerProduct), weighted, f, out),
+        Metric::Cosine => fill(with(Metric::Cosine), weighted, f, out),
     }
 }
 

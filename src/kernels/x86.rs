@@ -619,17 +619,21 @@ pub(crate) fn weighted_sums_blocked(
     }
     for (b, rows) in out.chunks_mut(32).enumerate() {
         let block = codes[b * block_bytes..].as_ptr();
+        let sum_into = |at: &mut [u32; 32]| {
+            // SAFETY: AVX2 was detected by `dispatch` (every level from Avx2 up has it);
+            // block b's 32 × code_bytes bytes and both tables' lengths were checked
+            // above, and `at` is 32 u32s.
+            unsafe { blocked_block_avx2(block, code_bytes, lut_lo.as_ptr(), lut_hi.as_ptr(), at.as_mut_ptr()) }
+        };
         // A whole block's totals are stored in place; a group's last block may be short.
-        let mut short = [0u32; 32];
-        let whole = rows.len() == 32;
-        let at = if whole { rows.as_mut_ptr() } else { short.as_mut_ptr() };
-        // SAFETY: AVX2 was detected by `dispatch` (every level from Avx2 up has it);
-        // block b's 32 × code_bytes bytes and both tables' lengths were checked above,
-        // and `at` is 32 u32s (`rows` when it is whole, `short` otherwise).
-        unsafe { blocked_block_avx2(block, code_bytes, lut_lo.as_ptr(), lut_hi.as_ptr(), at) };
-        if !whole {
-            let n = rows.len();
-            rows.copy_from_slice(&short[..n]);
+        match <&mut [u32; 32]>::try_from(&mut *rows) {
+            Ok(whole) => sum_into(whole),
+            Err(_) => {
+                let mut short = [0u32; 32];
+                sum_into(&mut short);
+                let n = rows.len();
+                rows.copy_from_slice(&short[..n]);
+            }
         }
     }
     Some(())
