@@ -16,6 +16,9 @@
 //! opened (queries and ground truth are loaded first), `anon_mb` the part of it that is
 //! private (heap) memory rather than mapped file pages.
 //!
+//! `DRIFT_VECTOR_READS=pread` opens the database with `VectorReads::Pread` (re-ranked
+//! vectors copied out of the page cache, not mapped); the default is `mapped`.
+//!
 //! `DRIFT_REPEAT_QUERIES=N` times the first N queries over and over instead of all of
 //! them, so that the lists they probe stay cached: the search's cost without its
 //! memory misses (recall is then not meaningful).
@@ -23,7 +26,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use drift::{Database, DatabaseOptions, Metric, Posting, SearchOptions};
+use drift::{Database, DatabaseOptions, Metric, Posting, SearchOptions, VectorReads};
 
 /// Timed passes over the queries per configuration; the fastest counts (the same
 /// number as `benches/compare/compare.py` gives every peer).
@@ -64,6 +67,14 @@ fn options() -> DatabaseOptions {
     if let Some(rows) = std::env::var("DRIFT_INDEX_SHARD_ROWS").ok().and_then(|v| v.parse().ok()) {
         o.index_shard_rows = rows;
     }
+    o.vector_reads = match std::env::var("DRIFT_VECTOR_READS").as_deref() {
+        Ok("pread") => VectorReads::Pread,
+        Ok("mapped") | Err(_) => VectorReads::Mapped,
+        Ok(other) => {
+            eprintln!("DRIFT_VECTOR_READS must be mapped or pread, got {other:?}");
+            std::process::exit(2);
+        }
+    };
     o
 }
 
@@ -158,7 +169,8 @@ fn main() {
                     found += h.iter().filter(|hit| truth.contains(&(hit.document_id.0 as u32))).count();
                 }
                 println!(
-                    "{{\"phase\":\"search\",\"nprobe\":{nprobe},\"patience\":{},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
+                    "{{\"phase\":\"search\",\"vector_reads\":\"{}\",\"nprobe\":{nprobe},\"patience\":{},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
+                    if options().vector_reads == VectorReads::Pread { "pread" } else { "mapped" },
                     patience.map_or("null".to_string(), |p| p.to_string()),
                     opts.rerank_factor.unwrap_or(drift::DEFAULT_RERANK_FACTOR),
                     found as f64 / (nq * 10) as f64,

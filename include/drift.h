@@ -182,6 +182,18 @@ struct ArrowArrayStream {
 #define DRIFT_SYNC_NEVER 2
 
 /**
+ * Re-ranked vectors are borrowed from the shard maps (the default; fastest, but every
+ * re-ranked vector's pages stay resident).
+ */
+#define DRIFT_VECTOR_READS_MAPPED 0
+
+/**
+ * Re-ranked vectors are copied out of the page cache with `pread`; only the scanned
+ * codes and ids stay resident.
+ */
+#define DRIFT_VECTOR_READS_PREAD 1
+
+/**
  * Squared Euclidean distance.
  */
 #define DRIFT_METRIC_L2 1
@@ -356,9 +368,10 @@ typedef struct drift_options {
    */
   uint32_t create_if_missing;
   /**
-   * Must be zero.
+   * How probed searches read the vectors they re-rank: `DRIFT_VECTOR_READS_MAPPED`
+   * (0, the default) or `DRIFT_VECTOR_READS_PREAD`.
    */
-  uint32_t reserved;
+  uint32_t vector_reads;
 } drift_options;
 
 /**

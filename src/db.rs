@@ -326,7 +326,7 @@ impl Database {
                         t.download_shard(fs.as_ref(), &file_path, record.id, s.shard_id, s.committed_len)?;
                     }
                 }
-                let reader = Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity)?);
+                let reader = Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity, options.vector_reads)?);
                 #[cfg(feature = "s3")]
                 if let Some(t) = &tier {
                     reader.attach_remote(Arc::new(crate::tier::RemoteShards { tier: t.clone(), fs: fs.clone() }));

@@ -67,7 +67,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use maintenance::budget::MaintenanceReport;
 pub use maintenance::compaction::CompactionReport;
 pub use maintenance::rebalance::RebalanceReport;
-pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy};
+pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy, VectorReads};
 pub use posting::{DEFAULT_RERANK_FACTOR, DocumentId, Hit, MAX_K, Posting, SearchOptions, StoredPosting, default_nprobe};
 pub use verify::{VerifyReport, verify_path};
 pub use tier::{ObjectStoreConfig, TierMode, TierStats};

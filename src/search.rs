@@ -10,7 +10,8 @@
 //!    `probe_patience` set, lists are scanned nearest centroid first and the scan stops
 //!    once that many in a row added nothing to the `limit` best estimates
 //!    (`BestEstimates`);
-//! 3. re-ranks those with exact f32 distances read from the memory map, lowest bound
+//! 3. re-ranks those with exact f32 distances read from the memory map (or, with
+//!    `VectorReads::Pread`, copied out of the file into one per-thread buffer), lowest bound
 //!    first, stopping at the first bound that cannot beat the k-th exact distance (all
 //!    of them when SQ8 estimates, which are not bounds, took part);
 //! 4. merges memtable rows and unrouted shards, scored exactly.
@@ -183,6 +184,8 @@ struct SearchScratch {
     coarse: Shortlist,
     ordered: Vec<Approximate>,
     best: BestEstimates,
+    /// The vector being re-ranked, when vectors are read with `pread`.
+    vector: Vec<f32>,
 }
 
 thread_local! {
@@ -262,7 +265,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             Some(s) => s,
             None => fresh.insert(SearchScratch::default()),
         };
-        let SearchScratch { bit_query, code_query, route_query, distances, probe_keys, probe_scores, probed, lists, views, shards, coarse, ordered, best } =
+        let SearchScratch { bit_query, code_query, route_query, distances, probe_keys, probe_scores, probed, lists, views, shards, coarse, ordered, best, vector } =
             scratch;
         routing.probe(metric, q, nprobe, route_query, distances, probe_keys, probe_scores, probed);
         let bits = crate::kernels::rabitq::code_bits(q.len());
@@ -290,7 +293,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             // thread (and returns what `search_batch` returns).
             let splittable = options.probe_patience.is_none() && rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
             if rows >= PARALLEL_SCAN_ROWS && splittable {
-                return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, &mut top);
+                return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, vector, &mut top);
             }
             best.reset(limit);
             let patience = options.probe_patience.map(|lists| (lists, best));
@@ -316,9 +319,10 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
                 }
                 let (list, j) = shards[a.shard as usize];
                 let shard = &routing.lists[list as usize][j as usize];
-                let columns = shard.row_group_for_search(&views[a.shard as usize], a.group as usize)?;
+                let view = &views[a.shard as usize];
+                let columns = shard.row_group_for_search(view, a.group as usize)?;
                 let r = a.row as usize;
-                let dist = distance::distance(metric, q, columns.checked_vector(r, &shard.path)?);
+                let dist = distance::distance(metric, q, shard.vector_for_rerank(view, &columns, a.group as usize, r, vector)?);
                 top.offer(Candidate { distance: dist, document_id: columns.document_id(r), span: columns.span(r), row_id: columns.row_id(r) });
                 Ok(())
             });
@@ -507,6 +511,7 @@ fn rerank_parallel(
     bits: usize,
     bit_query: &BitQuery,
     cap: usize,
+    vector: &mut Vec<f32>,
     top: &mut TopK,
 ) -> Result<()> {
     use rayon::prelude::*;
@@ -545,7 +550,7 @@ fn rerank_parallel(
         let view = shard.mapped()?;
         let columns = shard.row_group_for_search(&view, a.group as usize)?;
         let r = a.row as usize;
-        let dist = distance::distance(metric, q, columns.checked_vector(r, &shard.path)?);
+        let dist = distance::distance(metric, q, shard.vector_for_rerank(&view, &columns, a.group as usize, r, vector)?);
         top.offer(Candidate { distance: dist, document_id: columns.document_id(r), span: columns.span(r), row_id: columns.row_id(r) });
     }
     Ok(())

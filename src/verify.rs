@@ -148,7 +148,7 @@ pub fn verify_path(path: impl AsRef<Path>) -> Result<VerifyReport> {
                 }
             }
             let identity = ShardHeader::of(record, s);
-            match ShardReader::open(&fs, &file_path, s, &identity) {
+            match ShardReader::open(&fs, &file_path, s, &identity, crate::options::VectorReads::Mapped) {
                 Ok(reader) => {
                     report.shard_files += 1;
                     report.shard_bytes += s.committed_len;

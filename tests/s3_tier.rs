@@ -308,6 +308,54 @@ fn evicted_shards_come_back_on_demand_with_identical_results() {
     assert_eq!(answers(&db), before);
 }
 
+#[test]
+fn evicted_shards_fetched_back_serve_pread_re_ranks_from_the_fetched_files() {
+    // 160-d rows in an indexed collection: probed searches re-rank with pread, through
+    // the file handle a fetch opens (not the evicted file's).
+    const WIDE: usize = 160;
+    let Some(ep) = endpoint() else { return };
+    let prefix = unique_prefix("evict-pread");
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = DatabaseOptions {
+        index_min_rows: 400,
+        index_shard_rows: 45,
+        vector_reads: drift::VectorReads::Pread,
+        ..options(&ep, &prefix, TierMode::Writer)
+    };
+    if let Some(t) = opts.object_store.as_mut() {
+        t.local_disk_budget = Some(0);
+    }
+    let db = Database::open(dir.path(), opts).unwrap();
+    let c = db.create_collection("c", WIDE, Metric::L2).unwrap();
+    let mut rng = Rng::new(3);
+    let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..WIDE).map(|_| rng.f32() * 4.0).collect()).collect();
+    let rows: Vec<Vec<f32>> = (0..900).map(|i| centres[i % 8].iter().map(|x| x + rng.f32()).collect()).collect();
+    for (at, chunk) in rows.chunks(50).enumerate() {
+        let ps: Vec<_> = chunk.iter().enumerate().map(|(i, v)| Posting::new((at * 50 + i) as u64, v)).collect();
+        c.add(&ps).unwrap();
+    }
+    db.flush().unwrap();
+    assert!(c.stats().centroids > 4, "indexed into {} lists", c.stats().centroids);
+    let search = |c: &drift::Collection| -> Vec<Vec<(u128, u32)>> {
+        (0..12)
+            .map(|q| {
+                let query: Vec<f32> = rows[q * 70].iter().map(|x| x + 0.1).collect();
+                c.search(&query, &SearchOptions::new(10).with_nprobe(3)).unwrap().iter().map(|h| (h.document_id.0, h.distance.to_bits())).collect()
+            })
+            .collect()
+    };
+    let before = search(&c);
+    db.sync_object_store().unwrap();
+    assert!(db.stats().tier.unwrap().evictions > 0);
+    assert!(shard_files(dir.path()).is_empty(), "evicted files leave the local disk");
+    assert_eq!(search(&c), before, "fetched shards answer exactly as before eviction");
+    assert!(db.stats().tier.unwrap().fetches > 0);
+    // Evicted a second time: the fetched files' handles went with their maps.
+    db.sync_object_store().unwrap();
+    assert!(shard_files(dir.path()).is_empty());
+    assert_eq!(search(&c), before);
+}
+
 /// PUTs an object straight to the test server (moto accepts unsigned requests), to
 /// stage states only a crash at a precise moment would otherwise produce.
 fn raw_put(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {

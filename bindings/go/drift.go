@@ -130,6 +130,10 @@ type Options struct {
 	ShardMaxRows        uint64
 	NoBackgroundThreads bool
 	NoCreate            bool
+	// PreadVectors: searches copy the vectors they re-rank out of the page cache
+	// (pread) instead of borrowing them from the map, keeping them out of the
+	// process's resident set (DRIFT_VECTOR_READS_PREAD).
+	PreadVectors bool
 }
 
 // DocumentID is a 128-bit document id (little-endian u128, as in the C API).
@@ -180,6 +184,9 @@ func Open(path string, opts *Options) (*DB, error) {
 		}
 		if opts.NoCreate {
 			o.create_if_missing = 0
+		}
+		if opts.PreadVectors {
+			o.vector_reads = C.DRIFT_VECTOR_READS_PREAD
 		}
 	}
 	cpath := C.CString(path)

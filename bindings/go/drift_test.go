@@ -198,3 +198,65 @@ func TestConcurrentGoroutinesSeeAcknowledgedWrites(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// An indexed collection (4,096 rows of 160-d, the default index threshold) answers
+// with the same hits whether re-ranked vectors are mapped or read with pread.
+func TestPreadVectorsAnswerAsMappedReads(t *testing.T) {
+	const rows, dim = 4096, 160
+	dir := filepath.Join(t.TempDir(), "db")
+	searchAll := func(c *Collection) [][]Hit {
+		var all [][]Hit
+		for q := 0; q < 20; q++ {
+			hits, err := c.Search(vec(q%16, q*97, dim), SearchOptions{K: 10, NProbe: 6})
+			if err != nil || len(hits) != 10 {
+				t.Fatalf("query %d: %d hits, %v", q, len(hits), err)
+			}
+			all = append(all, hits)
+		}
+		return all
+	}
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.CreateCollection("wide", dim, L2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := 0; at < rows; at += 512 {
+		ps := make([]Posting, 512)
+		for i := range ps {
+			ps[i] = Posting{Vector: vec((at+i)%16, at+i, dim)}
+		}
+		if _, err := c.Add(ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.Stats(); s.Shards < 8 {
+		t.Fatalf("not indexed: %+v", s)
+	}
+	mapped := searchAll(c)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, &Options{PreadVectors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err = db.Collection("wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pread := searchAll(c)
+	for q := range mapped {
+		for i := range mapped[q] {
+			if mapped[q][i] != pread[q][i] {
+				t.Fatalf("query %d hit %d: mapped %+v, pread %+v", q, i, mapped[q][i], pread[q][i])
+			}
+		}
+	}
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Object, drift_collection, drift_db, drift_error, drift_string_list, put, register, require, run, string};
 use crate::error::Error;
-use crate::{Database, DatabaseOptions, Metric, SyncPolicy};
+use crate::{Database, DatabaseOptions, Metric, SyncPolicy, VectorReads};
 
 /// Acknowledge writes after `fdatasync` (the default; survives power loss).
 pub const DRIFT_SYNC_ALWAYS: u32 = 0;
@@ -14,6 +14,13 @@ pub const DRIFT_SYNC_ALWAYS: u32 = 0;
 pub const DRIFT_SYNC_PERIODIC: u32 = 1;
 /// Never fsync the WAL for a write (survives process crashes, not power loss).
 pub const DRIFT_SYNC_NEVER: u32 = 2;
+
+/// Re-ranked vectors are borrowed from the shard maps (the default; fastest, but every
+/// re-ranked vector's pages stay resident).
+pub const DRIFT_VECTOR_READS_MAPPED: u32 = 0;
+/// Re-ranked vectors are copied out of the page cache with `pread`; only the scanned
+/// codes and ids stay resident.
+pub const DRIFT_VECTOR_READS_PREAD: u32 = 1;
 
 /// Squared Euclidean distance.
 pub const DRIFT_METRIC_L2: u32 = 1;
@@ -42,8 +49,9 @@ pub struct drift_options {
     pub shard_max_rows: u64,
     /// Non-zero: create the directory if it does not exist.
     pub create_if_missing: u32,
-    /// Must be zero.
-    pub reserved: u32,
+    /// How probed searches read the vectors they re-rank: `DRIFT_VECTOR_READS_MAPPED`
+    /// (0, the default) or `DRIFT_VECTOR_READS_PREAD`.
+    pub vector_reads: u32,
 }
 
 impl drift_options {
@@ -54,9 +62,15 @@ impl drift_options {
             DRIFT_SYNC_NEVER => SyncPolicy::Never,
             other => return Err(Error::invalid(format!("unknown sync_policy {other}"))),
         };
-        if self.reserved != 0 {
-            return Err(Error::invalid("drift_options.reserved must be zero"));
-        }
+        let vector_reads = match self.vector_reads {
+            DRIFT_VECTOR_READS_MAPPED => VectorReads::Mapped,
+            DRIFT_VECTOR_READS_PREAD => VectorReads::Pread,
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown drift_options.vector_reads {other}; use DRIFT_VECTOR_READS_MAPPED or DRIFT_VECTOR_READS_PREAD"
+                )));
+            }
+        };
         Ok(DatabaseOptions {
             sync_policy,
             memtable_flush_bytes: usize::try_from(self.memtable_flush_bytes).unwrap_or(usize::MAX),
@@ -65,6 +79,7 @@ impl drift_options {
             shard_max_rows: self.shard_max_rows,
             background_threads: self.background_threads != 0,
             create_if_missing: self.create_if_missing != 0,
+            vector_reads,
             ..DatabaseOptions::default()
         })
     }
@@ -98,7 +113,7 @@ pub unsafe extern "C" fn drift_options_default(out: *mut drift_options) {
             background_threads: 1,
             shard_max_rows: d.shard_max_rows,
             create_if_missing: 1,
-            reserved: 0,
+            vector_reads: DRIFT_VECTOR_READS_MAPPED,
         },
     );
 }

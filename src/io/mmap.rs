@@ -30,15 +30,21 @@ use std::io;
 use std::sync::Arc;
 
 /// A read-only view of the first `len` bytes of a file. Cheap to clone.
+///
+/// A view may also hold the file it maps ([`MmapView::with_file`]), so that bytes can
+/// be copied out with `pread` ([`MmapView::read_exact_at`]) instead of being touched
+/// through the map, and pages the process no longer needs can be unmapped
+/// ([`MmapView::unmap_pages`]).
 #[derive(Clone)]
 pub struct MmapView {
     map: Option<Arc<memmap2::Mmap>>,
     len: usize,
+    file: Option<Arc<dyn super::FileHandle>>,
 }
 
 impl fmt::Debug for MmapView {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MmapView").field("len", &self.len).finish()
+        f.debug_struct("MmapView").field("len", &self.len).field("file", &self.file.is_some()).finish()
     }
 }
 
@@ -61,7 +67,7 @@ impl MmapView {
     /// Maps the first `len` bytes of `file` read-only. `len == 0` gives an empty view.
     pub(crate) fn map(file: &File, len: u64) -> io::Result<MmapView> {
         if len == 0 {
-            return Ok(MmapView { map: None, len: 0 });
+            return Ok(MmapView { map: None, len: 0, file: None });
         }
         let len_usize = usize::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
@@ -71,11 +77,55 @@ impl MmapView {
         let map = unsafe { memmap2::MmapOptions::new().len(len_usize).map(file)? };
         // Searches touch a few scattered pages of each shard (the hot columns of the
         // probed groups, the vectors they re-rank): random access advice turns off
-        // read-ahead and fault-around, so only those pages become resident. Bulk
-        // readers (verify, compaction) stream sequentially regardless. A hint: errors
-        // are ignored.
+        // read-ahead of pages not yet in the page cache. It does not turn off
+        // fault-around: a fault still maps the cached pages of the 64 KiB around it
+        // (measured on Linux 6.18), which is why `VectorReads::Pread` unmaps vector
+        // columns explicitly. A hint: errors are ignored.
         let _ = map.advise(memmap2::Advice::Random);
-        Ok(MmapView { map: Some(Arc::new(map)), len: len_usize })
+        Ok(MmapView { map: Some(Arc::new(map)), len: len_usize, file: None })
+    }
+
+    /// This view, holding `file` (the file it maps) for [`MmapView::read_exact_at`].
+    pub(crate) fn with_file(mut self, file: Arc<dyn super::FileHandle>) -> MmapView {
+        self.file = Some(file);
+        self
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`: with `pread` on the held file
+    /// when there is one (the bytes are not mapped into the process), else from the
+    /// map. `UnexpectedEof` when the range is not inside the view.
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let inside = usize::try_from(offset).ok().and_then(|start| start.checked_add(buf.len())).is_some_and(|end| end <= self.len);
+        if !inside {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the mapped view"));
+        }
+        match &self.file {
+            Some(file) => file.read_exact_at(buf, offset),
+            None => {
+                buf.copy_from_slice(&self.bytes()[offset as usize..offset as usize + buf.len()]);
+                Ok(())
+            }
+        }
+    }
+
+    /// Unmaps the whole pages inside `len` bytes at `offset` from this process (their
+    /// contents stay in the file and the page cache; a later access through the map
+    /// faults them back in). Pages only partly inside the range stay mapped. A hint:
+    /// errors are ignored.
+    pub fn unmap_pages(&self, offset: u64, len: u64) {
+        let Some(map) = &self.map else { return };
+        let page = page_size();
+        let (Ok(start), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else { return };
+        let end = start.saturating_add(len).min(self.len);
+        let (start, end) = (start.next_multiple_of(page), end - end % page);
+        if start < end {
+            // SAFETY: `MADV_DONTNEED` on a read-only shared file mapping only drops the
+            // page-table entries of `start..end` (inside the map, checked above): a
+            // later read faults the same file bytes back in (drift never modifies the
+            // mapped range of a file, module invariants), so every borrow of these
+            // bytes keeps reading what it read before.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+        }
     }
 
     /// Number of mapped bytes.
@@ -117,6 +167,24 @@ impl MmapView {
             let _ = map.advise_range(memmap2::Advice::WillNeed, start, len.min(self.len.saturating_sub(start)));
         }
     }
+}
+
+/// The system's page size (4096 when it cannot be read).
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: `sysconf` reads a configuration value; it has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size).ok().filter(|&s| s.is_power_of_two()).unwrap_or(4096)
+    })
+}
+
+/// The bytes of a mutable slice of plain values (to read into), without copying.
+pub fn as_bytes_mut<T: Pod>(values: &mut [T]) -> &mut [u8] {
+    // SAFETY: as in `as_bytes`; in addition every bit pattern written through the
+    // returned bytes is a valid `T` (`T: Pod`), and the exclusive borrow of `values`
+    // is held for the returned lifetime.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
 }
 
 /// Reinterprets bytes as a slice of `T`; `None` when the length is not a multiple of

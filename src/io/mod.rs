@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use fault::{FaultInjectingFileSystem, FaultPlan};
-pub use mmap::{MmapView, as_bytes};
+pub use mmap::{MmapView, as_bytes, as_bytes_mut};
 pub use real::RealFileSystem;
 pub use replace::{durable_replace, ReplaceStage};
 

@@ -139,7 +139,7 @@ impl ShardDraft {
 
     /// Maps the draft's committed bytes for search.
     pub fn open_reader(&self, db: &DbInner) -> Result<Arc<ShardReader>> {
-        let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &self.path, &self.record(), &self.header)?);
+        let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &self.path, &self.record(), &self.header, db.options.vector_reads)?);
         db.attach_remote(&reader);
         Ok(reader)
     }

@@ -98,7 +98,7 @@ fn refresh(db: &DbInner, tier: &tier::Tier) -> Result<()> {
                 Some(reader) if reader.file_len() == s.committed_len => shards.push(reader.clone()),
                 _ => {
                     let identity = ShardHeader::of(record, s);
-                    let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &path, s, &identity)?);
+                    let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &path, s, &identity, db.options.vector_reads)?);
                     db.attach_remote(&reader);
                     shards.push(reader);
                 }

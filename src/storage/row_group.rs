@@ -465,6 +465,13 @@ impl<'a> RowGroupColumns<'a> {
     /// verified whole before their columns were handed out).
     pub fn checked_vector(&self, row: usize, path: &Path) -> Result<&'a [f32]> {
         let v = self.vector(row);
+        self.check_vector(row, v, path)?;
+        Ok(v)
+    }
+
+    /// Checks `v` (the vector of `row`, read from the map or the file) against the
+    /// row's CRC (version 2 and later; nothing to check in version 1).
+    pub fn check_vector(&self, row: usize, v: &[f32], path: &Path) -> Result<()> {
         if let Some(expected) = self.vector_crcs.get(row) {
             let actual = format::crc(crate::io::as_bytes(v));
             if actual != *expected {
@@ -477,7 +484,7 @@ impl<'a> RowGroupColumns<'a> {
                 });
             }
         }
-        Ok(v)
+        Ok(())
     }
 
     /// Every per-vector CRC matches (part of `verify`).

@@ -42,7 +42,7 @@ use super::row_group::{RowGroupColumns, RowGroupMeta};
 use crate::error::{Error, Result};
 use crate::format::{self, Field, Layout};
 use crate::io::{FileHandle, FileSystem, MmapView, OpenMode};
-use crate::options::Metric;
+use crate::options::{Metric, VectorReads};
 
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTSHRD";
 pub(crate) const VERSION: u16 = 1;
@@ -160,7 +160,8 @@ pub(crate) fn create(fs: &dyn FileSystem, path: &Path, header: &ShardHeader) -> 
 /// Brings back the bytes of a sealed shard whose local copy was evicted (the S3 tier
 /// implements it): writes the file at `path` and maps its first `len` bytes.
 pub(crate) trait ShardFetch: Send + Sync + std::fmt::Debug {
-    fn fetch(&self, path: &Path, collection_id: u64, shard_id: u64, len: u64) -> Result<MmapView>;
+    /// `keep_file`: the view holds the fetched file for `pread` ([`MmapView::with_file`]).
+    fn fetch(&self, path: &Path, collection_id: u64, shard_id: u64, len: u64, keep_file: bool) -> Result<MmapView>;
 }
 
 /// A shard file opened for search: its map and checked row-group headers.
@@ -186,12 +187,29 @@ pub(crate) struct ShardReader {
     pub rows: u64,
     remote: OnceLock<Arc<dyn ShardFetch>>,
     last_used: AtomicU64,
+    /// How probed searches read the vectors they re-rank. With `Pread` the view holds
+    /// the file, and the vector columns of groups with a hot section are unmapped at
+    /// open and again after each first hot-section check (whose faults map the cached
+    /// pages around them).
+    pub vector_reads: VectorReads,
 }
+
+/// How far around a faulting address the kernel may map cached pages of the file
+/// (fault-around: 64 KiB by default, at most one 2 MiB page table; large page-cache
+/// folios are mapped whole). Vector columns this close to a hot section are unmapped
+/// again after that section is first read.
+const FAULT_AROUND_REACH: u64 = 2 << 20;
 
 impl ShardReader {
     /// Opens a shard as the manifest describes it. Bytes past the committed length are
     /// not mapped (the caller truncates them first when it may write).
-    pub fn open(fs: &dyn FileSystem, path: &Path, expect: &ShardRecord, identity: &ShardHeader) -> Result<ShardReader> {
+    pub fn open(
+        fs: &dyn FileSystem,
+        path: &Path,
+        expect: &ShardRecord,
+        identity: &ShardHeader,
+        vector_reads: VectorReads,
+    ) -> Result<ShardReader> {
         let file = fs.open(path, OpenMode::Read).map_err(|e| Error::io("open shard file", path, e))?;
         let len = file.len().map_err(|e| Error::io("stat shard file", path, e))?;
         if len < expect.committed_len {
@@ -204,7 +222,10 @@ impl ShardReader {
         if expect.committed_len < HEADER_LEN as u64 {
             return Err(Error::corrupt(path, 0, "manifest commits less than a shard header"));
         }
-        let view = file.map_readonly(expect.committed_len).map_err(|e| Error::io("map shard file", path, e))?;
+        let mut view = file.map_readonly(expect.committed_len).map_err(|e| Error::io("map shard file", path, e))?;
+        if vector_reads == VectorReads::Pread {
+            view = view.with_file(file);
+        }
         let header = ShardHeader::decode(view.slice(0, HEADER_LEN as u64).unwrap_or(&[0; HEADER_LEN]), path)?;
         if header != *identity {
             return Err(Error::corrupt(
@@ -270,11 +291,11 @@ impl ShardReader {
             )),
             None => None,
         };
-        Ok(ShardReader {
+        let reader = ShardReader {
             path: path.to_owned(),
             header,
             len: expect.committed_len,
-            view: RwLock::new(Some(view)),
+            view: RwLock::new(None),
             row_groups,
             verified,
             hot_verified,
@@ -284,7 +305,50 @@ impl ShardReader {
             rows,
             remote: OnceLock::new(),
             last_used: AtomicU64::new(0),
-        })
+            vector_reads,
+        };
+        // Reading the headers and the footer faulted in the pages around them.
+        reader.unmap_vectors(&view, 0, u64::MAX);
+        *reader.view.write() = Some(view);
+        Ok(reader)
+    }
+
+    /// With [`VectorReads::Pread`]: unmaps the vector columns of the groups with a hot
+    /// section that overlap `from..to` (file offsets); otherwise does nothing.
+    fn unmap_vectors(&self, view: &MmapView, from: u64, to: u64) {
+        if self.vector_reads != VectorReads::Pread {
+            return;
+        }
+        let first = self.row_groups.partition_point(|g| g.offset + g.layout.total_len <= from);
+        for group in self.row_groups[first..].iter().take_while(|g| g.offset < to) {
+            if group.has_hot_section() {
+                view.unmap_pages(group.offset + group.layout.vectors, group.layout.total_len - group.layout.vectors);
+            }
+        }
+    }
+
+    /// The f32 vector of `row` in the columns of row group `group` (from
+    /// [`Self::row_group_for_search`] on `view`), its CRC checked: borrowed from the
+    /// map, or with [`VectorReads::Pread`] copied into `buf`.
+    pub fn vector_for_rerank<'a>(
+        &self,
+        view: &MmapView,
+        columns: &RowGroupColumns<'a>,
+        group: usize,
+        row: usize,
+        buf: &'a mut Vec<f32>,
+    ) -> Result<&'a [f32]> {
+        if self.vector_reads == VectorReads::Mapped || !self.row_groups[group].has_hot_section() {
+            return columns.checked_vector(row, &self.path);
+        }
+        let d = self.header.dimension;
+        buf.resize(d, 0.0);
+        let meta = &self.row_groups[group];
+        let offset = meta.offset + meta.layout.vectors + (row * d * 4) as u64;
+        view.read_exact_at(crate::io::as_bytes_mut(&mut buf[..]), offset)
+            .map_err(|e| Error::io("read vector from shard file", &self.path, e))?;
+        columns.check_vector(row, &buf[..], &self.path)?;
+        Ok(&buf[..])
     }
 
     #[cfg_attr(not(feature = "s3"), allow(dead_code))]
@@ -315,6 +379,9 @@ impl ShardReader {
     /// read, out-of-range positions are ignored), so that a re-rank's next reads
     /// overlap the current one's.
     pub fn prefetch_vector(&self, view: &MmapView, group: usize, row: usize) {
+        if self.vector_reads == VectorReads::Pread {
+            return;
+        }
         let Some(meta) = self.row_groups.get(group) else { return };
         let row_bytes = self.header.dimension * 4;
         let Ok(start) = usize::try_from(meta.offset + meta.layout.vectors) else { return };
@@ -347,7 +414,7 @@ impl ShardReader {
             .remote
             .get()
             .ok_or_else(|| Error::corrupt(&self.path, 0, "shard was evicted but has no remote copy"))?;
-        let view = remote.fetch(&self.path, self.header.collection_id, self.header.shard_id, self.len)?;
+        let view = remote.fetch(&self.path, self.header.collection_id, self.header.shard_id, self.len, self.vector_reads == VectorReads::Pread)?;
         let header = ShardHeader::decode(view.slice(0, HEADER_LEN as u64).unwrap_or(&[0; HEADER_LEN]), &self.path)?;
         if header != self.header || view.len() as u64 != self.len {
             return Err(Error::corrupt(&self.path, 0, "fetched shard does not match the shard that was evicted"));
@@ -355,6 +422,7 @@ impl ShardReader {
         for v in self.verified.iter().chain(&self.hot_verified) {
             v.store(false, Ordering::Release);
         }
+        self.unmap_vectors(&view, 0, u64::MAX);
         *guard = Some(view.clone());
         Ok(view)
     }
@@ -409,6 +477,10 @@ impl ShardReader {
         }
         if !self.hot_verified[i].load(Ordering::Acquire) && !self.verified[i].load(Ordering::Acquire) {
             meta.verify_hot(view, &self.path)?;
+            // The check read every hot page; their faults mapped the cached pages
+            // around them, vector columns included.
+            let hot_end = meta.offset + meta.layout.hot_end;
+            self.unmap_vectors(view, meta.offset.saturating_sub(FAULT_AROUND_REACH), hot_end.saturating_add(FAULT_AROUND_REACH));
             self.hot_verified[i].store(true, Ordering::Release);
         }
         meta.columns(view, self.header.dimension, &self.path)

@@ -393,10 +393,11 @@ mod engine {
     }
 
     impl crate::storage::shard_file::ShardFetch for RemoteShards {
-        fn fetch(&self, path: &Path, collection_id: u64, shard_id: u64, len: u64) -> Result<crate::io::MmapView> {
+        fn fetch(&self, path: &Path, collection_id: u64, shard_id: u64, len: u64, keep_file: bool) -> Result<crate::io::MmapView> {
             self.tier.download_shard(self.fs.as_ref(), path, collection_id, shard_id, len)?;
             let file = self.fs.open(path, OpenMode::Read).map_err(|e| Error::io("open fetched shard", path, e))?;
-            file.map_readonly(len).map_err(|e| Error::io("map fetched shard", path, e))
+            let view = file.map_readonly(len).map_err(|e| Error::io("map fetched shard", path, e))?;
+            Ok(if keep_file { view.with_file(file) } else { view })
         }
     }
 

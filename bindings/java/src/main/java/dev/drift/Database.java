@@ -61,11 +61,25 @@ public final class Database implements AutoCloseable {
      * the default) and otherwise default options (fsync before acknowledging writes).
      */
     public static Database open(Path path, long memtableFlushBytes) {
+        return open(path, memtableFlushBytes, false);
+    }
+
+    /**
+     * As {@link #open(Path, long)}; with {@code preadVectors} searches copy the vectors they
+     * re-rank out of the page cache ({@code pread}) rather than borrowing them from the
+     * shard maps, which keeps them out of the process's resident set
+     * ({@code DRIFT_VECTOR_READS_PREAD}).
+     */
+    public static Database open(Path path, long memtableFlushBytes, boolean preadVectors) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment options = arena.allocate(Native.OPTIONS);
             Native.OPTIONS_DEFAULT.invokeExact(options);
             if (memtableFlushBytes > 0) {
                 options.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, memtableFlushBytes);
+            }
+            if (preadVectors) {
+                long at = Native.OPTIONS.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("vector_reads"));
+                options.set(java.lang.foreign.ValueLayout.JAVA_INT, at, 1);
             }
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment err = arena.allocate(ADDRESS);

@@ -39,7 +39,7 @@ final class Native {
             JAVA_LONG.withName("memtable_flush_bytes"), JAVA_LONG.withName("wal_segment_bytes"),
             JAVA_INT.withName("wal_ring_segments"), JAVA_INT.withName("background_threads"),
             JAVA_LONG.withName("shard_max_rows"), JAVA_INT.withName("create_if_missing"),
-            JAVA_INT.withName("reserved"));
+            JAVA_INT.withName("vector_reads"));
     static final StructLayout COLLECTION_STATS_LAYOUT = MemoryLayout.structLayout(
             JAVA_LONG.withName("dimension"), JAVA_LONG.withName("memtable_rows"), JAVA_LONG.withName("frozen_rows"),
             JAVA_LONG.withName("shard_rows"), JAVA_LONG.withName("shards"), JAVA_LONG.withName("sealed_shards"),

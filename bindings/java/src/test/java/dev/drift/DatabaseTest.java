@@ -71,6 +71,36 @@ class DatabaseTest {
         }
     }
 
+    /** An indexed collection answers alike with mapped and with pread re-rank reads. */
+    @Test
+    void preadVectorReadsAnswerAsMappedReads() {
+        Path path = dir.resolve("wide");
+        int rows = 4096, dim = 160;
+        List<List<Hit>> mapped = new ArrayList<>();
+        try (Database db = Database.open(path)) {
+            Collection c = db.createCollection("wide", dim, Database.Metric.L2);
+            for (int at = 0; at < rows; at += 512) {
+                List<Posting> batch = new ArrayList<>();
+                for (int i = at; i < at + 512; i++) {
+                    batch.add(new Posting(null, 0, 0, vec(i % 16, i, dim)));
+                }
+                c.add(batch);
+            }
+            db.flush();
+            for (int q = 0; q < 20; q++) {
+                mapped.add(c.search(vec(q % 16, q * 97, dim), 10, false, 6, 0));
+            }
+            c.close();
+        }
+        try (Database db = Database.open(path, 0, true); Collection c = db.collection("wide")) {
+            for (int q = 0; q < 20; q++) {
+                List<Hit> hits = c.search(vec(q % 16, q * 97, dim), 10, false, 6, 0);
+                assertEquals(10, hits.size());
+                assertEquals(mapped.get(q), hits, "query " + q);
+            }
+        }
+    }
+
     @Test
     void errorsCarryTheirCode() {
         Database db = Database.open(dir);
