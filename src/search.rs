@@ -10,19 +10,25 @@
 //!    `probe_patience` set, lists are scanned nearest centroid first and the scan stops
 //!    once that many in a row added nothing to the `limit` best estimates
 //!    (`BestEstimates`);
-//! 3. re-ranks those with exact f32 distances read from the memory map (or, with
-//!    `VectorReads::Pread`, copied out of the file into one per-thread buffer), lowest bound
-//!    first, stopping at the first bound that cannot beat the k-th exact distance (all
-//!    of them when SQ8 estimates, which are not bounds, took part);
-//! 4. merges memtable rows and unrouted shards, scored exactly.
+//! 3. walks those, lowest bound first, while a bound can still beat the `limit`-th
+//!    smallest upper bound seen (all of them when SQ8 estimates, which are not bounds,
+//!    took part): a row of a version-4 group gets an SQ4 interval from its 4-bit code
+//!    (`kernels::sq4`, 200 bytes per 384-d row, in the hot section), any other row its
+//!    exact distance at once;
+//! 4. reads the exact f32 vectors of the rows whose SQ4 lower bound can still beat the
+//!    `limit`-th exact distance, lowest first, from the memory map (or, with
+//!    `VectorReads::Pread`, copied out of the file into one per-thread buffer) — on the
+//!    MiniLM set 15.7 vectors per query where the 1-bit bounds alone needed 46.3;
+//! 5. merges memtable rows and unrouted shards, scored exactly.
 //!
 //! A probe covering at least `PARALLEL_SCAN_ROWS` rows, searched outside a rayon pool
 //! and without patience, splits step 2 over rayon's threads (each with its own buffers) and merges their best
 //! estimates before step 3; `search_batch` stays one query per thread.
 //!
-//! (A middle SQ8 stage between 2 and 3 was measured and dropped: on the MiniLM set it
-//! kept recall identical and cost 25% of the queries/s, its per-group query mapping and
-//! random 384-byte reads costing more than the f32 reads it saved.)
+//! (A middle SQ8 stage was measured earlier and dropped: its per-group, per-dimension
+//! parameters (3 KB for 384-d) had to be read for nearly every candidate, each in
+//! another group, and cost more than the f32 reads it saved. SQ4 codes carry their
+//! range per row, so a candidate costs its 4 cache lines and nothing else.)
 //!
 //! Nothing on this path allocates per row or copies a vector: codes and vectors are
 //! borrowed from the maps, and the per-thread [`SearchScratch`] buffers are reused
@@ -38,6 +44,7 @@ use crate::error::Result;
 use crate::io::MmapView;
 use crate::kernels::distance::{self, total_order_key};
 use crate::kernels::rabitq::BitQuery;
+use crate::kernels::sq4::Sq4Query;
 use crate::kernels::sq8::CodeQuery;
 use crate::options::Metric;
 use crate::posting::{DEFAULT_RERANK_FACTOR, SearchOptions, default_nprobe};
@@ -184,6 +191,17 @@ struct SearchScratch {
     coarse: Shortlist,
     ordered: Vec<Approximate>,
     best: BestEstimates,
+    rerank_buffers: RerankBuffers,
+}
+
+/// What the re-rank reuses from search to search.
+#[derive(Default)]
+struct RerankBuffers {
+    sq4_query: Sq4Query,
+    /// The `limit` smallest SQ4 upper bounds (and exact distances) so far.
+    upper: BestEstimates,
+    /// Candidates with their SQ4 lower bound, waiting for an exact read.
+    refine: Vec<Approximate>,
     /// The vector being re-ranked, when vectors are read with `pread`.
     vector: Vec<f32>,
 }
@@ -265,7 +283,7 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             Some(s) => s,
             None => fresh.insert(SearchScratch::default()),
         };
-        let SearchScratch { bit_query, code_query, route_query, distances, probe_keys, probe_scores, probed, lists, views, shards, coarse, ordered, best, vector } =
+        let SearchScratch { bit_query, code_query, route_query, distances, probe_keys, probe_scores, probed, lists, views, shards, coarse, ordered, best, rerank_buffers } =
             scratch;
         routing.probe(metric, q, nprobe, route_query, distances, probe_keys, probe_scores, probed);
         let bits = crate::kernels::rabitq::code_bits(q.len());
@@ -293,44 +311,17 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
             // thread (and returns what `search_batch` returns).
             let splittable = options.probe_patience.is_none() && rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
             if rows >= PARALLEL_SCAN_ROWS && splittable {
-                return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, vector, &mut top);
+                return rerank_parallel(st, metric, q, lists, bits, bit_query, coarse_cap, limit, rerank_buffers, &mut top);
             }
             best.reset(limit);
             let patience = options.probe_patience.map(|lists| (lists, best));
             let mut stage = Stage { bit_query, code_query, distances, views, shards, coarse, patience, bounds_only: true };
             estimate_lists(st, lists, bits, &mut stage)?;
-            // Stage 2: exact f32 distances, read from the map, closest bound first,
-            // until no bound left can beat the k-th exact distance.
             let stoppable = stage.bounds_only;
             coarse.drain_sorted(ordered);
-            // Each vector read starts with a cache and TLB miss in another file's
-            // pages; the next ones' misses are started while this one is scored.
-            let prefetch = |a: &Approximate| {
-                let (list, j) = shards[a.shard as usize];
-                routing.lists[list as usize][j as usize].prefetch_vector(&views[a.shard as usize], a.group as usize, a.row as usize);
-            };
-            ordered.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(prefetch);
-            let reranked = ordered.iter().enumerate().try_for_each(|(i, a)| {
-                if stoppable && a.distance >= top.threshold() {
-                    return Err(None);
-                }
-                if let Some(ahead) = ordered.get(i + RERANK_PREFETCH_AHEAD) {
-                    prefetch(ahead);
-                }
-                let (list, j) = shards[a.shard as usize];
-                let shard = &routing.lists[list as usize][j as usize];
-                let view = &views[a.shard as usize];
-                let columns = shard.row_group_for_search(view, a.group as usize)?;
-                let r = a.row as usize;
-                let dist = distance::distance(metric, q, shard.vector_for_rerank(view, &columns, a.group as usize, r, vector)?);
-                top.offer(Candidate { distance: dist, document_id: columns.document_id(r), span: columns.span(r), row_id: columns.row_id(r) });
-                Ok(())
-            });
+            let result = rerank(st, metric, q, ordered, views, shards, stoppable, limit, rerank_buffers, &mut top);
             ordered.clear();
-            match reranked {
-                Err(Some(e)) => Err(e),
-                _ => Ok(()),
-            }
+            result
         })();
         views.clear();
         result
@@ -350,6 +341,14 @@ pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &
 /// exactly where ranking by the bare estimate had it (0.9526, 0.9911) while
 /// re-ranking 46 rather than 80 rows per query; 2 re-ranked 30 but lost 0.002.
 const RERANK_SIGMAS: f32 = 3.0;
+
+/// Standard errors of the rounding errors' cross term added, beyond the slack, around
+/// each SQ4 estimate (`Sq4Estimate::lower` / `upper`) in the re-rank. Measured on the
+/// MiniLM dev set (`recall_qps`, nprobe 120 / patience 45 and 300 / 135): 4 kept
+/// recall@10 exactly where the re-rank without SQ4 codes had it (0.9523, 0.9903) while
+/// reading 15.7 rather than 46.3 exact vectors per query (from 61 SQ4 estimates); 3
+/// lost 0.0001, 2 lost 0.0002.
+const SQ4_SIGMAS: f32 = 4.0;
 
 pub(crate) const PARALLEL_SCAN_ROWS: u64 = 49_152;
 
@@ -462,6 +461,13 @@ impl BestEstimates {
         self.limit = limit.max(1);
     }
 
+    /// Whether `limit` estimates are kept and `bound` is at or above every one of them
+    /// (so a row whose distance is at least `bound` cannot be among the best).
+    #[inline]
+    fn is_beaten_by(&self, bound: f32) -> bool {
+        self.heap.len() >= self.limit && self.heap.peek().is_some_and(|&worst| total_order_key(bound) >= worst)
+    }
+
     /// Keeps `estimate` if it is among the `limit` smallest so far; whether it was.
     #[inline]
     fn offer(&mut self, estimate: f32) -> bool {
@@ -511,7 +517,8 @@ fn rerank_parallel(
     bits: usize,
     bit_query: &BitQuery,
     cap: usize,
-    vector: &mut Vec<f32>,
+    limit: usize,
+    buffers: &mut RerankBuffers,
     top: &mut TopK,
 ) -> Result<()> {
     use rayon::prelude::*;
@@ -541,17 +548,100 @@ fn rerank_parallel(
         all.select_nth_unstable_by(cap, |a, b| a.0.distance.total_cmp(&b.0.distance));
         all.truncate(cap);
     }
-    all.sort_unstable_by(|a, b| a.0.distance.total_cmp(&b.0.distance));
+    // One view per candidate (a few dozen clones of an `Arc`), indexed like the
+    // sequential path's.
+    let mut views = Vec::with_capacity(all.len());
+    let mut shards = Vec::with_capacity(all.len());
+    let mut ordered = Vec::with_capacity(all.len());
     for (a, (list, j)) in all {
-        if stoppable && a.distance >= top.threshold() {
+        ordered.push(Approximate { shard: views.len() as u32, ..a });
+        views.push(routing.lists[list as usize][j as usize].mapped()?);
+        shards.push((list, j));
+    }
+    ordered.sort_unstable();
+    rerank(st, metric, q, &ordered, &views, &shards, stoppable, limit, buffers, top)
+}
+
+/// Stages 2 and 3: `ordered` (stage-1 candidates, lowest bound first) re-ranked into
+/// `top` with exact distances, reading as few vectors as the bounds allow.
+///
+/// Stage 2 walks the candidates while their stage-1 bound is below the `limit`-th
+/// smallest upper bound seen (or, with `stoppable` false, all of them): a candidate of
+/// a group with SQ4 codes gets the statistical interval `distance ± (slack +
+/// SQ4_SIGMAS × error)`, whose upper end joins the upper bounds and whose lower end queues it; any
+/// other is read exactly at once. Stage 3 reads the queued vectors, lowest SQ4 bound
+/// first, until that bound cannot beat the `limit`-th exact distance. Each vector's
+/// CRC is checked as it is read (`ShardReader::vector_for_rerank`).
+#[allow(clippy::too_many_arguments)]
+fn rerank(
+    st: &CollectionState,
+    metric: Metric,
+    q: &[f32],
+    ordered: &[Approximate],
+    views: &[MmapView],
+    shards: &[(u32, u32)],
+    stoppable: bool,
+    limit: usize,
+    buffers: &mut RerankBuffers,
+    top: &mut TopK,
+) -> Result<()> {
+    let RerankBuffers { sq4_query, upper, refine, vector } = buffers;
+    let shard_of = |a: &Approximate| {
+        let (list, j) = shards[a.shard as usize];
+        (&st.routing.lists[list as usize][j as usize], &views[a.shard as usize])
+    };
+    let exact = |a: &Approximate, vector: &mut Vec<f32>, top: &mut TopK| -> Result<f32> {
+        let (shard, view) = shard_of(a);
+        let columns = shard.row_group_for_search(view, a.group as usize)?;
+        let r = a.row as usize;
+        let dist = distance::distance(metric, q, shard.vector_for_rerank(view, &columns, a.group as usize, r, vector)?);
+        top.offer(Candidate { distance: dist, document_id: columns.document_id(r), span: columns.span(r), row_id: columns.row_id(r) });
+        Ok(dist)
+    };
+    sq4_query.prepare(metric, q);
+    upper.reset(limit);
+    refine.clear();
+    // Stage 2. Each candidate's first read is a cache miss in another shard's pages;
+    // the next ones' are started while this one is scored.
+    let prefetch_codes = |a: &Approximate| {
+        let (shard, view) = shard_of(a);
+        shard.prefetch_sq4(view, a.group as usize, a.row as usize);
+    };
+    ordered.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(prefetch_codes);
+    for (i, a) in ordered.iter().enumerate() {
+        if stoppable && (a.distance >= top.threshold() || upper.is_beaten_by(a.distance)) {
             break;
         }
-        let shard = &routing.lists[list as usize][j as usize];
-        let view = shard.mapped()?;
-        let columns = shard.row_group_for_search(&view, a.group as usize)?;
-        let r = a.row as usize;
-        let dist = distance::distance(metric, q, shard.vector_for_rerank(&view, &columns, a.group as usize, r, vector)?);
-        top.offer(Candidate { distance: dist, document_id: columns.document_id(r), span: columns.span(r), row_id: columns.row_id(r) });
+        if let Some(ahead) = ordered.get(i + RERANK_PREFETCH_AHEAD) {
+            prefetch_codes(ahead);
+        }
+        let (shard, view) = shard_of(a);
+        let columns = shard.row_group_for_search(view, a.group as usize)?;
+        if columns.has_sq4() {
+            let (code, base, step) = columns.sq4(a.row as usize);
+            let e = sq4_query.estimate(code, base, step);
+            upper.offer(e.upper(SQ4_SIGMAS));
+            refine.push(Approximate { distance: e.lower(SQ4_SIGMAS), ..*a });
+        } else {
+            let dist = exact(a, vector, top)?;
+            upper.offer(dist);
+        }
+    }
+    // Stage 3.
+    refine.sort_unstable();
+    let prefetch_vector = |a: &Approximate| {
+        let (shard, view) = shard_of(a);
+        shard.prefetch_vector(view, a.group as usize, a.row as usize);
+    };
+    refine.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(prefetch_vector);
+    for (i, a) in refine.iter().enumerate() {
+        if a.distance >= top.threshold() {
+            break;
+        }
+        if let Some(ahead) = refine.get(i + RERANK_PREFETCH_AHEAD) {
+            prefetch_vector(ahead);
+        }
+        exact(a, vector, top)?;
     }
     Ok(())
 }

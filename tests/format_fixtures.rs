@@ -4,7 +4,8 @@
 //! opening it replays a v1 WAL). `tests/fixtures/v2/` was written with row groups of
 //! version 2: an indexed 128-d collection (1-bit codes row-major), a routed flush,
 //! tombstones and an upsert; `tests/fixtures/v3/` the same with row groups of version 3
-//! (1-bit codes in blocks of 32 rows). A format change that cannot read them fails here.
+//! (1-bit codes in blocks of 32 rows), `tests/fixtures/v4/` with row groups of version 4
+//! (SQ4 codes in the hot section). A format change that cannot read them fails here.
 //!
 //! Regenerate only when adding a fixture for a new version, and only that one (the
 //! others must stay as their version wrote them):
@@ -126,7 +127,7 @@ fn write_fixture_v2(dir: &Path) {
     write_indexed_fixture(dir, "v2");
 }
 
-/// The indexed fixture of versions 2 and 3 (collection `name`), written by the current
+/// The indexed fixture of versions 2 to 4 (collection `name`), written by the current
 /// row-group version.
 fn write_indexed_fixture(dir: &Path, name: &str) {
     let db = Database::open(dir, options_v2()).unwrap();
@@ -171,6 +172,17 @@ fn write_fixture_v3(dir: &Path) {
 #[test]
 fn a_version_3_indexed_database_with_blocked_codes_opens_reads_back_and_searches_exactly() {
     indexed_fixture_reads_back_and_searches_exactly("v3", write_fixture_v3);
+}
+
+// ------------------------------------------------------------------ version 4
+
+fn write_fixture_v4(dir: &Path) {
+    write_indexed_fixture(dir, "v4");
+}
+
+#[test]
+fn a_version_4_indexed_database_with_sq4_codes_opens_reads_back_and_searches_exactly() {
+    indexed_fixture_reads_back_and_searches_exactly("v4", write_fixture_v4);
 }
 
 /// The checks of the indexed fixtures: every posting back, probed search equal to

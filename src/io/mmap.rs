@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 /// A read-only view of the first `len` bytes of a file. Cheap to clone.
 ///
-/// A view may also hold the file it maps ([`MmapView::with_file`]), so that bytes can
+/// A view may also hold the file it maps (`MmapView::with_file`), so that bytes can
 /// be copied out with `pread` ([`MmapView::read_exact_at`]) instead of being touched
 /// through the map, and pages the process no longer needs can be unmapped
 /// ([`MmapView::unmap_pages`]).

@@ -704,6 +704,28 @@ fn sign_bits_avx2(rotated: &[f32], code: &mut [u8]) -> f32 {
     super::rabitq::sign_bits_body(rotated, code)
 }
 
+// ---------------------------------------------------------------- SQ4 estimates
+
+#[target_feature(enable = "avx512f,avx512bw")]
+fn sq4_dot_avx512(code: &[u8], q: &[f32]) -> f32 {
+    super::sq4::dot_body(code, q)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn sq4_dot_avx2(code: &[u8], q: &[f32]) -> f32 {
+    super::sq4::dot_body(code, q)
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+fn sq4_l2_avx512(code: &[u8], q: &[f32], min: f32, step: f32, dimension: usize) -> f32 {
+    super::sq4::l2_body(code, q, min, step, dimension)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn sq4_l2_avx2(code: &[u8], q: &[f32], min: f32, step: f32, dimension: usize) -> f32 {
+    super::sq4::l2_body(code, q, min, step, dimension)
+}
+
 // ---------------------------------------------------------------- safe entry points
 
 /// Runs the AVX-512 or AVX2 version of a kernel for `level` (clamped to what the CPU
@@ -746,6 +768,14 @@ entry!(
 entry!(
     /// The 1-bit codes' rotation (plain code the compiler vectorises for the level).
     rotate_rounds(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) -> (), rotate_rounds_avx512, rotate_rounds_avx2
+);
+entry!(
+    /// Σ code × q of an SQ4 code (plain code the compiler vectorises for the level).
+    sq4_dot(code: &[u8], q: &[f32]) -> f32, sq4_dot_avx512, sq4_dot_avx2
+);
+entry!(
+    /// Σ (min + code × step − q)² of an SQ4 code.
+    sq4_l2(code: &[u8], q: &[f32], min: f32, step: f32, dimension: usize) -> f32, sq4_l2_avx512, sq4_l2_avx2
 );
 entry!(
     /// Sign bits of a rotated residual and the sum of its magnitudes.

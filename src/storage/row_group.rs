@@ -10,7 +10,7 @@
 //! | offset | size | field       | meaning                                           |
 //! |-------:|-----:|-------------|---------------------------------------------------|
 //! | 0      | 8    | magic       | `DRFTROWG`                                        |
-//! | 8      | 2    | version     | 3 (1 and 2 are still read)                        |
+//! | 8      | 2    | version     | 4 (1, 2 and 3 are still read)                     |
 //! | 10     | 2    | reserved    | zero                                              |
 //! | 12     | 4    | row_count   | rows in the group, 1 ..= `MAX_ROWS`               |
 //! | 16     | 4    | dimension   | vector dimension (equals the shard's)             |
@@ -24,18 +24,25 @@
 //! | 60     | 4    | header_crc  | CRC32C of bytes 0..60                             |
 //!
 //! Body columns, each starting at the next multiple of 64 (offsets from the row group
-//! start; `n` rows, dimension `d`, `B = code_bits / 8`). Version 3, in order:
+//! start; `n` rows, dimension `d`, `B = code_bits / 8`, `H = ⌈d / 32⌉ × 16`). Version
+//! 4, in order:
 //! - hot (what a probed search reads, covered by `hot_crc`): `document_ids` (n × 16
 //!   bytes, u128 LE), `spans` (n × {start u32, length u32}), `row_ids` (n × u64),
 //!   `bit_codes` (⌈n / 32⌉ blocks of 32 × B bytes: byte q of row 32·b + j at
 //!   `b·32·B + q·32 + j`, rows past n zero), `bit_factors` (3 planes of n f32: every
 //!   row's ‖x‖², then every s, then every popcount), `vector_crcs`
-//!   (n × u32, CRC32C of each row's `d × 4` vector bytes);
+//!   (n × u32, CRC32C of each row's `d × 4` vector bytes), then — only when code_bits
+//!   is not 0, empty otherwise — `sq4_codes` (n × H bytes, row r at r·H: byte i of
+//!   16-byte chunk c holds component 32c + i in its low nibble and 32c + 16 + i in its
+//!   high nibble, components past d zero) and `sq4_params` (n × {base f32, step f32}:
+//!   component ≈ base + code × step, `kernels::sq4`);
 //! - cold: `sq8_min` (d × f32), `sq8_scale` (d × f32), `sq8_codes` (n × d × u8,
 //!   row-major) — these three only when code_bits is 0, empty otherwise — then
 //!   `vectors` (n × d × f32, row-major).
 //!
-//! Version 2: the same columns with `bit_codes` row-major (n × B bytes, row r at r·B)
+//! Version 3: the same columns without `sq4_codes` and `sq4_params`.
+//!
+//! Version 2: the columns of version 3 with `bit_codes` row-major (n × B bytes, row r at r·B)
 //! and `bit_factors` row by row (the 3 f32 of row r at 3r).
 //!
 //! Version 1: `document_ids`, `spans`, `row_ids`, `sq8_min`, `sq8_scale`, `sq8_codes`,
@@ -59,12 +66,12 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::format::{self, Field, Layout, align_up};
 use crate::io::MmapView;
-use crate::kernels::rabitq;
+use crate::kernels::{rabitq, sq4};
 
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTROWG";
-pub(crate) const VERSION: u16 = 3;
+pub(crate) const VERSION: u16 = 4;
 /// Versions this code reads.
-pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2, 3];
+pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2, 3, 4];
 /// Largest row count of one row group.
 pub const MAX_ROWS: usize = 1 << 22;
 /// Alignment of row groups and columns.
@@ -120,6 +127,8 @@ pub(crate) struct ColumnLayout {
     pub bit_codes: u64,
     pub bit_factors: u64,
     pub vector_crcs: u64,
+    pub sq4_codes: u64,
+    pub sq4_params: u64,
     pub vectors: u64,
     /// End of the hot section (version 2), 0 when there is none (version 1).
     pub hot_end: u64,
@@ -153,6 +162,8 @@ impl ColumnLayout {
                 bit_codes: vectors,
                 bit_factors: vectors,
                 vector_crcs: vectors,
+                sq4_codes: vectors,
+                sq4_params: vectors,
                 vectors,
                 hot_end: 0,
                 total_len,
@@ -161,10 +172,14 @@ impl ColumnLayout {
         let bit_codes = after_row_ids;
         let bit_factors = next(bit_codes, bit_codes_len(rows, code_bits, version)? as u64)?;
         let vector_crcs = next(bit_factors, n.checked_mul(factors)?)?;
+        // SQ4 codes (version 4, with 1-bit codes): the re-rank's second estimate.
+        let with_sq4 = version >= 4 && code_bits > 0;
+        let sq4_codes = next(vector_crcs, n.checked_mul(4)?)?;
+        let sq4_params = next(sq4_codes, if with_sq4 { n.checked_mul(sq4::code_len(dimension) as u64)? } else { 0 })?;
         // SQ8 columns only where there are no 1-bit codes (dimensions below 128): a
         // search of a group with 1-bit codes never reads them.
         let sq8_dims = if code_bits == 0 { d } else { 0 };
-        let sq8_min = next(vector_crcs, n.checked_mul(4)?)?;
+        let sq8_min = next(sq4_params, if with_sq4 { n.checked_mul(8)? } else { 0 })?;
         let sq8_scale = next(sq8_min, sq8_dims.checked_mul(4)?)?;
         let sq8_codes = next(sq8_scale, sq8_dims.checked_mul(4)?)?;
         let vectors = next(sq8_codes, n.checked_mul(sq8_dims)?)?;
@@ -179,6 +194,8 @@ impl ColumnLayout {
             bit_codes,
             bit_factors,
             vector_crcs,
+            sq4_codes,
+            sq4_params,
             vectors,
             hot_end: sq8_min,
             total_len,
@@ -251,6 +268,15 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
         rabitq::plane_factors(&factors, &mut planar);
         for (i, f) in planar.iter().enumerate() {
             format::put_u32(&mut buf, factors_at + i * 4, f.to_bits());
+        }
+    }
+    if layout.sq4_params > layout.sq4_codes {
+        let row_len = sq4::code_len(d);
+        for (r, row) in input.vectors.chunks_exact(d).enumerate() {
+            let at = layout.sq4_codes as usize + r * row_len;
+            let (base, step) = sq4::encode_row(row, &mut buf[at..at + row_len]);
+            format::put_u32(&mut buf, layout.sq4_params as usize + r * 8, base.to_bits());
+            format::put_u32(&mut buf, layout.sq4_params as usize + r * 8 + 4, step.to_bits());
         }
     }
     for (i, v) in input.vectors.iter().enumerate() {
@@ -413,6 +439,12 @@ impl RowGroupMeta {
                 .ok_or_else(bad)?,
             vectors: view.typed::<f32>(at(self.layout.vectors), n * dimension).ok_or_else(bad)?,
             vector_crcs: view.typed::<u32>(at(self.layout.vector_crcs), if self.version >= 2 { n } else { 0 }).ok_or_else(bad)?,
+            sq4_codes: view
+                .typed::<u8>(at(self.layout.sq4_codes), (self.layout.sq4_params - self.layout.sq4_codes) as usize)
+                .ok_or_else(bad)?,
+            sq4_params: view
+                .typed::<f32>(at(self.layout.sq4_params), if self.layout.sq4_params > self.layout.sq4_codes { 2 * n } else { 0 })
+                .ok_or_else(bad)?,
             vectors_at: at(self.layout.vectors),
         })
     }
@@ -440,6 +472,10 @@ pub(crate) struct RowGroupColumns<'a> {
     pub vectors: &'a [f32],
     /// Per-row vector CRCs (empty in version 1).
     vector_crcs: &'a [u32],
+    /// Version 4 with 1-bit codes: each row's SQ4 code (`kernels::sq4`, row-major,
+    /// `sq4::code_len(d)` bytes per row) and its (base, step); empty otherwise.
+    sq4_codes: &'a [u8],
+    sq4_params: &'a [f32],
     /// File offset of the vectors column (for error reports).
     vectors_at: u64,
 }
@@ -455,6 +491,18 @@ impl<'a> RowGroupColumns<'a> {
 
     pub fn row_id(&self, row: usize) -> u64 {
         self.row_ids[row]
+    }
+
+    /// Whether the group has SQ4 codes (version 4 with 1-bit codes).
+    pub fn has_sq4(&self) -> bool {
+        !self.sq4_params.is_empty()
+    }
+
+    /// The SQ4 code of `row` and its (base, step); only when [`Self::has_sq4`].
+    #[inline]
+    pub fn sq4(&self, row: usize) -> (&'a [u8], f32, f32) {
+        let len = sq4::code_len(self.dimension);
+        (&self.sq4_codes[row * len..(row + 1) * len], self.sq4_params[2 * row], self.sq4_params[2 * row + 1])
     }
 
     pub fn vector(&self, row: usize) -> &'a [f32] {

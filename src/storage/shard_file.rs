@@ -375,6 +375,25 @@ impl ShardReader {
         crate::kernels::prefetch(self.hot_verified.as_ptr());
     }
 
+    /// Starts fetching the SQ4 code and parameters of `row` in row group `group` (a
+    /// hint, like [`Self::prefetch_vector`]; nothing for groups without SQ4 codes).
+    pub fn prefetch_sq4(&self, view: &MmapView, group: usize, row: usize) {
+        let Some(meta) = self.row_groups.get(group) else { return };
+        let layout = &meta.layout;
+        let len = layout.sq4_params - layout.sq4_codes;
+        if len == 0 {
+            return;
+        }
+        let row_len = crate::kernels::sq4::code_len(self.header.dimension) as u64;
+        let bytes = view.bytes();
+        let code = meta.offset + layout.sq4_codes + row as u64 * row_len;
+        for at in (code..code + row_len).step_by(64).chain([meta.offset + layout.sq4_params + row as u64 * 8]) {
+            if let Some(byte) = usize::try_from(at).ok().and_then(|at| bytes.get(at)) {
+                crate::kernels::prefetch(byte);
+            }
+        }
+    }
+
     /// Starts fetching the f32 vector of `row` in row group `group` (a hint: nothing is
     /// read, out-of-range positions are ignored), so that a re-rank's next reads
     /// overlap the current one's.
