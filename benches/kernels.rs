@@ -11,14 +11,15 @@
 //!   rows (`bit_scan`). Criterion reports each in bytes/s; the summary printed first
 //!   gives each kernel's share of the bound from one interleaved run.
 //! - `in_cache/*`: per-call cost of the f32 and code kernels on cache-resident data, at
-//!   every instruction-set level (scalar reference included).
+//!   every instruction-set level (scalar reference included), among them the SQ4
+//!   estimate the re-rank makes per candidate (`sq4_estimate_*_384`).
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use drift::kernels::dispatch::{self, KernelLevel};
-use drift::kernels::{distance, rabitq, sq8};
+use drift::kernels::{distance, rabitq, sq4, sq8};
 
 const DIM: usize = 384;
 
@@ -143,12 +144,25 @@ fn in_cache(c: &mut Criterion) {
     let planes: Vec<u64> = (0..4 * 8).map(|i| 0x5555_5555_5555_5555u64.rotate_left(i)).collect();
     let tables = nibble_tables();
     let mut weights = vec![0u32; 64];
+    // One SQ4 code of a 384-d row, as the re-rank estimates a candidate.
+    let mut sq4_code = vec![0u8; sq4::code_len(DIM)];
+    let (base, step) = sq4::encode_row(&a, &mut sq4_code);
+    let mut sq4_l2 = sq4::Sq4Query::default();
+    sq4_l2.prepare(drift::Metric::L2, &b);
+    let mut sq4_ip = sq4::Sq4Query::default();
+    sq4_ip.prepare(drift::Metric::InnerProduct, &b);
     let mut group = c.benchmark_group("in_cache");
     for level in dispatch::available() {
         let name = level.name();
         group.throughput(Throughput::Elements(1));
         group.bench_function(format!("l2_f32_384/{name}"), |bench| {
             bench.iter(|| distance::l2_squared_at(level, black_box(&a), black_box(&b)))
+        });
+        group.bench_function(format!("sq4_estimate_l2_384/{name}"), |bench| {
+            bench.iter(|| sq4_l2.estimate_at(level, black_box(&sq4_code), base, step))
+        });
+        group.bench_function(format!("sq4_estimate_ip_384/{name}"), |bench| {
+            bench.iter(|| sq4_ip.estimate_at(level, black_box(&sq4_code), base, step))
         });
         group.throughput(Throughput::Elements(256));
         group.bench_function(format!("sq8_l2_256_rows/{name}"), |bench| {

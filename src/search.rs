@@ -601,19 +601,14 @@ fn rerank(
     sq4_query.prepare(metric, q);
     upper.reset(limit);
     refine.clear();
-    // Stage 2. Each candidate's first read is a cache miss in another shard's pages;
-    // the next ones' are started while this one is scored.
+    // Stage 2.
     let prefetch_codes = |a: &Approximate| {
         let (shard, view) = shard_of(a);
         shard.prefetch_sq4(view, a.group as usize, a.row as usize);
     };
-    ordered.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(prefetch_codes);
-    for (i, a) in ordered.iter().enumerate() {
+    visit_prefetched(ordered, prefetch_codes, |a| {
         if stoppable && (a.distance >= top.threshold() || upper.is_beaten_by(a.distance)) {
-            break;
-        }
-        if let Some(ahead) = ordered.get(i + RERANK_PREFETCH_AHEAD) {
-            prefetch_codes(ahead);
+            return Ok(false);
         }
         let (shard, view) = shard_of(a);
         let columns = shard.row_group_for_search(view, a.group as usize)?;
@@ -626,22 +621,40 @@ fn rerank(
             let dist = exact(a, vector, top)?;
             upper.offer(dist);
         }
-    }
+        Ok(true)
+    })?;
     // Stage 3.
     refine.sort_unstable();
     let prefetch_vector = |a: &Approximate| {
         let (shard, view) = shard_of(a);
         shard.prefetch_vector(view, a.group as usize, a.row as usize);
     };
-    refine.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(prefetch_vector);
-    for (i, a) in refine.iter().enumerate() {
+    visit_prefetched(refine, prefetch_vector, |a| {
         if a.distance >= top.threshold() {
-            break;
-        }
-        if let Some(ahead) = refine.get(i + RERANK_PREFETCH_AHEAD) {
-            prefetch_vector(ahead);
+            return Ok(false);
         }
         exact(a, vector, top)?;
+        Ok(true)
+    })
+}
+
+/// Visits `items` in order until `visit` answers `false`, first starting the memory
+/// reads of the item [`RERANK_PREFETCH_AHEAD`] places ahead with `prefetch`: each
+/// candidate's first read is a cache miss in another shard's pages, and the next ones'
+/// then overlap the current one's.
+fn visit_prefetched(
+    items: &[Approximate],
+    prefetch: impl Fn(&Approximate),
+    mut visit: impl FnMut(&Approximate) -> Result<bool>,
+) -> Result<()> {
+    items.iter().skip(1).take(RERANK_PREFETCH_AHEAD - 1).for_each(&prefetch);
+    for (i, a) in items.iter().enumerate() {
+        if let Some(ahead) = items.get(i + RERANK_PREFETCH_AHEAD) {
+            prefetch(ahead);
+        }
+        if !visit(a)? {
+            break;
+        }
     }
     Ok(())
 }

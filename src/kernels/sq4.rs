@@ -43,12 +43,14 @@ pub fn encode_row(row: &[f32], code: &mut [u8]) -> (f32, f32) {
     let (min, max) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
     let step = if max > min { (max - min) / 16.0 } else { 0.0 };
     let base = if step > 0.0 { min + step / 2.0 } else if min.is_finite() { min } else { 0.0 };
-    code.fill(0);
-    for (j, &x) in row.iter().enumerate() {
-        let c = if step > 0.0 { ((x - min) / step).floor().clamp(0.0, 15.0) as u8 } else { 0 };
-        let (chunk, at) = (j / CHUNK_DIMS, j % CHUNK_DIMS);
-        let byte = chunk * (CHUNK_DIMS / 2) + at % (CHUNK_DIMS / 2);
-        code[byte] |= if at < CHUNK_DIMS / 2 { c } else { c << 4 };
+    let inv = if step > 0.0 { 1.0 / step } else { 0.0 };
+    // `as u8` of a non-negative value truncates, which is the floor; NaN becomes 0.
+    let bin = |x: &f32| ((x - min) * inv).min(15.0) as u8;
+    for (part, out) in row.chunks(CHUNK_DIMS).zip(code.chunks_exact_mut(CHUNK_DIMS / 2)) {
+        let (low, high) = part.split_at(part.len().min(CHUNK_DIMS / 2));
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = low.get(i).map_or(0, bin) | (high.get(i).map_or(0, bin) << 4);
+        }
     }
     (base, step)
 }
