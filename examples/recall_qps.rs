@@ -127,7 +127,9 @@ fn main() {
             let rerank: Option<usize> = args.get(5).map(|s| s.parse().expect("rerank_factor"));
             let baseline = rss_mb();
             let baseline_anon = status_mb("RssAnon:");
-            let db = Database::open(dir, options()).expect("open");
+            let options = options();
+            let reads = options.vector_reads;
+            let db = Database::open(dir, options).expect("open");
             let c = db.collection("bench").expect("collection");
             eprintln!("resident memory added by open: {:.1} MB", rss_mb() - baseline);
             if std::env::var_os("DRIFT_DUMP_SMAPS").is_some() {
@@ -170,7 +172,7 @@ fn main() {
                 }
                 println!(
                     "{{\"phase\":\"search\",\"vector_reads\":\"{}\",\"nprobe\":{nprobe},\"patience\":{},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
-                    if options().vector_reads == VectorReads::Pread { "pread" } else { "mapped" },
+                    if reads == VectorReads::Pread { "pread" } else { "mapped" },
                     patience.map_or("null".to_string(), |p| p.to_string()),
                     opts.rerank_factor.unwrap_or(drift::DEFAULT_RERANK_FACTOR),
                     found as f64 / (nq * 10) as f64,

@@ -25,12 +25,13 @@
 //! and without patience, splits step 2 over rayon's threads (each with its own buffers) and merges their best
 //! estimates before step 3; `search_batch` stays one query per thread.
 //!
-//! (A middle SQ8 stage was measured earlier and dropped: its per-group, per-dimension
-//! parameters (3 KB for 384-d) had to be read for nearly every candidate, each in
-//! another group, and cost more than the f32 reads it saved. SQ4 codes carry their
-//! range per row, so a candidate costs its 4 cache lines and nothing else.)
+//! (A middle SQ8 stage was measured earlier and dropped: it cost 25% of the queries/s.
+//! A likely reason, not measured separately: its per-group, per-dimension parameters
+//! (3 KB for 384-d) had to be read for nearly every candidate, each in another group.
+//! SQ4 codes carry their range per row, so a candidate costs its 4 cache lines.)
 //!
-//! Nothing on this path allocates per row or copies a vector: codes and vectors are
+//! Nothing on this path allocates per row, and nothing copies a vector except a
+//! `VectorReads::Pread` re-rank (into one reused buffer): codes and vectors are
 //! borrowed from the maps, and the per-thread [`SearchScratch`] buffers are reused
 //! (the parallel split allocates a few buffers per thread and query, not per row).
 
@@ -344,10 +345,11 @@ const RERANK_SIGMAS: f32 = 3.0;
 
 /// Standard errors of the rounding errors' cross term added, beyond the slack, around
 /// each SQ4 estimate (`Sq4Estimate::lower` / `upper`) in the re-rank. Measured on the
-/// MiniLM dev set (`recall_qps`, nprobe 120 / patience 45 and 300 / 135): 4 kept
-/// recall@10 exactly where the re-rank without SQ4 codes had it (0.9523, 0.9903) while
-/// reading 15.7 rather than 46.3 exact vectors per query (from 61 SQ4 estimates); 3
-/// lost 0.0001, 2 lost 0.0002.
+/// MiniLM dev set (`recall_qps`, nprobe 120 / patience 45 and 300 / 135, with a
+/// temporary override of this constant and temporary read counters, not kept in the
+/// tree): 4 kept recall@10 exactly where the re-rank without SQ4 codes had it (0.9523,
+/// 0.9903) while reading 15.7 rather than 46.3 exact vectors per query (from 61 SQ4
+/// estimates); 3 lost 0.0001, 2 lost 0.0002.
 const SQ4_SIGMAS: f32 = 4.0;
 
 pub(crate) const PARALLEL_SCAN_ROWS: u64 = 49_152;
