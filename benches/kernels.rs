@@ -151,7 +151,13 @@ fn in_cache(c: &mut Criterion) {
     sq4_l2.prepare(drift::Metric::L2, &b);
     let mut sq4_ip = sq4::Sq4Query::default();
     sq4_ip.prepare(drift::Metric::InnerProduct, &b);
+    let mut bit_query = rabitq::BitQuery::default();
     let mut group = c.benchmark_group("in_cache");
+    // Once per search: rotate the 384-d query and build its nibble tables.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("bit_query_prepare_384", |bench| {
+        bench.iter(|| bit_query.prepare(drift::Metric::L2, black_box(&b)))
+    });
     for level in dispatch::available() {
         let name = level.name();
         group.throughput(Throughput::Elements(1));

@@ -124,7 +124,21 @@ pub(crate) fn rotate_rounds(signs: &[Vec<f32>; 3], scale: f32, out: &mut [f32]) 
 #[inline(always)]
 fn hadamard(v: &mut [f32]) {
     let n = v.len();
+    // The butterflies of spans 1, 2, 4 and 8 stay within 16 components: done per
+    // 16-component chunk as whole-array steps (shuffles, adds and blends once compiled),
+    // the same additions and subtractions as the loop below would make, so the same bits.
     let mut h = 1;
+    if n % 16 == 0 {
+        for chunk in v.chunks_exact_mut(16) {
+            let mut a: [f32; 16] = chunk.try_into().unwrap_or([0.0; 16]);
+            a = butterflies::<1>(a);
+            a = butterflies::<2>(a);
+            a = butterflies::<4>(a);
+            a = butterflies::<8>(a);
+            chunk.copy_from_slice(&a);
+        }
+        h = 16;
+    }
     while h < n {
         for block in v.chunks_exact_mut(2 * h) {
             let (a, b) = block.split_at_mut(h);
@@ -136,6 +150,13 @@ fn hadamard(v: &mut [f32]) {
         }
         h *= 2;
     }
+}
+
+/// One Walsh–Hadamard stage of span `H` (< 16) over 16 components: `(x, y)` at
+/// `(i, i + H)` becomes `(x + y, x − y)`.
+#[inline(always)]
+fn butterflies<const H: usize>(a: [f32; 16]) -> [f32; 16] {
+    std::array::from_fn(|i| if i & H == 0 { a[i] + a[i ^ H] } else { a[i ^ H] - a[i] })
 }
 
 /// Encodes row-major `vectors` relative to `centroid` (zero when `None`): `bits / 8`
@@ -229,15 +250,22 @@ impl BitQuery {
         self.metric = Some(metric);
         self.rotated.resize(bits, 0.0);
         rotation.rotate(query, &mut self.rotated);
-        self.norm_sq = query.iter().map(|v| v * v).sum();
+        self.norm_sq = distance::dot(query, query);
         self.norm = self.norm_sq.sqrt();
         let inv = if self.norm > 0.0 { 1.0 / self.norm } else { 0.0 };
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for v in self.rotated.iter_mut() {
-            *v *= inv;
-            lo = lo.min(*v);
-            hi = hi.max(*v);
+        // Eight running minima and maxima (one per lane, so the loop is vector code; a
+        // single serial min chain took most of this function's time). `bits` is a
+        // power of two ≥ 64, so the chunks cover every component.
+        let (mut lows, mut highs) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+        for chunk in self.rotated.chunks_exact_mut(8) {
+            for ((v, l), h) in chunk.iter_mut().zip(&mut lows).zip(&mut highs) {
+                *v *= inv;
+                *l = l.min(*v);
+                *h = h.max(*v);
+            }
         }
+        let lo = lows.iter().fold(f32::INFINITY, |a, b| a.min(*b));
+        let hi = highs.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b));
         self.lo = lo;
         self.delta = if hi > lo { (hi - lo) / 15.0 } else { 0.0 };
         self.words = bits / 64;
@@ -261,12 +289,14 @@ impl BitQuery {
             for (half, lut) in [&mut self.lut_lo, &mut self.lut_hi].into_iter().enumerate() {
                 let l = &levels[4 * half..4 * half + 4];
                 let table = &mut lut[q * LUT_STRIDE..(q + 1) * LUT_STRIDE];
-                // Entry e adds the level of each bit set in e (≤ 4 × 15 = 60): sixteen
-                // lanes at once, each level masked by whether its bit is set in e.
-                for (e, t) in table[..16].iter_mut().enumerate() {
-                    *t = (l[0] & NIBBLE_BIT[0][e]) + (l[1] & NIBBLE_BIT[1][e]) + (l[2] & NIBBLE_BIT[2][e]) + (l[3] & NIBBLE_BIT[3][e]);
+                // Entry e adds the level of each bit set in e (≤ 4 × 15 = 60): built up
+                // as e without its lowest set bit plus that bit's level, one add each.
+                let mut sums = [0u8; 16];
+                for e in 1..16 {
+                    sums[e] = sums[e & (e - 1)] + l[e.trailing_zeros() as usize];
                 }
-                table.copy_within(0..16, 16);
+                table[..16].copy_from_slice(&sums);
+                table[16..].copy_from_slice(&sums);
             }
         }
     }
@@ -452,23 +482,6 @@ pub const BLOCK_ROWS: usize = 32;
 /// Bytes per code byte in a query's nibble tables (two 16-entry copies).
 const LUT_STRIDE: usize = 32;
 
-/// `NIBBLE_BIT[t][e]`: all ones when bit `t` of nibble `e` is set, else zero.
-const NIBBLE_BIT: [[u8; 16]; 4] = {
-    let mut masks = [[0u8; 16]; 4];
-    let mut t = 0;
-    while t < 4 {
-        let mut e = 0;
-        while e < 16 {
-            if e >> t & 1 == 1 {
-                masks[t][e] = 0xFF;
-            }
-            e += 1;
-        }
-        t += 1;
-    }
-    masks
-};
-
 /// Bytes the blocked layout of `rows` codes of `bits` bits takes: whole blocks of
 /// [`BLOCK_ROWS`] rows (the last padded with zero codes).
 pub fn blocked_len(rows: usize, bits: usize) -> usize {
@@ -560,6 +573,30 @@ mod tests {
         r.rotate(&y, &mut ry);
         assert!((distance::dot_scalar(&rx, &ry) - distance::dot_scalar(&x, &y)).abs() < 1e-3);
         assert!((distance::dot_scalar(&rx, &rx) - distance::dot_scalar(&x, &x)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn the_chunked_hadamard_makes_the_textbook_butterflies_bit_for_bit() {
+        // Codes on disk depend on these bits: the 16-component fast path must add and
+        // subtract exactly what the plain stage loop does.
+        for n in [64usize, 128, 512, 1024] {
+            let x: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1013) as f32 * 0.37).sin() * 3.1).collect();
+            let mut want = x.clone();
+            let mut h = 1;
+            while h < n {
+                for block in want.chunks_exact_mut(2 * h) {
+                    let (a, b) = block.split_at_mut(h);
+                    for (p, q) in a.iter_mut().zip(b.iter_mut()) {
+                        (*p, *q) = (*p + *q, *p - *q);
+                    }
+                }
+                h *= 2;
+            }
+            let mut got = x.clone();
+            hadamard(&mut got);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+            assert_eq!(bits(&got), bits(&want), "n = {n}");
+        }
     }
 
     #[test]
