@@ -128,7 +128,7 @@ fn hadamard(v: &mut [f32]) {
     // 16-component chunk as whole-array steps (shuffles, adds and blends once compiled),
     // the same additions and subtractions as the loop below would make, so the same bits.
     let mut h = 1;
-    if n % 16 == 0 {
+    if n.is_multiple_of(16) {
         for chunk in v.chunks_exact_mut(16) {
             let mut a: [f32; 16] = chunk.try_into().unwrap_or([0.0; 16]);
             a = butterflies::<1>(a);
