@@ -129,13 +129,8 @@ fn hadamard(v: &mut [f32]) {
     // the same additions and subtractions as the loop below would make, so the same bits.
     let mut h = 1;
     if n.is_multiple_of(16) {
-        for chunk in v.chunks_exact_mut(16) {
-            let mut a: [f32; 16] = chunk.try_into().unwrap_or([0.0; 16]);
-            a = butterflies::<1>(a);
-            a = butterflies::<2>(a);
-            a = butterflies::<4>(a);
-            a = butterflies::<8>(a);
-            chunk.copy_from_slice(&a);
+        for chunk in v.as_chunks_mut::<16>().0 {
+            *chunk = butterflies::<8>(butterflies::<4>(butterflies::<2>(butterflies::<1>(*chunk))));
         }
         h = 16;
     }
