@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use drift::kernels::dispatch::{self, KernelLevel};
-use drift::kernels::{distance, rabitq, sq4, sq8};
+use drift::kernels::{distance, int8, rabitq, sq4, sq8};
 
 const DIM: usize = 384;
 
@@ -157,6 +157,37 @@ fn in_cache(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("bit_query_prepare_384", |bench| {
         bench.iter(|| bit_query.prepare(drift::Metric::L2, black_box(&b)))
+    });
+    // One 4 × 4 block of 384-d dot products, as k-means compares rows with centroids.
+    let rows4: Vec<Vec<f32>> = (0..8).map(|r| (0..DIM).map(|i| ((r * DIM + i) as f32 * 0.01).sin()).collect()).collect();
+    let mut block = [0f32; 16];
+    group.throughput(Throughput::Elements(16));
+    group.bench_function("dots_4x4_384", |bench| {
+        let (x, y) = ([0, 1, 2, 3].map(|r| &rows4[r][..]), [4, 5, 6, 7].map(|r| &rows4[r][..]));
+        bench.iter(|| distance::dots_4x4(black_box(x), black_box(y), &mut block))
+    });
+    // The same block as 8-bit codes, as k-means chooses candidates where the CPU has VNNI.
+    let space = int8::CodeSpace::fit(&rows4.concat(), DIM);
+    let row_codes: Vec<Vec<u8>> = rows4[..4]
+        .iter()
+        .map(|r| {
+            let mut out = Vec::new();
+            space.encode_row(r, &mut out);
+            out
+        })
+        .collect();
+    let centroid_codes: Vec<Vec<i8>> = rows4[4..]
+        .iter()
+        .map(|r| {
+            let mut out = Vec::new();
+            space.encode_centroid(r, &mut out);
+            out
+        })
+        .collect();
+    let mut raw = [0i32; 16];
+    group.bench_function("dots_4x4_int8_384", |bench| {
+        let (x, y) = ([0, 1, 2, 3].map(|r| &row_codes[r][..]), [0, 1, 2, 3].map(|r| &centroid_codes[r][..]));
+        bench.iter(|| int8::dots_4x4(black_box(x), black_box(y), &mut raw))
     });
     for level in dispatch::available() {
         let name = level.name();

@@ -49,6 +49,22 @@ fn detect() -> KernelLevel {
     KernelLevel::Scalar
 }
 
+/// Whether this CPU has AVX-512 VNNI (byte dot products into i32), which k-means'
+/// 8-bit codes (`kernels::int8`) use on top of [`KernelLevel::Avx512`].
+pub fn has_vnni() -> bool {
+    static VNNI: OnceLock<bool> = OnceLock::new();
+    *VNNI.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            supported() == KernelLevel::Avx512 && std::arch::is_x86_feature_detected!("avx512vnni")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
 /// The levels this CPU supports, lowest first (what parity tests compare).
 pub fn available() -> Vec<KernelLevel> {
     [KernelLevel::Scalar, KernelLevel::Avx2, KernelLevel::Avx512].into_iter().filter(|l| *l <= supported()).collect()

@@ -3,10 +3,11 @@
 //! `dispatch` picks an instruction-set level once per process; `distance` (f32) and
 //! `sq8` (8-bit codes) and `sq4` (4-bit codes, a range per row) have a scalar reference and AVX2 / AVX-512 versions (in `x86`,
 //! the only module here with `unsafe`), compared by parity tests; `kmeans` trains the
-//! centroid index. Public for benchmarks and tools; not a stable API.
+//! centroid index, choosing candidates by `int8` codes where the CPU has AVX-512 VNNI. Public for benchmarks and tools; not a stable API.
 
 pub mod dispatch;
 pub mod distance;
+pub mod int8;
 pub mod kmeans;
 pub mod rabitq;
 pub mod sq4;

@@ -396,6 +396,80 @@ pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: 
     None
 }
 
+/// `out[4i + j] = Σ a[i] · b[j]` over four u8 rows and four i8 rows of length `d`
+/// (k-means' 8-bit codes, `kernels::int8`): `VPDPBUSD` multiplies 64 byte pairs and
+/// adds each four into an i32 lane. Sums fit i32 by `int8`'s invariant.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dots_u8i8_4x4_vnni(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
+    let d = a.iter().map(|r| r.len()).chain(b.iter().map(|r| r.len())).min().unwrap_or(0);
+    let mut acc = [_mm512_setzero_si512(); 16];
+    let mut i = 0;
+    while i < d {
+        let take = (d - i).min(64);
+        let mask: __mmask64 = if take == 64 { u64::MAX } else { (1u64 << take) - 1 };
+        // SAFETY: every row holds at least `d` bytes and lanes past `d − i` are masked
+        // off (masked-off lanes are never read).
+        let (x, y) = unsafe {
+            (
+                [0, 1, 2, 3].map(|r| _mm512_maskz_loadu_epi8(mask, a[r].as_ptr().add(i).cast())),
+                [0, 1, 2, 3].map(|r| _mm512_maskz_loadu_epi8(mask, b[r].as_ptr().add(i).cast())),
+            )
+        };
+        for r in 0..4 {
+            for c in 0..4 {
+                acc[4 * r + c] = _mm512_dpbusd_epi32(acc[4 * r + c], x[r], y[c]);
+            }
+        }
+        i += 64;
+    }
+    for (o, v) in out.iter_mut().zip(acc) {
+        *o = _mm512_reduce_add_epi32(v);
+    }
+}
+
+/// `out[i] = round(clamp((x[i] − centre[i]) · scale, −127, 127)) + 128` (rounding half to
+/// even), 16 components per step (`kernels::int8::CodeSpace::encode_row`).
+#[target_feature(enable = "avx512f")]
+fn encode_u8_avx512(x: &[f32], centre: &[f32], scale: f32, out: &mut [u8]) {
+    let n = x.len().min(centre.len()).min(out.len());
+    let (s, lo, hi, offset) = (_mm512_set1_ps(scale), _mm512_set1_ps(-127.0), _mm512_set1_ps(127.0), _mm512_set1_epi32(128));
+    let mut i = 0;
+    while i < n {
+        let take = (n - i).min(16);
+        let mask: __mmask16 = if take == 16 { 0xFFFF } else { (1u16 << take) - 1 };
+        // SAFETY: lanes past `n − i` are masked off on the loads and the store, so only
+        // `x[i..n]` and `centre[i..n]` are read and `out[i..n]` written.
+        unsafe {
+            let v = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x.as_ptr().add(i)), _mm512_maskz_loadu_ps(mask, centre.as_ptr().add(i)));
+            let clamped = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, s), lo), hi);
+            let code = _mm512_add_epi32(_mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(clamped), offset);
+            _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(i).cast(), mask, code);
+        }
+        i += 16;
+    }
+}
+
+/// [`encode_u8_avx512`] where the CPU has AVX-512; `None` below it.
+pub(crate) fn encode_u8(level: KernelLevel, x: &[f32], centre: &[f32], scale: f32, out: &mut [u8]) -> Option<()> {
+    if level.min(dispatch::supported()) == KernelLevel::Avx512 {
+        // SAFETY: `dispatch` detected AVX-512 F on this CPU.
+        unsafe { encode_u8_avx512(x, centre, scale, out) };
+        return Some(());
+    }
+    None
+}
+
+/// Sixteen code dot products of a 4 × 4 block (see `dots_u8i8_4x4_vnni`); `None` below
+/// AVX-512 or without VNNI.
+pub(crate) fn dots_u8i8_4x4(level: KernelLevel, a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) -> Option<()> {
+    if level.min(dispatch::supported()) == KernelLevel::Avx512 && dispatch::has_vnni() {
+        // SAFETY: `dispatch` detected AVX-512 F, BW and VNNI on this CPU.
+        unsafe { dots_u8i8_4x4_vnni(a, b, out) };
+        return Some(());
+    }
+    None
+}
+
 // ---------------------------------------------------------------- prefetch
 
 /// Hints the CPU to bring the cache line holding `p` into every cache level.
