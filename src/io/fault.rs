@@ -128,6 +128,10 @@ impl FileHandle for FaultyFile {
         self.inner.sync_data()
     }
 
+    fn start_writeback(&self) {
+        self.inner.start_writeback()
+    }
+
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
     }

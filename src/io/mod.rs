@@ -49,6 +49,9 @@ pub trait FileHandle: Send + Sync + fmt::Debug {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// `fdatasync`: data (and the size, if it changed) reach stable storage.
     fn sync_data(&self) -> io::Result<()>;
+    /// Starts writing the file's dirty pages back without waiting (a hint that makes a
+    /// later [`FileHandle::sync_data`] shorter; it makes nothing durable by itself).
+    fn start_writeback(&self) {}
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
     /// Whether the file is empty.

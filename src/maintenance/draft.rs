@@ -120,6 +120,12 @@ impl ShardDraft {
         Ok(())
     }
 
+    /// Starts writing what was appended back to storage, so the [`ShardDraft::sync`]
+    /// that makes it durable waits less (a hint: nothing is durable until then).
+    pub fn start_writeback(&self) {
+        self.file.start_writeback();
+    }
+
     /// Fsyncs the file (a failure poisons the database).
     pub fn sync(&self, db: &DbInner) -> Result<()> {
         db.sync_file(self.file.as_ref(), &self.path, "fsync shard file")

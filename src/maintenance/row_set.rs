@@ -116,6 +116,7 @@ impl RowSet {
             if seal {
                 draft.seal()?;
             }
+            draft.start_writeback();
             drafts.push(draft);
         }
         // Many small files: their fsyncs are independent, so they are issued a few at a
