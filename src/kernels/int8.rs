@@ -133,6 +133,28 @@ pub fn dots_4x4_at(level: KernelLevel, a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [
     dots_4x4_scalar(a, b, out)
 }
 
+/// `out[4r + c] = max(0, rows[r] + offsets[c] − per_unit · Σ a[r] · b[c])` for a 4 × 4
+/// block: squared-distance estimates from [`CodeSpace::distance_terms`] (`rows[r]` the
+/// row's `‖x − μ‖²`, `offsets[c]` and `per_unit` the centroid's terms) at a given level;
+/// every level gives the same bits.
+pub fn estimates_4x4_at(level: KernelLevel, a: [&[u8]; 4], b: [&[i8]; 4], rows: [f32; 4], offsets: [f32; 4], per_unit: f32, out: &mut [f32; 16]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::estimates_u8i8_4x4(level, a, b, rows, offsets, per_unit, out).is_some() {
+        return;
+    }
+    let mut raw = [0i32; 16];
+    dots_4x4_scalar(a, b, &mut raw);
+    for (i, (o, r)) in out.iter_mut().zip(raw).enumerate() {
+        *o = (rows[i / 4] + offsets[i % 4] - per_unit * r as f32).max(0.0);
+    }
+}
+
+/// [`estimates_4x4_at`] at the active level.
+#[inline]
+pub fn estimates_4x4(a: [&[u8]; 4], b: [&[i8]; 4], rows: [f32; 4], offsets: [f32; 4], per_unit: f32, out: &mut [f32; 16]) {
+    estimates_4x4_at(dispatch::active(), a, b, rows, offsets, per_unit, out)
+}
+
 /// [`dots_4x4_at`] at the active level.
 #[inline]
 pub fn dots_4x4(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
@@ -155,6 +177,29 @@ mod tests {
                 let mut out = [0i32; 16];
                 dots_4x4_at(level, a, b, &mut out);
                 assert_eq!(out, want, "{level:?} dim {dim}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_estimates_a_block_with_the_same_bits() {
+        for dim in [1, 63, 64, 65, 384] {
+            let a: Vec<Vec<u8>> = (0..4).map(|r| (0..dim).map(|i| ((i * 29 + r * 13) % 256) as u8).collect()).collect();
+            let b: Vec<Vec<i8>> = (0..4).map(|r| (0..dim).map(|i| (((i * 41 + r * 5) % 255) - 127) as i8).collect()).collect();
+            let (a, b) = ([0, 1, 2, 3].map(|r| &a[r][..]), [0, 1, 2, 3].map(|r| &b[r][..]));
+            let (rows, offsets, per_unit) = ([9.5e5, 1.25e6, 3.0e5, 0.0], [2.0e5, -1.0e5, 7.5e5, 1.0], 0.37);
+            let mut want = [0f32; 16];
+            estimates_4x4_at(KernelLevel::Scalar, a, b, rows, offsets, per_unit, &mut want);
+            let mut raw = [0i32; 16];
+            dots_4x4_scalar(a, b, &mut raw);
+            for i in 0..16 {
+                let expect = (rows[i / 4] + offsets[i % 4] - per_unit * raw[i] as f32).max(0.0);
+                assert_eq!(want[i].to_bits(), expect.to_bits(), "scalar reference, dim {dim}, {i}");
+            }
+            for level in dispatch::available() {
+                let mut out = [0f32; 16];
+                estimates_4x4_at(level, a, b, rows, offsets, per_unit, &mut out);
+                assert_eq!(out.map(f32::to_bits), want.map(f32::to_bits), "{level:?} dim {dim}");
             }
         }
     }

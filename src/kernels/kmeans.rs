@@ -55,13 +55,14 @@ pub fn nearest(v: &[f32], centroids: &[f32], d: usize) -> (usize, f32) {
 }
 
 /// Calls `visit(i0, j0, values)` for every 4 × 4 block of `points` × `centroids`
-/// (`values[4r + c]` is point `i0 + r` against centroid `j0 + c`), with the values from
-/// `block` (a blocked dot-product kernel). Ragged edges repeat the last row or
-/// centroid: their values stand at positions past the valid ones.
+/// (`values[4r + c]` is point `i0 + r` against centroid `j0 + c`), with the values
+/// `block(i0, j0, its four points, its four centroids, values)` computes (a blocked
+/// kernel). Ragged edges repeat the last row or centroid: their values stand at
+/// positions past the valid ones.
 fn for_each_block<P: Copy, C: Copy, T: Copy + Default>(
     points: &[P],
     centroids: &[C],
-    mut block: impl FnMut([P; 4], [C; 4], &mut [T; 16]),
+    mut block: impl FnMut(usize, usize, [P; 4], [C; 4], &mut [T; 16]),
     mut visit: impl FnMut(usize, usize, &[T; 16]),
 ) {
     let k = centroids.len();
@@ -72,7 +73,7 @@ fn for_each_block<P: Copy, C: Copy, T: Copy + Default>(
     for (pb, points4) in points.chunks(4).enumerate() {
         let prow = [0, 1, 2, 3].map(|r| points4[r.min(points4.len() - 1)]);
         for c0 in (0..k).step_by(4) {
-            block(prow, [0, 1, 2, 3].map(|j| centroids[(c0 + j).min(k - 1)]), &mut out);
+            block(pb * 4, c0, prow, [0, 1, 2, 3].map(|j| centroids[(c0 + j).min(k - 1)]), &mut out);
             visit(pb * 4, c0, &out);
         }
     }
@@ -86,7 +87,7 @@ pub fn for_each_distance(points: &[&[f32]], centroids: &[f32], d: usize, mut vis
     let point_norms = squared_norms(points);
     let centroid_norms = squared_norms(&centroids);
     let (n, k) = (points.len(), centroids.len());
-    for_each_block(points, &centroids, super::distance::dots_4x4, |p0, c0, dots| {
+    for_each_block(points, &centroids, |_, _, p, c, out| super::distance::dots_4x4(p, c, out), |p0, c0, dots| {
         for p in p0..(p0 + 4).min(n) {
             for c in c0..(c0 + 4).min(k) {
                 visit(p, c, (point_norms[p] + centroid_norms[c] - 2.0 * dots[4 * (p - p0) + c - c0]).max(0.0));
@@ -366,26 +367,14 @@ impl Targets {
     /// Calls `visit(i, j, estimate)` for every row `points[which[i]]` and every target
     /// `range.start + j`: the squared distance, exact or (with codes) estimated from
     /// them. Visits go a 4 × 4 block at a time ([`BlockVisit`]).
-    fn estimate(&self, points: &GroupedRows, which: &[usize], range: std::ops::Range<usize>, mut visit: impl FnMut(BlockVisit<'_>)) {
+    fn estimate(&self, points: &GroupedRows, which: &[usize], range: std::ops::Range<usize>, mut visit: impl FnMut(BlockVisit, &[f32; 16])) {
         let d = self.d;
         let (n, k) = (which.len(), range.len());
         // Norms and per-target terms padded to whole blocks, so a block's sixteen
         // estimates are one branch-free loop.
         let mut norms: Vec<f32> = which.iter().map(|&p| points.norms[p]).collect();
         norms.resize(n.next_multiple_of(4), 0.0);
-        let mut estimates = [0f32; 16];
-        // `scaled[4r + c]` is the block's 2 · row · target term, from either kernel.
-        let mut visit_block = |i0: usize, j0: usize, offsets: &[f32], scaled: &[f32; 16]| {
-            let rows: [f32; 4] = norms[i0..i0 + 4].try_into().expect("norms are padded to whole blocks");
-            let targets: [f32; 4] = offsets[j0..j0 + 4].try_into().expect("offsets are padded to whole blocks");
-            // Fixed-size rows of four: each is one vector add, subtract and max.
-            for ((e, s), row) in estimates.chunks_exact_mut(4).zip(scaled.chunks_exact(4)).zip(rows) {
-                for c in 0..4 {
-                    e[c] = (row + targets[c] - s[c]).max(0.0);
-                }
-            }
-            visit(BlockVisit { i0, j0, rows: (n - i0).min(4), targets: (k - j0).min(4), estimates: &estimates });
-        };
+        let blocks = |i0: usize, j0: usize| BlockVisit { i0, j0, rows: (n - i0).min(4), targets: (k - j0).min(4) };
         match points.space {
             Some(space) => {
                 let rows: Vec<&[u8]> = which.iter().map(|&p| points.code(p)).collect();
@@ -393,45 +382,63 @@ impl Targets {
                 let per_unit = space.distance_terms(0.0, 0).1;
                 let mut offsets: Vec<f32> = range.map(|t| space.distance_terms(self.norms[t], self.code_sums[t]).0).collect();
                 offsets.resize(k.next_multiple_of(4), 0.0);
-                let mut raw = [0i32; 16];
-                let kernel = |p: [&[u8]; 4], c: [&[i8]; 4], out: &mut [f32; 16]| {
-                    int8::dots_4x4(p, c, &mut raw);
-                    out.iter_mut().zip(raw).for_each(|(o, r)| *o = per_unit * r as f32);
+                let kernel = |i0: usize, j0: usize, p: [&[u8]; 4], c: [&[i8]; 4], out: &mut [f32; 16]| {
+                    int8::estimates_4x4(p, c, quad(&norms, i0), quad(&offsets, j0), per_unit, out)
                 };
-                for_each_block(&rows, &targets, kernel, |i0, j0, scaled| visit_block(i0, j0, &offsets, scaled));
+                for_each_block(&rows, &targets, kernel, |i0, j0, estimates| visit(blocks(i0, j0), estimates));
             }
             None => {
                 let rows: Vec<&[f32]> = which.iter().map(|&p| points.rows[p]).collect();
                 let mut offsets = self.norms[range.clone()].to_vec();
                 offsets.resize(k.next_multiple_of(4), 0.0);
                 let targets: Vec<&[f32]> = range.map(|j| &self.rows[j * d..(j + 1) * d]).collect();
-                let kernel = |p: [&[f32]; 4], c: [&[f32]; 4], out: &mut [f32; 16]| {
+                let kernel = |i0: usize, j0: usize, p: [&[f32]; 4], c: [&[f32]; 4], out: &mut [f32; 16]| {
                     super::distance::dots_4x4(p, c, out);
-                    out.iter_mut().for_each(|o| *o *= 2.0);
+                    let (rows, targets) = (quad(&norms, i0), quad(&offsets, j0));
+                    // Fixed-size rows of four: each is one vector add, subtract and max.
+                    for (e, row) in out.chunks_exact_mut(4).zip(rows) {
+                        for c in 0..4 {
+                            e[c] = (row + targets[c] - 2.0 * e[c]).max(0.0);
+                        }
+                    }
                 };
-                for_each_block(&rows, &targets, kernel, |i0, j0, scaled| visit_block(i0, j0, &offsets, scaled));
+                for_each_block(&rows, &targets, kernel, |i0, j0, estimates| visit(blocks(i0, j0), estimates));
             }
         }
     }
 }
 
-/// One 4 × 4 block of estimates: `estimates[4r + c]` is row `i0 + r` against target
-/// `j0 + c`, for `r < rows` and `c < targets` (the rest repeat edge values).
-struct BlockVisit<'a> {
+/// `values[at..at + 4]` (padded to whole blocks by the caller).
+#[inline]
+fn quad(values: &[f32], at: usize) -> [f32; 4] {
+    values[at..at + 4].try_into().expect("padded to whole blocks")
+}
+
+/// Where one 4 × 4 block of estimates stands: `estimates[4r + c]` is row `i0 + r`
+/// against target `j0 + c`, valid for `r < rows` and `c < targets` (the rest repeat
+/// edge values).
+#[derive(Debug, Clone, Copy)]
+struct BlockVisit {
     i0: usize,
     j0: usize,
     rows: usize,
     targets: usize,
-    estimates: &'a [f32; 16],
 }
 
-impl BlockVisit<'_> {
-    /// Offers every valid (estimate, `index_base + j0 + c`) of row `i0 + r` to the first
-    /// `keep` slots of `table[row_of(i0 + r)]` through [`keep_smallest`].
+impl BlockVisit {
+    /// Offers every valid (`estimates[4r + c]`, `index_base + j0 + c`) of row `i0 + r` to
+    /// the first `keep` slots of `table[row_of(i0 + r)]` through [`keep_smallest`].
     #[inline]
-    fn offer<const N: usize>(&self, index_base: usize, table: &mut [[(f32, usize); N]], row_of: impl Fn(usize) -> usize, keep: usize) {
+    fn offer<const N: usize>(
+        &self,
+        estimates: &[f32; 16],
+        index_base: usize,
+        table: &mut [[(f32, usize); N]],
+        row_of: impl Fn(usize) -> usize,
+        keep: usize,
+    ) {
         for r in 0..self.rows {
-            let row = &self.estimates[4 * r..4 * r + self.targets];
+            let row = &estimates[4 * r..4 * r + self.targets];
             let slots = &mut table[row_of(self.i0 + r)][..keep];
             // Most rows keep nothing from a block: one comparison with the row's minimum.
             let least = row.iter().fold(f32::INFINITY, |m, &e| if e < m { e } else { m });
@@ -513,7 +520,7 @@ impl CentroidGroups {
         let n = points.rows.len();
         let every: Vec<usize> = (0..n).collect();
         let mut nearest_groups = vec![[(f32::INFINITY, usize::MAX); GROUPS_PROBED]; n];
-        self.centres.estimate(points, &every, 0..self.ranges.len(), |block| block.offer(0, &mut nearest_groups, |p| p, GROUPS_PROBED));
+        self.centres.estimate(points, &every, 0..self.ranges.len(), |block, estimates| block.offer(estimates, 0, &mut nearest_groups, |p| p, GROUPS_PROBED));
         let mut considering: Vec<Vec<usize>> = vec![Vec::new(); self.ranges.len()];
         for (p, slots) in nearest_groups.iter().enumerate() {
             for &(_, g) in slots.iter().filter(|(_, g)| *g != usize::MAX) {
@@ -531,7 +538,7 @@ impl CentroidGroups {
                 continue;
             }
             let start = range.start;
-            self.members.estimate(points, rows, range, |block| block.offer(start, &mut candidates, |i| rows[i], keep));
+            self.members.estimate(points, rows, range, |block, estimates| block.offer(estimates, start, &mut candidates, |i| rows[i], keep));
         }
         let d = self.members.d;
         let mut best: Vec<(usize, f32)> = candidates
