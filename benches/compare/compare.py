@@ -121,6 +121,10 @@ def main():
     # lists in a row added nothing to the 10 best estimates (SearchOptions::probe_patience).
     ap.add_argument("--nprobe", default="32,48,60,68,72,76,80,88,96,108,128,160,180,200,210,215,220,240,300,"
                                         "120/40,120/42,120/45,120/50,300/130,300/135,300/140,300/150")
+    # Further sweeps with fewer candidates re-ranked per query (`rerank_factor` × k; the
+    # default is 8): "factor:configurations" separated by ";".
+    ap.add_argument("--rerank-sweeps", default="6:120/40,120/42,120/45,300/140,300/145,300/150;"
+                                               "5:120/45,120/48,300/150,300/155")
     ap.add_argument("--peer")
     a = ap.parse_args()
     if a.peer:
@@ -133,7 +137,9 @@ def main():
     # out of the page cache with pread (VectorReads::Pread), each with its own RSS.
     for reads, system in [("mapped", "drift"), ("pread", "drift-pread")]:
         env = dict(os.environ, DRIFT_VECTOR_READS=reads)
-        for r in run_json([a.drift, "search", a.dataset, a.work, a.nprobe], env=env):
+        sweeps = [[a.nprobe]] + [[configs, factor] for factor, configs in
+                                 (sweep.split(":") for sweep in a.rerank_sweeps.split(";") if sweep)]
+        for r in [r for sweep in sweeps for r in run_json([a.drift, "search", a.dataset, a.work, *sweep], env=env)]:
             patience = f" patience {r['patience']}" if r.get("patience") is not None else ""
             rows.append({"system": system, "config": f"nprobe {r['nprobe']}{patience} rerank {r['rerank_factor']}",
                          "recall": r["recall"], "qps": r["qps"], "build_s": build["build_s"], "rss_mb": r["rss_mb"],
