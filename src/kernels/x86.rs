@@ -396,11 +396,13 @@ pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: 
     None
 }
 
-/// `out[4i + j] = Σ a[i] · b[j]` over four u8 rows and four i8 rows of length `d`
-/// (k-means' 8-bit codes, `kernels::int8`): `VPDPBUSD` multiplies 64 byte pairs and
-/// adds each four into an i32 lane. Sums fit i32 by `int8`'s invariant.
+/// The sixteen accumulators of `Σ a[i] · b[j]` over four u8 rows and four i8 rows
+/// (k-means' 8-bit codes, `kernels::int8`), the shortest length `d` of them: `VPDPBUSD`
+/// multiplies 64 byte pairs and adds each four into an i32 lane. Sums fit i32 by
+/// `int8`'s invariant.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn dots_u8i8_4x4_vnni(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
+#[inline]
+fn code_products_vnni(a: [&[u8]; 4], b: [&[i8]; 4]) -> [__m512i; 16] {
     let d = a.iter().map(|r| r.len()).chain(b.iter().map(|r| r.len())).min().unwrap_or(0);
     let mut acc = [_mm512_setzero_si512(); 16];
     let mut i = 0;
@@ -422,9 +424,14 @@ fn dots_u8i8_4x4_vnni(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
         }
         i += 64;
     }
-    for (o, v) in out.iter_mut().zip(acc) {
-        *o = _mm512_reduce_add_epi32(v);
-    }
+    acc
+}
+
+/// `out[4i + j] = Σ a[i] · b[j]` (see `code_products_vnni`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dots_u8i8_4x4_vnni(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
+    // SAFETY: `out` holds sixteen i32.
+    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), transposed_sums(code_products_vnni(a, b))) };
 }
 
 /// `out[i] = round(clamp((x[i] − centre[i]) · scale, −127, 127)) + 128` (rounding half to
@@ -479,31 +486,11 @@ fn transposed_sums(acc: [__m512i; 16]) -> __m512i {
 
 /// `out[4r + c] = max(0, rows[r] + offsets[c] − per_unit · Σ a[r] · b[c])` for a 4 × 4
 /// block of codes (`kernels::int8::estimates_4x4`): the products of
-/// `dots_u8i8_4x4_vnni`, then the sums and the distance terms without leaving the
+/// `code_products_vnni`, then the sums and the distance terms without leaving the
 /// vector registers.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 fn estimates_u8i8_4x4_vnni(a: [&[u8]; 4], b: [&[i8]; 4], rows: [f32; 4], offsets: [f32; 4], per_unit: f32, out: &mut [f32; 16]) {
-    let d = a.iter().map(|r| r.len()).chain(b.iter().map(|r| r.len())).min().unwrap_or(0);
-    let mut acc = [_mm512_setzero_si512(); 16];
-    let mut i = 0;
-    while i < d {
-        let take = (d - i).min(64);
-        let mask: __mmask64 = if take == 64 { u64::MAX } else { (1u64 << take) - 1 };
-        // SAFETY: every row holds at least `d` bytes and lanes past `d − i` are masked
-        // off (masked-off lanes are never read).
-        let (x, y) = unsafe {
-            (
-                [0, 1, 2, 3].map(|r| _mm512_maskz_loadu_epi8(mask, a[r].as_ptr().add(i).cast())),
-                [0, 1, 2, 3].map(|r| _mm512_maskz_loadu_epi8(mask, b[r].as_ptr().add(i).cast())),
-            )
-        };
-        for r in 0..4 {
-            for c in 0..4 {
-                acc[4 * r + c] = _mm512_dpbusd_epi32(acc[4 * r + c], x[r], y[c]);
-            }
-        }
-        i += 64;
-    }
+    let acc = code_products_vnni(a, b);
     let raw = _mm512_cvtepi32_ps(transposed_sums(acc));
     let row_terms = _mm512_setr_ps(
         rows[0], rows[0], rows[0], rows[0], rows[1], rows[1], rows[1], rows[1], rows[2], rows[2], rows[2], rows[2], rows[3], rows[3],
