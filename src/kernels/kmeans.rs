@@ -3,7 +3,9 @@
 //! assignment of every row ([`partition`]).
 //!
 //! Invariants: deterministic — the same vectors, `k` and seed give the same centroids
-//! bit for bit (one thread, fixed iteration order, a seeded generator); never returns
+//! bit for bit at one kernel level (one thread, fixed iteration order, a seeded
+//! generator; the level in use — scalar, AVX2, AVX-512, AVX-512 with VNNI codes —
+//! orders the sums differently, so two machines may disagree); never returns
 //! an empty centroid set for non-empty input, and never more centroids than distinct
 //! input rows can support (duplicates collapse into one cluster, the rest are
 //! dropped rather than left empty).
