@@ -184,12 +184,7 @@ fn in_cache(c: &mut Criterion) {
             out
         })
         .collect();
-    let mut raw = [0i32; 16];
-    group.bench_function("dots_4x4_int8_384", |bench| {
-        let (x, y) = ([0, 1, 2, 3].map(|r| &row_codes[r][..]), [0, 1, 2, 3].map(|r| &centroid_codes[r][..]));
-        bench.iter(|| int8::dots_4x4(black_box(x), black_box(y), &mut raw))
-    });
-    // What k-means runs: the same products with their sums and distance terms in registers.
+    // What k-means runs: the products with their sums and distance terms in registers.
     group.bench_function("estimates_4x4_int8_384", |bench| {
         let (x, y) = ([0, 1, 2, 3].map(|r| &row_codes[r][..]), [0, 1, 2, 3].map(|r| &centroid_codes[r][..]));
         bench.iter(|| int8::estimates_4x4(black_box(x), black_box(y), [1.0; 4], [0.5; 4], 1e-4, &mut block))

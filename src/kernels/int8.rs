@@ -89,13 +89,6 @@ impl CodeSpace {
         x.iter().zip(&self.centre).map(|(v, c)| (v - c) * (v - c)).sum()
     }
 
-    /// The estimate of `(x − μ) · (c − μ)` from `raw = Σ u·c_code` and the centroid's
-    /// code sum.
-    #[inline]
-    pub fn dot(&self, raw: i32, centroid_code_sum: i32) -> f32 {
-        (i64::from(raw) - 128 * i64::from(centroid_code_sum)) as f32 / (self.scale * self.scale)
-    }
-
     /// `(a, b)` with `‖x − c‖² ≈ ‖x − μ‖² + a − b · raw` for `raw = Σ u·c_code`, given
     /// the centroid's `‖c − μ‖²` and code sum: the 128 offset and the scale folded into
     /// one constant per centroid and one multiplier.
@@ -112,25 +105,14 @@ pub fn native() -> bool {
     dispatch::active() == KernelLevel::Avx512 && dispatch::has_vnni()
 }
 
-/// `out[4i + j] = Σ a[i] · b[j]` over a 4 × 4 block of codes (equal lengths): the
-/// scalar reference of [`dots_4x4_at`].
-pub fn dots_4x4_scalar(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
+/// `out[4i + j] = Σ a[i] · b[j]` over a 4 × 4 block of codes (equal lengths), the sums
+/// of the scalar reference of [`estimates_4x4_at`].
+fn code_sums_scalar(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
     for r in 0..4 {
         for c in 0..4 {
             out[4 * r + c] = a[r].iter().zip(b[c]).map(|(&u, &s)| i32::from(u) * i32::from(s)).sum();
         }
     }
-}
-
-/// [`dots_4x4_scalar`] at a given level: AVX-512 VNNI where the CPU has it, else the
-/// scalar reference.
-pub fn dots_4x4_at(level: KernelLevel, a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::x86::dots_u8i8_4x4(level, a, b, out).is_some() {
-        return;
-    }
-    let _ = level;
-    dots_4x4_scalar(a, b, out)
 }
 
 /// `out[4r + c] = max(0, rows[r] + offsets[c] − per_unit · Σ a[r] · b[c])` for a 4 × 4
@@ -143,7 +125,7 @@ pub fn estimates_4x4_at(level: KernelLevel, a: [&[u8]; 4], b: [&[i8]; 4], rows: 
         return;
     }
     let mut raw = [0i32; 16];
-    dots_4x4_scalar(a, b, &mut raw);
+    code_sums_scalar(a, b, &mut raw);
     for (i, (o, r)) in out.iter_mut().zip(raw).enumerate() {
         *o = (rows[i / 4] + offsets[i % 4] - per_unit * r as f32).max(0.0);
     }
@@ -155,35 +137,13 @@ pub fn estimates_4x4(a: [&[u8]; 4], b: [&[i8]; 4], rows: [f32; 4], offsets: [f32
     estimates_4x4_at(dispatch::active(), a, b, rows, offsets, per_unit, out)
 }
 
-/// [`dots_4x4_at`] at the active level.
-#[inline]
-pub fn dots_4x4(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
-    dots_4x4_at(dispatch::active(), a, b, out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_level_matches_the_scalar_reference_for_every_tail_length() {
-        for dim in [1, 7, 63, 64, 65, 127, 384, 385] {
-            let a: Vec<Vec<u8>> = (0..4).map(|r| (0..dim).map(|i| ((i * 37 + r * 11) % 256) as u8).collect()).collect();
-            let b: Vec<Vec<i8>> = (0..4).map(|r| (0..dim).map(|i| ((i * 53 + r * 7) % 255) - 127).map(|v| v as i8).collect()).collect();
-            let (a, b) = ([0, 1, 2, 3].map(|r| &a[r][..]), [0, 1, 2, 3].map(|r| &b[r][..]));
-            let mut want = [0i32; 16];
-            dots_4x4_scalar(a, b, &mut want);
-            for level in dispatch::available() {
-                let mut out = [0i32; 16];
-                dots_4x4_at(level, a, b, &mut out);
-                assert_eq!(out, want, "{level:?} dim {dim}");
-            }
-        }
-    }
-
-    #[test]
     fn every_level_estimates_a_block_with_the_same_bits() {
-        for dim in [1, 63, 64, 65, 384] {
+        for dim in [1, 7, 63, 64, 65, 127, 384, 385] {
             let a: Vec<Vec<u8>> = (0..4).map(|r| (0..dim).map(|i| ((i * 29 + r * 13) % 256) as u8).collect()).collect();
             let b: Vec<Vec<i8>> = (0..4).map(|r| (0..dim).map(|i| (((i * 41 + r * 5) % 255) - 127) as i8).collect()).collect();
             let (a, b) = ([0, 1, 2, 3].map(|r| &a[r][..]), [0, 1, 2, 3].map(|r| &b[r][..]));
@@ -191,7 +151,7 @@ mod tests {
             let mut want = [0f32; 16];
             estimates_4x4_at(KernelLevel::Scalar, a, b, rows, offsets, per_unit, &mut want);
             let mut raw = [0i32; 16];
-            dots_4x4_scalar(a, b, &mut raw);
+            code_sums_scalar(a, b, &mut raw);
             for i in 0..16 {
                 let expect = (rows[i / 4] + offsets[i % 4] - per_unit * raw[i] as f32).max(0.0);
                 assert_eq!(want[i].to_bits(), expect.to_bits(), "scalar reference, dim {dim}, {i}");
@@ -208,9 +168,14 @@ mod tests {
     fn the_extreme_codes_of_the_largest_dimension_do_not_overflow() {
         let dim = crate::options::MAX_DIMENSION;
         let (u, s) = (vec![255u8; dim], vec![-127i8; dim]);
-        let mut out = [0i32; 16];
-        dots_4x4_at(dispatch::active(), [&u[..]; 4], [&s[..]; 4], &mut out);
-        assert!(out.iter().all(|&v| i64::from(v) == -255 * 127 * dim as i64));
+        // With no norm terms and a multiplier of 1 the estimate is −Σ u·c; a wrapped sum
+        // would turn positive and clamp the estimate to 0.
+        let want = (255 * 127 * dim as i64) as f32;
+        for level in dispatch::available() {
+            let mut out = [0f32; 16];
+            estimates_4x4_at(level, [&u[..]; 4], [&s[..]; 4], [0.0; 4], [0.0; 4], 1.0, &mut out);
+            assert!(out.iter().all(|&v| v == want), "{level:?}: {out:?}");
+        }
     }
 
     #[test]
@@ -223,7 +188,7 @@ mod tests {
         space.encode_row(x, &mut u);
         let sum = space.encode_centroid(c, &mut s);
         let mut out = [0i32; 16];
-        dots_4x4_scalar([&u[..]; 4], [&s[..]; 4], &mut out);
+        code_sums_scalar([&u[..]; 4], [&s[..]; 4], &mut out);
         let (offset, per_unit) = space.distance_terms(space.centred_norm(c), sum);
         let estimate = space.centred_norm(x) + offset - per_unit * out[0] as f32;
         let exact: f32 = x.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum();
@@ -231,7 +196,6 @@ mod tests {
         let step = 0.2 / 127.0;
         let bound: f32 = x.iter().zip(c).map(|(a, b)| 2.0 * (a - b).abs() * step + step * step).sum();
         assert!((estimate - exact).abs() <= bound, "{estimate} vs {exact} (bound {bound})");
-        assert!((space.dot(out[0], sum) - (space.centred_norm(x) + space.centred_norm(c) - exact) / 2.0).abs() <= bound);
     }
 
     #[test]
@@ -272,6 +236,6 @@ mod tests {
         let mut s = Vec::new();
         assert_eq!(space.encode_centroid(&[3.0; 4], &mut s), 0);
         assert_eq!(space.centred_norm(&[3.0; 4]), 0.0);
-        assert_eq!(space.dot(0, 0), 0.0);
+        assert_eq!(space.distance_terms(0.0, 0).0, 0.0);
     }
 }

@@ -427,13 +427,6 @@ fn code_products_vnni(a: [&[u8]; 4], b: [&[i8]; 4]) -> [__m512i; 16] {
     acc
 }
 
-/// `out[4i + j] = Σ a[i] · b[j]` (see `code_products_vnni`).
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn dots_u8i8_4x4_vnni(a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) {
-    // SAFETY: `out` holds sixteen i32.
-    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), transposed_sums(code_products_vnni(a, b))) };
-}
-
 /// `out[i] = round(clamp((x[i] − centre[i]) · scale, −127, 127)) + 128` (rounding half to
 /// even), 16 components per step (`kernels::int8::CodeSpace::encode_row`).
 #[target_feature(enable = "avx512f")]
@@ -520,17 +513,6 @@ pub(crate) fn estimates_u8i8_4x4(
     if level.min(dispatch::supported()) == KernelLevel::Avx512 && dispatch::has_vnni() {
         // SAFETY: `dispatch` detected AVX-512 F, BW and VNNI on this CPU.
         unsafe { estimates_u8i8_4x4_vnni(a, b, rows, offsets, per_unit, out) };
-        return Some(());
-    }
-    None
-}
-
-/// Sixteen code dot products of a 4 × 4 block (see `dots_u8i8_4x4_vnni`); `None` below
-/// AVX-512 or without VNNI.
-pub(crate) fn dots_u8i8_4x4(level: KernelLevel, a: [&[u8]; 4], b: [&[i8]; 4], out: &mut [i32; 16]) -> Option<()> {
-    if level.min(dispatch::supported()) == KernelLevel::Avx512 && dispatch::has_vnni() {
-        // SAFETY: `dispatch` detected AVX-512 F, BW and VNNI on this CPU.
-        unsafe { dots_u8i8_4x4_vnni(a, b, out) };
         return Some(());
     }
     None
