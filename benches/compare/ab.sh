@@ -14,9 +14,17 @@
 #   benches/compare/ab.sh -n 12 ../shared/datasets/minilm-debian-59k target/compare-db \
 #       before=/tmp/before after=target/release/examples/recall_qps
 #
+# A variant whose command prints nothing is listed as "no results" (the others still
+# run) and the script exits 1.
+#
 # Every variant searches the same database, so a variant that changes the file format
 # needs its own (compare those with separate `recall_qps build` runs instead).
 set -euo pipefail
+
+usage() {
+  echo "usage: $0 [-n runs] [-p configs] [-r rerank] <dataset-dir> <db-dir> name=command ..." >&2
+  exit 2
+}
 
 runs=8
 configs="120/42,300/145"
@@ -26,14 +34,11 @@ while getopts "n:p:r:" opt; do
     n) runs=$OPTARG ;;
     p) configs=$OPTARG ;;
     r) rerank=$OPTARG ;;
-    *) echo "usage: $0 [-n runs] [-p configs] [-r rerank] <dataset-dir> <db-dir> name=command ..." >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
 shift $((OPTIND - 1))
-if [ $# -lt 3 ]; then
-  echo "usage: $0 [-n runs] [-p configs] [-r rerank] <dataset-dir> <db-dir> name=command ..." >&2
-  exit 2
-fi
+[ $# -ge 3 ] || usage
 dataset=$1
 db=$2
 shift 2
@@ -50,14 +55,19 @@ for line in sys.stdin:
     r = json.loads(line)
     if r.get("phase") == "search":
         print(sys.argv[1], "%s/%s" % (r["nprobe"], r["patience"]), r["recall"], r["qps"])
-' "$name"
+' "$name" || true # a failing variant is reported below; the others still run
   done
 done | python3 -c '
 import statistics, sys
+names = [spec.split("=", 1)[0] for spec in sys.argv[1:]]
 runs = {}
 for line in sys.stdin:
     name, config, recall, qps = line.split()
     runs.setdefault(name, {}).setdefault(config, (float(recall), []))[1].append(float(qps))
+# A variant whose command printed nothing (a wrong path, a database it cannot open).
+missing = [name for name in names if name not in runs]
+for name in missing:
+    print(f"{name:12s} no results: run its command by hand to see why")
 first = None
 for name, by_config in runs.items():
     first = first or by_config
@@ -66,5 +76,7 @@ for name, by_config in runs.items():
         median = statistics.median(qps)
         base = statistics.median(first[config][1]) if config in first else median
         cells.append(f"{config}: recall {recall:.4f} median {median:,.0f} q/s (x{median / base:.3f}) best {max(qps):,.0f}")
-    print(f"{name:12s} " + "; ".join(cells) + f"  [{len(qps)} runs]")
-'
+    runs_done = len(next(iter(by_config.values()))[1])
+    print(f"{name:12s} " + "; ".join(cells) + f"  [{runs_done} runs]")
+sys.exit(1 if missing else 0)
+' "$@"
