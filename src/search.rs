@@ -384,14 +384,7 @@ fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, sta
             break;
         }
         let mut gained = false;
-        // The shards' metadata is scattered over the heap and cold by the time a scan
-        // reaches it; start its cache misses a few lists ahead.
-        if let Some(&(ahead, _)) = lists.get(i + PREFETCH_READERS_AHEAD) {
-            routing.lists[ahead].iter().for_each(ShardReader::prefetch_reader);
-        }
-        if let Some(&(next, _)) = lists.get(i + 1) {
-            routing.lists[next].iter().for_each(|s| s.prefetch_metadata());
-        }
+        prefetch_lists_ahead(routing, lists, i);
         for (j, shard) in routing.lists[list].iter().enumerate() {
             let at = stage.views.len() as u32;
             stage.views.push(shard.mapped_at(now)?);
@@ -501,8 +494,32 @@ fn any_below(run: &[f32; SKIP_RUN], bar: f32) -> bool {
 /// How many candidates ahead of the exact re-rank their vectors are prefetched.
 const RERANK_PREFETCH_AHEAD: usize = 2;
 
-/// How many lists ahead of the scan a probed search starts fetching shard readers.
-const PREFETCH_READERS_AHEAD: usize = 3;
+/// How many lists ahead of the scan a probed search starts each of its dependent
+/// fetches (see [`prefetch_lists_ahead`]).
+const PREFETCH_LIST_ENTRIES_AHEAD: usize = 8;
+const PREFETCH_READERS_AHEAD: usize = 4;
+const PREFETCH_METADATA_AHEAD: usize = 2;
+const PREFETCH_SCAN_START_AHEAD: usize = 1;
+
+/// Starts the cache misses of the lists a scan at `lists[i]` reaches next. What a list
+/// scan reads first is a chain of pointers — the list's entry, its shard readers, their
+/// row-group headers, then the first code and factor lines in the map — cold by then
+/// when a probe's lists do not fit the cache; each link is prefetched a few lists
+/// before the next one is read, so every step finds the line it follows in cache.
+fn prefetch_lists_ahead(routing: &crate::index::routing::RoutingSnapshot, lists: &[(usize, f32)], i: usize) {
+    if let Some(&(ahead, _)) = lists.get(i + PREFETCH_LIST_ENTRIES_AHEAD) {
+        crate::kernels::prefetch(routing.lists[ahead].as_ptr());
+    }
+    if let Some(&(ahead, _)) = lists.get(i + PREFETCH_READERS_AHEAD) {
+        routing.lists[ahead].iter().for_each(ShardReader::prefetch_reader);
+    }
+    if let Some(&(ahead, _)) = lists.get(i + PREFETCH_METADATA_AHEAD) {
+        routing.lists[ahead].iter().for_each(|s| s.prefetch_metadata());
+    }
+    if let Some(&(next, _)) = lists.get(i + PREFETCH_SCAN_START_AHEAD) {
+        routing.lists[next].iter().for_each(|s| s.prefetch_scan_start());
+    }
+}
 
 /// An estimate with the (list, position in list) of its shard.
 type Located = (Approximate, (u32, u32));

@@ -146,6 +146,17 @@ impl MmapView {
         }
     }
 
+    /// Starts fetching the shared handles a clone of this view updates (their
+    /// reference counts), so that cloning it later does not wait on a cache miss.
+    pub fn prefetch_handles(&self) {
+        if let Some(map) = &self.map {
+            crate::kernels::prefetch(Arc::as_ptr(map));
+        }
+        if let Some(file) = &self.file {
+            crate::kernels::prefetch(Arc::as_ptr(file).cast::<u8>());
+        }
+    }
+
     /// `len` bytes at `offset`, or `None` when out of bounds.
     pub fn slice(&self, offset: u64, len: u64) -> Option<&[u8]> {
         let start = usize::try_from(offset).ok()?;

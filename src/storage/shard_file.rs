@@ -30,7 +30,7 @@
 //!   `verify`) touches them; a damaged body is an error, never a result.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
@@ -187,12 +187,26 @@ pub(crate) struct ShardReader {
     pub rows: u64,
     remote: OnceLock<Arc<dyn ShardFetch>>,
     last_used: AtomicU64,
+    /// Address of the first byte of the current map (0 while evicted), for prefetch
+    /// hints only: it is never dereferenced, and a hint at a stale address is harmless.
+    map_hint: AtomicUsize,
     /// How probed searches read the vectors they re-rank. With `Pread` the view holds
     /// the file, and the vector columns of groups with a hot section are unmapped at
     /// open and again after each first hot-section check (whose faults map the cached
     /// pages around them).
     pub vector_reads: VectorReads,
 }
+
+/// The address [`ShardReader`] keeps as its map hint: the map's first byte, or 0 when
+/// the view maps nothing.
+fn map_hint(view: &MmapView) -> usize {
+    let bytes = view.bytes();
+    if bytes.is_empty() { 0 } else { bytes.as_ptr() as usize }
+}
+
+/// Code lines of each row group [`ShardReader::prefetch_scan_start`] starts fetching:
+/// the 512 bytes the blocked kernel reads before its own prefetch distance.
+const SCAN_START_LINES: usize = 8;
 
 /// How far around a faulting address the kernel may map cached pages of the file
 /// (fault-around: 64 KiB by default, at most one 2 MiB page table; large page-cache
@@ -305,6 +319,7 @@ impl ShardReader {
             rows,
             remote: OnceLock::new(),
             last_used: AtomicU64::new(0),
+            map_hint: AtomicUsize::new(map_hint(&view)),
             vector_reads,
         };
         // Reading the headers and the footer faulted in the pages around them.
@@ -369,10 +384,41 @@ impl ShardReader {
     }
 
     /// Starts fetching what a probed search reads first from this shard: its row-group
-    /// headers and their verification flags.
+    /// headers, their verification flags and the map's shared handle (whose count a
+    /// search's clone of the map increments).
     pub fn prefetch_metadata(&self) {
         crate::kernels::prefetch(self.row_groups.as_ptr());
         crate::kernels::prefetch(self.hot_verified.as_ptr());
+        if let Some(view) = self.view.try_read()
+            && let Some(view) = view.as_ref()
+        {
+            view.prefetch_handles();
+        }
+    }
+
+    /// Starts fetching the first lines a probed search's scan reads from this shard's
+    /// map: each row group's first 1-bit code lines and the head of each factor plane
+    /// (the scan's own prefetch runs ahead from there). Needs the row-group headers
+    /// cached ([`Self::prefetch_metadata`] a list earlier) to be cheap; reads nothing
+    /// from the map.
+    pub fn prefetch_scan_start(&self) {
+        let base = self.map_hint.load(Ordering::Relaxed);
+        if base == 0 {
+            return;
+        }
+        for meta in &self.row_groups {
+            if meta.code_bits == 0 {
+                continue;
+            }
+            let codes = base.wrapping_add(meta.offset.wrapping_add(meta.layout.bit_codes) as usize) as *const u8;
+            for line in 0..SCAN_START_LINES {
+                crate::kernels::prefetch(codes.wrapping_add(line * 64));
+            }
+            let factors = base.wrapping_add(meta.offset.wrapping_add(meta.layout.bit_factors) as usize) as *const u8;
+            for plane in 0..crate::kernels::rabitq::FACTORS {
+                crate::kernels::prefetch(factors.wrapping_add(plane * meta.rows * 4));
+            }
+        }
     }
 
     /// Starts fetching the SQ4 code and parameters of `row` in row group `group` (a
@@ -442,6 +488,7 @@ impl ShardReader {
             v.store(false, Ordering::Release);
         }
         self.unmap_vectors(&view, 0, u64::MAX);
+        self.map_hint.store(map_hint(&view), Ordering::Relaxed);
         *guard = Some(view.clone());
         Ok(view)
     }
@@ -457,6 +504,7 @@ impl ShardReader {
         if guard.take().is_none() {
             return 0;
         }
+        self.map_hint.store(0, Ordering::Relaxed);
         // Searches holding a clone of the map keep reading it; the file's blocks are
         // freed when the last clone is dropped.
         let _ = fs.remove_file(&self.path);
