@@ -387,7 +387,10 @@ impl ShardReader {
     /// headers, their verification flags and the map's shared handle (whose count a
     /// search's clone of the map increments).
     pub fn prefetch_metadata(&self) {
-        crate::kernels::prefetch(self.row_groups.as_ptr());
+        let headers = self.row_groups.as_ptr().cast::<u8>();
+        for line in 0..size_of_val(&self.row_groups[..]).div_ceil(64) {
+            crate::kernels::prefetch(headers.wrapping_add(line * 64));
+        }
         crate::kernels::prefetch(self.hot_verified.as_ptr());
         if let Some(view) = self.view.try_read()
             && let Some(view) = view.as_ref()
