@@ -417,6 +417,12 @@ impl ShardReader {
             for line in 0..SCAN_START_LINES {
                 crate::kernels::prefetch(codes.wrapping_add(line * 64));
             }
+            // One line on each later page of the codes, so that their translations are
+            // walked before the kernel reaches them.
+            let code_bytes = meta.layout.bit_factors.saturating_sub(meta.layout.bit_codes) as usize;
+            for at in (SCAN_START_LINES * 64..code_bytes).step_by(4096) {
+                crate::kernels::prefetch(codes.wrapping_add(at));
+            }
             let factors = base.wrapping_add(meta.offset.wrapping_add(meta.layout.bit_factors) as usize) as *const u8;
             for plane in 0..crate::kernels::rabitq::FACTORS {
                 crate::kernels::prefetch(factors.wrapping_add(plane * meta.rows * 4));
