@@ -4,8 +4,8 @@
 Run through benches/compare/run.sh (which builds drift's harness and the Python
 environment). Every system runs in its own process, single-threaded, on the same
 machine in the same run; recall@10 is measured against the dataset's exact ground
-truth; queries/s is the best of PASSES timed passes. Prints one table and the target
-ratios.
+truth; queries/s is the best of PASSES timed passes; build seconds are the median of
+BUILDS builds of every system. Prints one table and the target ratios.
 
 Each peer gets all 1,000 queries in one call on one thread (its own native loop), and
 drift's harness calls its Rust API once per query: no system pays for crossing a
@@ -47,6 +47,17 @@ def recall(found, gt):
 # (examples/recall_qps.rs) takes the best of the same number of passes.
 PASSES = 3
 
+# Builds timed per system; the median counts. drift's includes durable ingest, whose
+# fsyncs vary most on a shared disk (one build of a run took 1.49 s where the repeats
+# took 0.90-0.94 s, 2026-12-03), so every system is built this many times: the first
+# build is searched, and the others run after the searches and the resident-memory
+# reading, which they would otherwise inflate.
+BUILDS = 3
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
 def timed(search_all, xq):
     """Best queries/s of PASSES calls of `search_all` on every query (one thread; it
     returns one row of ids per query), after a warm-up call on the first 50."""
@@ -64,57 +75,76 @@ def peer(name, dataset):
     xb, xq, gt = load(dataset)
     d = xb.shape[1]
     base_rss = rss_mb()
-    rows = []
     if name.startswith("faiss"):
         import faiss
         faiss.omp_set_num_threads(1)
+    # Per peer: how to build its index, its label, the search widths it sweeps and how
+    # to set one, and how to search every query at once.
     if name == "faiss-hnsw":
         import faiss
-        t = time.perf_counter()
-        index = faiss.IndexHNSWFlat(d, 32)
-        index.add(xb)
-        build = time.perf_counter() - t
-        for ef in EF_SWEEP:
-            index.hnsw.efSearch = ef
-            found, qps = timed(lambda xs: index.search(xs, 10)[1], xq)
-            rows.append(("FAISS", f"HNSW32 efSearch {ef}", recall(found, gt), qps, build))
+        def make():
+            index = faiss.IndexHNSWFlat(d, 32)
+            index.add(xb)
+            return index
+        system, widths = "FAISS", EF_SWEEP
+        config = "HNSW32 efSearch {}"
+        def set_width(index, ef): index.hnsw.efSearch = ef
+        def search_all(index, xs): return index.search(xs, 10)[1]
     elif name == "faiss-ivf":
         import faiss
-        t = time.perf_counter()
-        quantizer = faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, d, 1000, faiss.ScalarQuantizer.QT_8bit)
-        index.train(xb)
-        index.add(xb)
-        build = time.perf_counter() - t
-        for nprobe in [32, 64, 128]:
-            index.nprobe = nprobe
-            found, qps = timed(lambda xs: index.search(xs, 10)[1], xq)
-            rows.append(("FAISS", f"IVF1000,SQ8 nprobe {nprobe}", recall(found, gt), qps, build))
+        def make():
+            quantizer = faiss.IndexFlatL2(d)
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, 1000, faiss.ScalarQuantizer.QT_8bit)
+            index.train(xb)
+            index.add(xb)
+            keep.append(quantizer)   # the index borrows its coarse quantizer
+            return index
+        keep = []
+        system, widths = "FAISS", [32, 64, 128]
+        config = "IVF1000,SQ8 nprobe {}"
+        def set_width(index, nprobe): index.nprobe = nprobe
+        def search_all(index, xs): return index.search(xs, 10)[1]
     elif name == "hnswlib":
         import hnswlib
-        t = time.perf_counter()
-        index = hnswlib.Index(space="l2", dim=d)
-        index.init_index(max_elements=len(xb), M=16, ef_construction=200, random_seed=1)
-        index.set_num_threads(1)
-        index.add_items(xb, np.arange(len(xb)))
-        build = time.perf_counter() - t
-        for ef in EF_SWEEP:
-            index.set_ef(ef)
-            found, qps = timed(lambda xs: index.knn_query(xs, k=10, num_threads=1)[0], xq)
-            rows.append(("hnswlib", f"M16 ef {ef}", recall(found, gt), qps, build))
+        def make():
+            index = hnswlib.Index(space="l2", dim=d)
+            index.init_index(max_elements=len(xb), M=16, ef_construction=200, random_seed=1)
+            index.set_num_threads(1)
+            index.add_items(xb, np.arange(len(xb)))
+            return index
+        system, widths = "hnswlib", EF_SWEEP
+        config = "M16 ef {}"
+        def set_width(index, ef): index.set_ef(ef)
+        def search_all(index, xs): return index.knn_query(xs, k=10, num_threads=1)[0]
     elif name == "usearch":
         from usearch.index import Index
-        t = time.perf_counter()
-        index = Index(ndim=d, metric="l2sq", dtype="f32", connectivity=16)
-        index.add(np.arange(len(xb)), xb, threads=1)
-        build = time.perf_counter() - t
-        for ef in EF_SWEEP:
-            index.expansion_search = ef
-            found, qps = timed(lambda xs: index.search(xs, 10, threads=1).keys, xq)
-            rows.append(("usearch", f"M16 f32 ef {ef}", recall(found, gt), qps, build))
+        def make():
+            index = Index(ndim=d, metric="l2sq", dtype="f32", connectivity=16)
+            index.add(np.arange(len(xb)), xb, threads=1)
+            return index
+        system, widths = "usearch", EF_SWEEP
+        config = "M16 f32 ef {}"
+        def set_width(index, ef): index.expansion_search = ef
+        def search_all(index, xs): return index.search(xs, 10, threads=1).keys
+    else:
+        raise SystemExit(f"unknown peer {name}")
+    t = time.perf_counter()
+    index = make()
+    builds = [time.perf_counter() - t]
+    rows = []
+    for width in widths:
+        set_width(index, width)
+        found, qps = timed(lambda xs: search_all(index, xs), xq)
+        rows.append((config.format(width), recall(found, gt), qps))
     extra = rss_mb() - base_rss
-    for system, config, r, qps, build in rows:
-        print(json.dumps({"system": system, "config": config, "recall": r, "qps": qps, "build_s": build, "rss_mb": extra}))
+    del index
+    for _ in range(BUILDS - 1):
+        t = time.perf_counter()
+        make()
+        builds.append(time.perf_counter() - t)
+    for cfg, r, qps in rows:
+        print(json.dumps({"system": system, "config": cfg, "recall": r, "qps": qps, "build_s": median(builds),
+                          "builds_s": builds, "rss_mb": extra}))
 
 def run_json(cmd, env=None):
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
@@ -141,6 +171,7 @@ def main():
     raw_mb = os.path.getsize(os.path.join(a.dataset, "base.fvecs")) / 1024 / 1024 * 384 / 385
     rows = []
     build = run_json([a.drift, "build", a.dataset, a.work])[0]
+    builds = [build["build_s"]]
     # Two processes: re-ranked vectors borrowed from the maps (the default), then copied
     # out of the page cache with pread (VectorReads::Pread), each with its own RSS.
     for reads, system in [("mapped", "drift"), ("pread", "drift-pread")]:
@@ -152,6 +183,10 @@ def main():
             rows.append({"system": system, "config": f"nprobe {r['nprobe']}{patience} rerank {r['rerank_factor']}",
                          "recall": r["recall"], "qps": r["qps"], "build_s": build["build_s"], "rss_mb": r["rss_mb"],
                          "anon_mb": r["anon_mb"]})
+    builds += [run_json([a.drift, "build", a.dataset, a.work])[0]["build_s"] for _ in range(BUILDS - 1)]
+    drift_build = median(builds)
+    for r in rows:
+        r["build_s"], r["builds_s"] = drift_build, builds
     for name in ["faiss-hnsw", "hnswlib", "usearch", "faiss-ivf"]:
         try:
             rows += run_json([sys.executable, __file__, "--dataset", a.dataset, "--drift", a.drift, "--peer", name])
@@ -161,6 +196,13 @@ def main():
     for r in rows:
         print(f"{r['system']:<11} {r['config']:<34} {r['recall']:>9.4f} {r['qps']:>10.0f} {r['build_s']:>8.2f} {r['rss_mb']:>8.1f}")
     print()
+    # One line per built index (FAISS builds two; drift's two systems share one).
+    builds_by_index = {}
+    for r in rows:
+        index = "FAISS " + r["config"].split(" ")[0] if r["system"] == "FAISS" else r["system"].removesuffix("-pread")
+        builds_by_index.setdefault(index, r["builds_s"])
+    for index, times in builds_by_index.items():
+        print(f"builds of {index} (s; the median counts): " + ", ".join(f"{b:.2f}" for b in times))
     def best(system_filter, floor):
         ok = [r for r in rows if system_filter(r["system"]) and r["recall"] >= floor]
         return max(ok, key=lambda r: r["qps"]) if ok else None
@@ -176,14 +218,13 @@ def main():
                       f"({theirs['system']} {theirs['config']}): {ratio:.2f}x (target {target}x) {'MET' if ratio >= target else 'NOT MET'}")
             else:
                 print(f"recall >= {floor}: {system} {'reaches' if ours else 'does not reach'} it; best peer {'reaches' if theirs else 'does not reach'} it")
-    peers_build = {r["system"] + " " + r["config"].split(" ")[0]: r["build_s"] for r in rows}
     ivf = next((r["build_s"] for r in rows if r["config"].startswith("IVF1000,SQ8")), None)
     hnswlib = next((r["build_s"] for r in rows if r["system"] == "hnswlib"), None)
     if ivf:
-        print(f"build: drift {build['build_s']:.2f} s (durable ingest + index) vs FAISS IVF1000,SQ8 train+add {ivf:.2f} s: "
-              f"{ivf / build['build_s']:.1f}x faster (target 3x)")
+        print(f"build: drift {drift_build:.2f} s (durable ingest + index) vs FAISS IVF1000,SQ8 train+add {ivf:.2f} s: "
+              f"{ivf / drift_build:.1f}x faster (target 3x)")
     if hnswlib:
-        print(f"build: vs hnswlib M16 {hnswlib:.2f} s: {hnswlib / build['build_s']:.1f}x faster (target 10x)")
+        print(f"build: vs hnswlib M16 {hnswlib:.2f} s: {hnswlib / drift_build:.1f}x faster (target 10x)")
     for system in drifts:
         rss = max(r["rss_mb"] for r in rows if r["system"] == system)
         anon = max(r["anon_mb"] for r in rows if r["system"] == system)
