@@ -81,13 +81,18 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `out[4i + j] = a[i] · b[j]` for a 4 × 4 block of rows (equal lengths).
 #[inline]
 pub fn dots_4x4(a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) {
+    dots_4x4_at(dispatch::active(), a, b, out)
+}
+
+/// [`dots_4x4`] at a given kernel level (for parity tests and benchmarks).
+pub fn dots_4x4_at(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) {
     #[cfg(target_arch = "x86_64")]
-    if super::x86::dots_4x4(dispatch::active(), a, b, out).is_some() {
+    if super::x86::dots_4x4(level, a, b, out).is_some() {
         return;
     }
     for r in 0..4 {
         for c in 0..4 {
-            out[4 * r + c] = dot(a[r], b[c]);
+            out[4 * r + c] = dot_at(level, a[r], b[c]);
         }
     }
 }
@@ -155,17 +160,17 @@ mod tests {
     }
 
     #[test]
-    fn blocked_dots_match_single_dots_for_every_tail_length() {
-        for dim in [1, 7, 16, 17, 33, 384, 385] {
+    fn blocked_dots_match_single_dots_at_every_level_for_every_tail_length() {
+        for (level, dim) in dispatch::available().into_iter().flat_map(|l| [1, 7, 8, 9, 16, 17, 33, 384, 385].map(|d| (l, d))) {
             let rows: Vec<Vec<f32>> = (0..8).map(|r| (0..dim).map(|i| ((i * 7 + r * 3) as f32 * 0.13).sin()).collect()).collect();
             let a = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
             let b = [&rows[4][..], &rows[5][..], &rows[6][..], &rows[7][..]];
             let mut out = [0f32; 16];
-            dots_4x4(a, b, &mut out);
+            dots_4x4_at(level, a, b, &mut out);
             for r in 0..4 {
                 for c in 0..4 {
                     let want = dot_scalar(a[r], b[c]);
-                    assert!((out[4 * r + c] - want).abs() < 1e-3 * (1.0 + want.abs()), "dim {dim} ({r},{c})");
+                    assert!((out[4 * r + c] - want).abs() < 1e-3 * (1.0 + want.abs()), "{level:?} dim {dim} ({r},{c})");
                 }
             }
         }

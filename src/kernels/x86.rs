@@ -386,14 +386,52 @@ fn dots_4x4_avx512(a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) {
     }
 }
 
-/// Sixteen dot products of a 4 × 4 block (see `dots_4x4_avx512`); `None` below AVX-512.
-pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) -> Option<()> {
-    if level.min(dispatch::supported()) == KernelLevel::Avx512 {
-        // SAFETY: `dispatch::supported` detected AVX-512 F on this CPU.
-        unsafe { dots_4x4_avx512(a, b, out) };
-        return Some(());
+/// `dots_4x4_avx512` in 8 lanes: AVX2 has 16 registers, too few for 16 accumulators
+/// and the loads beside them, so the block is two passes of four rows of `a` against
+/// two of `b` (8 accumulators, 6 loads; each `a` value feeds two FMAs, each `b` four).
+/// Components past the last multiple of 8 are summed in scalar.
+#[target_feature(enable = "avx2,fma")]
+fn dots_4x4_avx2(a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) {
+    let d = a.iter().chain(b.iter()).map(|r| r.len()).min().unwrap_or(0);
+    let whole = d - d % 8;
+    for half in [0, 2] {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: i + 8 <= whole <= d, and every row holds at least `d` floats.
+            let (x, y) = unsafe {
+                (
+                    [0, 1, 2, 3].map(|r| _mm256_loadu_ps(a[r].as_ptr().add(i))),
+                    [0, 1].map(|c| _mm256_loadu_ps(b[half + c].as_ptr().add(i))),
+                )
+            };
+            for r in 0..4 {
+                for c in 0..2 {
+                    acc[2 * r + c] = _mm256_fmadd_ps(x[r], y[c], acc[2 * r + c]);
+                }
+            }
+            i += 8;
+        }
+        for r in 0..4 {
+            for c in 0..2 {
+                let tail: f32 = a[r][whole..d].iter().zip(&b[half + c][whole..d]).map(|(x, y)| x * y).sum();
+                out[4 * r + half + c] = hsum256(acc[2 * r + c]) + tail;
+            }
+        }
     }
-    None
+}
+
+/// Sixteen dot products of a 4 × 4 block (see `dots_4x4_avx512`, `dots_4x4_avx2`);
+/// `None` at the scalar level.
+pub(crate) fn dots_4x4(level: KernelLevel, a: [&[f32]; 4], b: [&[f32]; 4], out: &mut [f32; 16]) -> Option<()> {
+    match level.min(dispatch::supported()) {
+        // SAFETY: `dispatch::supported` detected AVX-512 F on this CPU.
+        KernelLevel::Avx512 => unsafe { dots_4x4_avx512(a, b, out) },
+        // SAFETY: `dispatch::supported` detected AVX2 and FMA on this CPU.
+        KernelLevel::Avx2 => unsafe { dots_4x4_avx2(a, b, out) },
+        _ => return None,
+    }
+    Some(())
 }
 
 /// The sixteen accumulators of `Σ a[i] · b[j]` over four u8 rows and four i8 rows
