@@ -152,6 +152,12 @@ struct ArrowArrayStream {
 #define DRIFT_EREADONLY 16
 
 /**
+ * Writes waited for flushes to catch up and timed out (backpressure); the message
+ * says why flushes are behind. Retry later.
+ */
+#define DRIFT_EBUSY 17
+
+/**
  * Major version of the library (semantic versioning; the ABI changes only with it).
  */
 #define DRIFT_VERSION_MAJOR 0

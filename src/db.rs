@@ -14,19 +14,21 @@
 //! → replay the WAL after the checkpoint into memtables → start background threads.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
-use crate::collection::{Collection, CollectionInfo, CollectionInner, CollectionStats};
+use crate::background;
+use crate::collection::{Collection, CollectionInfo, CollectionStats};
+use crate::engine::collection_core::CollectionCore;
+use crate::engine::version_set::{Edit, VersionSet, VersionSetParts};
 use crate::error::{Error, Result};
-use crate::io::{FileSystem, OpenMode, ReplaceStage, durable_replace};
-use crate::maintenance::{flush, worker};
-use crate::memtable::Memtable;
+use crate::io::{FileSystem, OpenMode};
+use crate::maintenance::flush;
 use crate::options::{self, DatabaseOptions, Metric};
 use crate::storage::manifest::{self, CollectionRecord, Manifest};
 use crate::storage::shard_file::{self, ShardHeader, ShardReader};
@@ -66,7 +68,7 @@ pub struct DatabaseStats {
     pub manifest_generation: u64,
     /// WAL records at or below this LSN are in shard files.
     pub checkpoint_lsn: u64,
-    /// Bytes in active memtables.
+    /// Bytes in memtables not yet written to shard files (active and frozen).
     pub memtable_bytes: u64,
     /// Flushes completed since open.
     pub flushes: u64,
@@ -92,144 +94,93 @@ pub struct VerifyProblem {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct Registry {
-    pub by_name: BTreeMap<String, Arc<CollectionInner>>,
-    pub by_id: HashMap<u64, Arc<CollectionInner>>,
-}
-
-#[derive(Debug, Default)]
 pub(crate) struct WorkerSignal {
     pub stop: bool,
     pub flush_requested: bool,
 }
 
-/// Shared state of an open database.
+/// Shared state of an open database: the engine core ([`VersionSet`]: collections,
+/// versions, manifest, WAL) and what only the open database needs around it (the lock,
+/// the background threads' mailbox, the recovery report).
 pub(crate) struct DbInner {
-    pub path: PathBuf,
-    pub options: DatabaseOptions,
-    pub fs: Arc<dyn FileSystem>,
-    pub wal: Wal,
-    /// The last published manifest.
-    pub manifest: Mutex<Manifest>,
-    /// Serialises flush, compaction, create and drop (everything that publishes).
-    pub maintenance: Mutex<()>,
-    pub registry: RwLock<Registry>,
-    pub memtable_bytes: AtomicIsize,
+    pub versions: VersionSet,
     pub closed: AtomicBool,
     pub lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     pub recovery: Mutex<RecoveryReport>,
-    pub flushes: AtomicU64,
-    pub compactions: AtomicU64,
     pub last_background_error: Mutex<Option<String>>,
     pub signal: Mutex<WorkerSignal>,
     pub wake: Condvar,
-    /// The S3 tier of a writer (promotion) or replica (following).
-    #[cfg(feature = "s3")]
-    pub tier: Option<Arc<crate::tier::Tier>>,
-    /// Where a read-only replica follows from; `None` for a writable database.
-    pub replica_of: Option<String>,
 }
 
 impl std::fmt::Debug for DbInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbInner").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("DbInner").field("path", &self.versions.path).finish_non_exhaustive()
     }
 }
 
 impl ApplyOp for DbInner {
     fn apply(&self, lsn: u64, op: &WalOp) {
-        let collection = self.registry.read().by_id.get(&op.collection_id()).cloned();
-        if let Some(c) = collection {
-            let delta = c.apply(lsn, op);
-            let now = self.memtable_bytes.fetch_add(delta, Ordering::Relaxed) + delta;
-            if now >= self.options.memtable_flush_bytes as isize {
-                self.request_flush();
-            }
+        if self.versions.apply_op(lsn, op) >= self.versions.options.memtable_flush_bytes as isize {
+            self.request_flush();
         }
     }
 }
 
 impl DbInner {
-    pub fn shards_dir(&self) -> PathBuf {
-        self.path.join("shards")
-    }
-
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed { what: format!("database {}", self.path.display()) });
+            return Err(Error::Closed { what: format!("database {}", self.versions.path.display()) });
         }
         Ok(())
     }
 
     pub fn check_writable(&self) -> Result<()> {
         self.check_open()?;
-        if let Some(location) = &self.replica_of {
-            return Err(Error::ReadOnly { location: location.clone() });
-        }
-        match self.wal.poisoned() {
-            Some(cause) => Err(Error::Poisoned { cause }),
-            None => Ok(()),
-        }
+        self.versions.check_writable()
     }
 
-    /// Logs an operation and waits until it is durable and applied.
+    /// Logs an operation and waits until it is durable and applied. Waits first while
+    /// memtables hold more than `write_stall_multiple` × the flush threshold (with
+    /// background threads; without them the host flushes on its own schedule).
     pub fn log(&self, op: WalOp) -> Result<u64> {
         self.check_writable()?;
-        self.wal.append(op, self)
+        self.wait_for_room()?;
+        self.versions.wal.append(op, self)
     }
 
-    /// Poisons the database after a failed fsync (or a write whose outcome is unknown).
-    pub fn poison(&self, error: &Error) {
-        self.wal.poison(error.to_string());
-    }
-
-    /// Fsyncs a file; a failure poisons the database.
-    pub fn sync_file(&self, file: &dyn crate::io::FileHandle, path: &Path, operation: &'static str) -> Result<()> {
-        file.sync_data().map_err(|e| {
-            let error = Error::io(operation, path, e);
-            self.poison(&error);
-            error
-        })
-    }
-
-    /// Fsyncs a directory; a failure poisons the database.
-    pub fn sync_dir(&self, dir: &Path) -> Result<()> {
-        self.fs.sync_dir(dir).map_err(|e| {
-            let error = Error::io("fsync directory", dir, e);
-            self.poison(&error);
-            error
-        })
-    }
-
-    /// Publishes `manifest` durably; an fsync failure (or a rename of unknown
-    /// durability) poisons the database.
-    pub fn publish(&self, manifest: &Manifest) -> Result<()> {
-        let target = self.path.join(manifest::FILE_NAME);
-        durable_replace(self.fs.as_ref(), &target, &manifest.encode()).map_err(|(error, stage)| {
-            if stage != ReplaceStage::BeforeRename {
-                self.poison(&error);
-            }
-            error
-        })
-    }
-
-    /// Lets a sealed shard reader be evicted and fetched back through the S3 tier.
-    pub fn attach_remote(&self, reader: &Arc<ShardReader>) {
-        #[cfg(feature = "s3")]
-        if let Some(t) = &self.tier {
-            reader.attach_remote(Arc::new(crate::tier::RemoteShards { tier: t.clone(), fs: self.fs.clone() }));
+    /// Backpressure: holds a writer while flushes are behind, up to the stall timeout.
+    fn wait_for_room(&self) -> Result<()> {
+        let options = &self.versions.options;
+        if !options.background_threads || options.write_stall_multiple == 0 {
+            return Ok(());
         }
-        #[cfg(not(feature = "s3"))]
-        let _ = reader;
+        let limit = options.memtable_flush_bytes.saturating_mul(options.write_stall_multiple) as isize;
+        if self.versions.memtable_bytes.load(Ordering::Relaxed) < limit {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.request_flush();
+        if self.versions.wait_for_drain(limit, options.write_stall_timeout) {
+            return Ok(());
+        }
+        self.versions.check_writable()?;
+        Err(Error::Backpressure {
+            pending_bytes: self.versions.memtable_bytes.load(Ordering::Relaxed).max(0) as u64,
+            limit_bytes: limit as u64,
+            waited_ms: started.elapsed().as_millis() as u64,
+            flush_error: self.last_background_error.lock().clone(),
+        })
+    }
+
+    /// Poisons the database: writes fail with `cause` until it is reopened.
+    pub fn poison_with(&self, cause: String) {
+        self.versions.wal.poison(cause);
+        self.versions.notify_drained();
     }
 
     /// The collection named `name`.
-    pub fn lookup(&self, name: &str) -> Result<Arc<CollectionInner>> {
-        self.registry.read().by_name.get(name).cloned().ok_or_else(|| Error::CollectionNotFound { name: name.to_owned() })
-    }
-
-    pub fn collections(&self) -> Vec<Arc<CollectionInner>> {
-        self.registry.read().by_name.values().cloned().collect()
+    pub fn lookup(&self, name: &str) -> Result<Arc<CollectionCore>> {
+        self.versions.lookup(name)
     }
 
     pub fn request_flush(&self) {
@@ -252,7 +203,7 @@ impl DbInner {
 /// ```
 #[derive(Debug)]
 pub struct Database {
-    inner: Arc<DbInner>,
+    pub(crate) inner: Arc<DbInner>,
     workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -308,7 +259,7 @@ impl Database {
         let _ = fs.remove_file(&manifest_path.with_extension("tmp"));
         report.checkpoint_lsn = manifest.checkpoint_lsn;
 
-        let mut registry = Registry::default();
+        let mut collections: Vec<Arc<CollectionCore>> = Vec::new();
         let mut referenced = HashSet::new();
         for record in &manifest.collections {
             let mut shards = Vec::with_capacity(record.shards.len());
@@ -333,9 +284,7 @@ impl Database {
                 }
                 shards.push(reader);
             }
-            let inner = Arc::new(CollectionInner::new(record, shards));
-            registry.by_id.insert(record.id, inner.clone());
-            registry.by_name.insert(record.name.clone(), inner);
+            collections.push(Arc::new(CollectionCore::new(record, shards)));
         }
         for file in fs.read_dir(&shards_dir).map_err(|e| Error::io("list shards", &shards_dir, e))? {
             let ours = shard_file::parse_shard_name(&file).is_some() || file.extension().is_some_and(|e| e == "tmp");
@@ -351,9 +300,9 @@ impl Database {
         let segments = replay::find_segments(fs.as_ref(), &wal_dir)?;
         let mut memtable_bytes = 0isize;
         let outcome = replay::replay(segments, manifest.checkpoint_lsn, |lsn, op| {
-            if let Some(c) = registry.by_id.get(&op.collection_id()) {
+            if let Some(c) = collections.iter().find(|c| c.id == op.collection_id()) {
                 validate_replayed(c, &op)?;
-                memtable_bytes += c.apply(lsn, &op);
+                memtable_bytes += c.apply(lsn, &op) as isize;
             }
             Ok(())
         })?;
@@ -371,29 +320,28 @@ impl Database {
         )?;
         report.open_micros = started.elapsed().as_micros() as u64;
 
-        let inner = Arc::new(DbInner {
+        let parts = VersionSetParts {
             path,
             options,
             fs,
             wal,
-            manifest: Mutex::new(manifest),
-            maintenance: Mutex::new(()),
-            registry: RwLock::new(registry),
-            memtable_bytes: AtomicIsize::new(memtable_bytes),
+            manifest,
+            memtable_bytes,
+            read_only: replica_of,
+            #[cfg(feature = "s3")]
+            tier,
+        };
+        let inner = Arc::new(DbInner {
+            versions: VersionSet::new(parts, collections),
             closed: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
             recovery: Mutex::new(report),
-            flushes: AtomicU64::new(0),
-            compactions: AtomicU64::new(0),
             last_background_error: Mutex::new(None),
             signal: Mutex::new(WorkerSignal::default()),
             wake: Condvar::new(),
-            #[cfg(feature = "s3")]
-            tier,
-            replica_of,
         });
-        let workers = if inner.options.background_threads { worker::spawn(&inner) } else { Vec::new() };
-        if memtable_bytes >= inner.options.memtable_flush_bytes as isize {
+        let workers = if inner.versions.options.background_threads { background::spawn(&inner) } else { Vec::new() };
+        if memtable_bytes >= inner.versions.options.memtable_flush_bytes as isize {
             inner.request_flush();
         }
         Ok(Database { inner, workers: Mutex::new(workers) })
@@ -401,7 +349,7 @@ impl Database {
 
     /// The database directory.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.inner.versions.path
     }
 
     /// Creates a collection. Durable when this returns.
@@ -409,14 +357,14 @@ impl Database {
         self.inner.check_writable()?;
         options::validate_collection_name(name)?;
         options::validate_dimension(dimension)?;
-        let _m = self.inner.maintenance.lock();
-        if self.inner.registry.read().by_name.contains_key(name) {
+        let vs = &self.inner.versions;
+        let _m = vs.maintenance.lock();
+        if vs.lookup(name).is_ok() {
             return Err(Error::CollectionExists { name: name.to_owned() });
         }
-        let mut manifest = self.inner.manifest.lock().clone();
-        let id = manifest.next_collection_id;
-        manifest.next_collection_id += 1;
-        manifest.generation += 1;
+        let mut edit = Edit::new(vs.draft());
+        let id = edit.manifest.next_collection_id;
+        edit.manifest.next_collection_id += 1;
         let record = CollectionRecord {
             id,
             name: name.to_owned(),
@@ -428,13 +376,10 @@ impl Database {
             tombstones: Vec::new(),
             centroids: Vec::new(),
         };
-        let inner = Arc::new(CollectionInner::new(&record, Vec::new()));
-        manifest.collections.push(record);
-        self.inner.publish(&manifest)?;
-        *self.inner.manifest.lock() = manifest;
-        let mut registry = self.inner.registry.write();
-        registry.by_id.insert(id, inner.clone());
-        registry.by_name.insert(name.to_owned(), inner.clone());
+        let inner = Arc::new(CollectionCore::new(&record, Vec::new()));
+        edit.manifest.collections.push(record);
+        edit.added.push(inner.clone());
+        vs.apply(edit)?;
         Ok(Collection { db: self.inner.clone(), inner })
     }
 
@@ -445,45 +390,24 @@ impl Database {
         Ok(Collection { db: self.inner.clone(), inner })
     }
 
-    /// Drops a collection and deletes its files. Existing handles to it fail with
-    /// [`Error::Closed`] from then on.
+    /// Drops a collection and deletes its files (each once no search or snapshot still
+    /// reads it). Existing handles to it fail with [`Error::Closed`] from then on.
     pub fn drop_collection(&self, name: &str) -> Result<()> {
         self.inner.check_writable()?;
-        let _m = self.inner.maintenance.lock();
-        let inner = self.inner.lookup(name)?;
-        let mut manifest = self.inner.manifest.lock().clone();
-        let removed: Vec<_> = manifest.collections.iter().filter(|c| c.id == inner.id).flat_map(|c| c.shards.clone()).collect();
-        manifest.collections.retain(|c| c.id != inner.id);
-        manifest.generation += 1;
-        self.inner.publish(&manifest)?;
-        *self.inner.manifest.lock() = manifest;
-        inner.dropped.store(true, Ordering::Release);
-        {
-            let mut registry = self.inner.registry.write();
-            registry.by_name.remove(name);
-            registry.by_id.remove(&inner.id);
-        }
-        let freed = {
-            let mut st = inner.state.write();
-            let bytes = st.active.bytes() as isize;
-            st.active = Memtable::new(inner.dimension);
-            st.frozen.clear();
-            st.shards.clear();
-            bytes
-        };
-        self.inner.memtable_bytes.fetch_sub(freed, Ordering::Relaxed);
-        let dir = self.inner.shards_dir();
-        for s in removed {
-            // The manifest no longer names these files; a failure here leaves an orphan
-            // that the next open deletes.
-            let _ = self.inner.fs.remove_file(&shard_file::shard_path(&dir, inner.id, s.shard_id));
-        }
-        Ok(())
+        let vs = &self.inner.versions;
+        let _m = vs.maintenance.lock();
+        let inner = vs.lookup(name)?;
+        let mut edit = Edit::new(vs.draft());
+        edit.manifest.collections.retain(|c| c.id != inner.id);
+        edit.retired.extend(inner.version().shards.iter().cloned());
+        edit.dropped.push(inner);
+        vs.apply(edit)
     }
 
     /// Every collection, by name.
     pub fn list_collections(&self) -> Vec<CollectionInfo> {
         self.inner
+            .versions
             .collections()
             .iter()
             .map(|c| CollectionInfo { name: c.name.clone(), dimension: c.dimension, metric: c.metric })
@@ -494,7 +418,7 @@ impl Database {
     /// WAL segments this made redundant. Returns when all of that is durable.
     pub fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
-        flush::flush(&self.inner)
+        flush::flush(&self.inner.versions)
     }
 
     /// Runs pending maintenance (flush, compaction of collections with deletes) for
@@ -510,7 +434,7 @@ impl Database {
     /// ```
     pub fn maintain(&self, budget: Duration) -> Result<crate::maintenance::budget::MaintenanceReport> {
         self.inner.check_writable()?;
-        crate::maintenance::budget::maintain(&self.inner, budget)
+        crate::maintenance::budget::maintain(&self.inner.versions, budget)
     }
 
     /// Runs one promotion round to the S3 tier now: uploads sealed shards not yet
@@ -520,7 +444,7 @@ impl Database {
     pub fn sync_object_store(&self) -> Result<()> {
         self.inner.check_open()?;
         #[cfg(feature = "s3")]
-        return crate::maintenance::tiering::sync(&self.inner);
+        return crate::maintenance::tiering::sync(&self.inner.versions);
         #[cfg(not(feature = "s3"))]
         Err(Error::invalid("drift was built without the \"s3\" feature"))
     }
@@ -532,25 +456,25 @@ impl Database {
 
     /// Current counters.
     pub fn stats(&self) -> DatabaseStats {
-        let manifest = self.inner.manifest.lock().clone();
+        let vs = &self.inner.versions;
+        let (generation, checkpoint_lsn) = vs.published();
         DatabaseStats {
-            collections: self
-                .inner
+            collections: vs
                 .collections()
                 .iter()
                 .map(|c| (c.name.clone(), Collection { db: self.inner.clone(), inner: c.clone() }.stats()))
                 .collect(),
-            wal: self.inner.wal.stats(),
-            manifest_generation: manifest.generation,
-            checkpoint_lsn: manifest.checkpoint_lsn,
-            memtable_bytes: self.inner.memtable_bytes.load(Ordering::Relaxed).max(0) as u64,
-            flushes: self.inner.flushes.load(Ordering::Relaxed),
-            compactions: self.inner.compactions.load(Ordering::Relaxed),
+            wal: vs.wal.stats(),
+            manifest_generation: generation,
+            checkpoint_lsn,
+            memtable_bytes: vs.memtable_bytes.load(Ordering::Relaxed).max(0) as u64,
+            flushes: vs.flushes.load(Ordering::Relaxed),
+            compactions: vs.compactions.load(Ordering::Relaxed),
             recovery: self.recovery_report(),
-            poisoned: self.inner.wal.poisoned(),
+            poisoned: vs.wal.poisoned(),
             last_background_error: self.inner.last_background_error.lock().clone(),
             #[cfg(feature = "s3")]
-            tier: self.inner.tier.as_ref().map(|t| t.stats()),
+            tier: vs.tier.as_ref().map(|t| t.stats()),
             #[cfg(not(feature = "s3"))]
             tier: None,
         }
@@ -561,9 +485,9 @@ impl Database {
     pub fn verify(&self) -> Result<Vec<VerifyProblem>> {
         self.inner.check_open()?;
         let mut problems = Vec::new();
-        for c in self.inner.collections() {
-            let shards = c.state.read().shards.clone();
-            for s in shards {
+        for c in self.inner.versions.collections() {
+            let version = c.version();
+            for s in version.shards.iter() {
                 problems.extend(s.verify().into_iter().map(|error| VerifyProblem { collection: c.name.clone(), error }));
             }
         }
@@ -585,9 +509,9 @@ impl Database {
         for handle in self.workers.lock().drain(..) {
             let _ = handle.join();
         }
-        let result = match self.inner.wal.poisoned() {
+        let result = match self.inner.versions.wal.poisoned() {
             Some(_) => Ok(()),
-            None => self.inner.wal.sync_now(),
+            None => self.inner.versions.wal.sync_now(),
         };
         *self.inner.lock.lock() = None;
         result
@@ -598,7 +522,8 @@ impl Database {
     pub fn wait_for_background_flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if self.inner.memtable_bytes.load(Ordering::Relaxed) < self.inner.options.memtable_flush_bytes as isize {
+            let vs = &self.inner.versions;
+            if vs.memtable_bytes.load(Ordering::Relaxed) < vs.options.memtable_flush_bytes as isize {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -637,7 +562,7 @@ fn truncate_uncommitted(fs: &dyn FileSystem, path: &Path, committed: u64) -> Res
 }
 
 /// A replayed record passed its CRC, but its contents must still fit the collection.
-fn validate_replayed(c: &CollectionInner, op: &WalOp) -> Result<()> {
+fn validate_replayed(c: &CollectionCore, op: &WalOp) -> Result<()> {
     if let WalOp::Add(b) | WalOp::Upsert { batch: b, .. } = op
         && b.dimension as usize != c.dimension {
             return Err(Error::Corrupt {

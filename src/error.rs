@@ -124,6 +124,17 @@ pub enum Error {
         /// Where it replicates from.
         location: String,
     },
+    /// A write waited for flushes to drain the memtables and they did not in time.
+    Backpressure {
+        /// Memtable bytes not yet flushed.
+        pending_bytes: u64,
+        /// The bound writers wait at.
+        limit_bytes: u64,
+        /// How long the write waited.
+        waited_ms: u64,
+        /// The last background flush error, if any (why flushes are not keeping up).
+        flush_error: Option<String>,
+    },
 }
 
 /// Stable numeric codes, shared with the C ABI (`DRIFT_E*` in `drift.h`).
@@ -166,6 +177,8 @@ pub enum ErrorCode {
     NotOwner = 15,
     /// [`Error::ReadOnly`].
     ReadOnly = 16,
+    /// [`Error::Backpressure`].
+    Backpressure = 17,
 }
 
 impl Error {
@@ -192,6 +205,7 @@ impl Error {
             Error::ObjectStore { .. } => ErrorCode::ObjectStore,
             Error::NotOwner { .. } => ErrorCode::NotOwner,
             Error::ReadOnly { .. } => ErrorCode::ReadOnly,
+            Error::Backpressure { .. } => ErrorCode::Backpressure,
         }
     }
 
@@ -271,6 +285,16 @@ impl fmt::Display for Error {
             Error::NotOwner { location, reason } => write!(f, "{location} is not this database's to write: {reason}"),
             Error::ReadOnly { location } => {
                 write!(f, "this database is a read-only replica of {location}; write to its writer instead")
+            }
+            Error::Backpressure { pending_bytes, limit_bytes, waited_ms, flush_error } => {
+                write!(
+                    f,
+                    "write refused after waiting {waited_ms} ms: {pending_bytes} bytes of memtables wait for a flush (writers wait above {limit_bytes}); "
+                )?;
+                match flush_error {
+                    Some(e) => write!(f, "the last background flush failed: {e}"),
+                    None => write!(f, "flushes are not keeping up; retry later or flush"),
+                }
             }
         }
     }

@@ -43,8 +43,10 @@
 
 #[cfg(feature = "arrow")]
 pub mod arrow;
+mod background;
 mod collection;
 mod db;
+pub(crate) mod engine;
 mod error;
 pub mod ffi;
 pub mod format;
@@ -52,16 +54,17 @@ pub mod io;
 pub mod kernels;
 pub(crate) mod index;
 pub(crate) mod maintenance;
-mod memtable;
 mod options;
 mod posting;
 mod search;
+mod snapshot;
 pub(crate) mod storage;
 mod verify;
 pub mod tier;
 pub(crate) mod wal;
 
 pub use collection::{Collection, CollectionInfo, CollectionStats};
+pub use snapshot::Snapshot;
 pub use db::{Database, DatabaseStats, RecoveryReport, VerifyProblem};
 pub use error::{Error, ErrorCode, Result};
 pub use maintenance::budget::MaintenanceReport;

@@ -91,6 +91,15 @@ pub struct DatabaseOptions {
     /// How a probed search reads the vectors it re-ranks. Default
     /// [`VectorReads::Mapped`].
     pub vector_reads: VectorReads,
+    /// Backpressure: when memtables hold more than this many times
+    /// `memtable_flush_bytes` (flushes are behind: a slow disk, a full one), writers
+    /// wait for a flush to catch up. Default 4; 0 never holds writers back. Applies
+    /// with background threads only (without them the host flushes on its own
+    /// schedule).
+    pub write_stall_multiple: usize,
+    /// How long a writer waits under backpressure before it fails with
+    /// [`crate::Error::Backpressure`]. Default 30 s.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for DatabaseOptions {
@@ -109,6 +118,8 @@ impl Default for DatabaseOptions {
             file_system: Arc::new(RealFileSystem),
             object_store: None,
             vector_reads: VectorReads::Mapped,
+            write_stall_multiple: 4,
+            write_stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -128,6 +139,8 @@ impl fmt::Debug for DatabaseOptions {
             .field("create_if_missing", &self.create_if_missing)
             .field("object_store", &self.object_store)
             .field("vector_reads", &self.vector_reads)
+            .field("write_stall_multiple", &self.write_stall_multiple)
+            .field("write_stall_timeout", &self.write_stall_timeout)
             .finish_non_exhaustive()
     }
 }

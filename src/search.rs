@@ -40,7 +40,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 
-use crate::collection::CollectionState;
+use crate::engine::version::CollectionVersion;
 use crate::error::Result;
 use crate::io::MmapView;
 use crate::kernels::distance::{self, total_order_key};
@@ -116,7 +116,7 @@ impl TopK {
 }
 
 /// Every visible row scored exactly; the `limit` closest, closest first.
-pub(crate) fn exact(st: &CollectionState, metric: Metric, q: &[f32], limit: usize) -> Result<Vec<Candidate>> {
+pub(crate) fn exact(st: &CollectionVersion, metric: Metric, q: &[f32], limit: usize) -> Result<Vec<Candidate>> {
     let mut top = TopK::new(limit.max(1));
     offer_exact(st, &st.shards, metric, q, &mut top)?;
     Ok(top.into_sorted())
@@ -124,7 +124,7 @@ pub(crate) fn exact(st: &CollectionState, metric: Metric, q: &[f32], limit: usiz
 
 /// Offers every visible memtable row and every row of `shards` to `top`, scored with
 /// exact f32 distances.
-fn offer_exact(st: &CollectionState, shards: &[Arc<ShardReader>], metric: Metric, q: &[f32], top: &mut TopK) -> Result<()> {
+fn offer_exact(st: &CollectionVersion, shards: &[Arc<ShardReader>], metric: Metric, q: &[f32], top: &mut TopK) -> Result<()> {
     let threshold = std::cell::Cell::new(top.threshold());
     st.scan_rows(
         shards,
@@ -269,7 +269,7 @@ impl Shortlist {
 }
 
 /// The `limit` closest rows by the probed path (see the module docs), closest first.
-pub(crate) fn probed(st: &CollectionState, metric: Metric, q: &[f32], options: &SearchOptions, limit: usize) -> Result<Vec<Candidate>> {
+pub(crate) fn probed(st: &CollectionVersion, metric: Metric, q: &[f32], options: &SearchOptions, limit: usize) -> Result<Vec<Candidate>> {
     let routing = &st.routing;
     let limit = limit.max(1);
     let nprobe = options.nprobe.unwrap_or_else(|| default_nprobe(routing.table.len()));
@@ -373,7 +373,7 @@ struct Stage<'a> {
 
 /// Stage 1 over `lists` (list index, query · centroid): offers the estimate of every
 /// live row to `stage.coarse`.
-fn estimate_lists(st: &CollectionState, lists: &[(usize, f32)], bits: usize, stage: &mut Stage<'_>) -> Result<()> {
+fn estimate_lists(st: &CollectionVersion, lists: &[(usize, f32)], bits: usize, stage: &mut Stage<'_>) -> Result<()> {
     let routing = &st.routing;
     let check_tombstones = !st.tombstones.is_empty();
     let now = crate::storage::shard_file::now_millis();
@@ -529,7 +529,7 @@ type Located = (Approximate, (u32, u32));
 /// the `cap` best estimates of all of them are then re-ranked exactly into `top`.
 #[allow(clippy::too_many_arguments)]
 fn rerank_parallel(
-    st: &CollectionState,
+    st: &CollectionVersion,
     metric: Metric,
     q: &[f32],
     lists: &[(usize, f32)],
@@ -593,7 +593,7 @@ fn rerank_parallel(
 /// CRC is checked as it is read (`ShardReader::vector_for_rerank`).
 #[allow(clippy::too_many_arguments)]
 fn rerank(
-    st: &CollectionState,
+    st: &CollectionVersion,
     metric: Metric,
     q: &[f32],
     ordered: &[Approximate],

@@ -70,6 +70,9 @@ pub const DRIFT_EREMOTE: i32 = 14;
 pub const DRIFT_ENOTOWNER: i32 = 15;
 /// The database is a read-only replica.
 pub const DRIFT_EREADONLY: i32 = 16;
+/// Writes waited for flushes to catch up and timed out (backpressure); the message
+/// says why flushes are behind. Retry later.
+pub const DRIFT_EBUSY: i32 = 17;
 
 /// Major version of the library (semantic versioning; the ABI changes only with it).
 pub const DRIFT_VERSION_MAJOR: u32 = 0;
@@ -325,6 +328,7 @@ mod tests {
             (DRIFT_EREMOTE, ErrorCode::ObjectStore),
             (DRIFT_ENOTOWNER, ErrorCode::NotOwner),
             (DRIFT_EREADONLY, ErrorCode::ReadOnly),
+            (DRIFT_EBUSY, ErrorCode::Backpressure),
         ];
         for (constant, code) in pairs {
             assert_eq!(constant, code as i32, "{code:?}");

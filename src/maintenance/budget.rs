@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use super::{compaction, flush, rebalance};
-use crate::db::DbInner;
+use crate::engine::version_set::VersionSet;
 use crate::error::Result;
 
 /// What one `maintain` call did.
@@ -34,12 +34,12 @@ pub struct MaintenanceReport {
     pub budget_exhausted: bool,
 }
 
-pub(crate) fn maintain(db: &DbInner, budget: Duration) -> Result<MaintenanceReport> {
+pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceReport> {
     let started = Instant::now();
     let mut report = MaintenanceReport::default();
-    let collections = db.collections();
-    if collections.iter().any(|c| !c.state.read().active.is_empty()) {
-        flush::flush(db)?;
+    let collections = vs.collections();
+    if collections.iter().any(|c| !c.version().active.is_empty()) {
+        flush::flush(vs)?;
         report.flushed = true;
     }
     for c in &collections {
@@ -48,7 +48,7 @@ pub(crate) fn maintain(db: &DbInner, budget: Duration) -> Result<MaintenanceRepo
             report.budget_exhausted = true;
             return Ok(report);
         }
-        let done = rebalance::rebalance(db, c, usize::MAX, left)?;
+        let done = rebalance::rebalance(vs, c, usize::MAX, left)?;
         report.splits += done.splits;
         report.merges += done.merges;
         report.consolidations += done.consolidations;
@@ -56,7 +56,7 @@ pub(crate) fn maintain(db: &DbInner, budget: Duration) -> Result<MaintenanceRepo
     let mut pending: Vec<_> = collections
         .into_iter()
         .map(|c| {
-            let tombstones = c.state.read().tombstones.len();
+            let tombstones = c.version().tombstones.len();
             (tombstones, c)
         })
         .filter(|(t, _)| *t > 0)
@@ -67,7 +67,7 @@ pub(crate) fn maintain(db: &DbInner, budget: Duration) -> Result<MaintenanceRepo
             report.budget_exhausted = true;
             break;
         }
-        let done = compaction::compact(db, &c)?;
+        let done = compaction::compact(vs, &c)?;
         report.compactions += 1;
         report.rows_removed += done.rows_removed;
     }

@@ -2,14 +2,18 @@
 //!
 //! Steps (under the maintenance lock, so no flush runs meanwhile):
 //! 1. flush, so no frozen memtable depends on a tombstone;
-//! 2. snapshot the tombstones `T0` and count, per shard, the rows `T0` hides;
+//! 2. snapshot the tombstones `T0` (those of documents no memtable holds: the others
+//!    still hide memtable rows) and count, per shard, the rows `T0` hides;
 //! 3. write each such shard's live rows into a new sealed shard (new file, new id),
 //!    fsync it and the directory;
 //! 4. publish the manifest naming the new shards instead of the old, with the
 //!    tombstones of `T0` removed (every row they hid is gone; rows re-added after a
 //!    delete have higher LSNs and were never hidden);
-//! 5. swap readers and tombstones under the collection's write lock;
-//! 6. delete the old files (a crash before this leaves orphans the next open removes).
+//! 5. swap in the next version (new readers, fewer tombstones);
+//! 6. retire the old shards: each file is deleted once the last search or snapshot
+//!    reading it is done (a crash before that leaves orphans the next open removes).
+//!
+//! Steps 4–6 are the one edit path (`engine::version_set`).
 //!
 //! A row group written by compaction takes the largest `max_lsn` of the groups its rows
 //! came from; any tombstone created later has a higher LSN than every flushed row, so
@@ -18,12 +22,13 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::draft::{self, RowBuffer, ShardDraft};
+use super::draft::{RowBuffer, ShardDraft};
 use super::flush;
-use crate::collection::CollectionInner;
-use crate::db::DbInner;
+use crate::engine::collection_core::{CollectionCore, Install};
+use crate::engine::version_set::{Edit, VersionSet};
 use crate::error::Result;
 use crate::storage::shard_file::{ShardHeader, ShardReader};
+use crate::storage::tombstones::Tombstones;
 
 /// What a compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,20 +43,24 @@ pub struct CompactionReport {
     pub tombstones_dropped: usize,
 }
 
-pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<CompactionReport> {
-    db.check_writable()?;
-    let _m = db.maintenance.lock();
-    flush::flush_locked(db)?;
-    let (shards, applied, table) = {
-        let st = c.state.read();
-        (st.shards.clone(), st.tombstones.clone(), st.routing.table.clone())
-    };
+pub(crate) fn compact(vs: &VersionSet, c: &Arc<CollectionCore>) -> Result<CompactionReport> {
+    vs.check_writable()?;
+    let _m = vs.maintenance.lock();
+    flush::flush_locked(vs)?;
+    let v = c.version();
+    // Tombstones of documents a memtable may still hold stay: they hide memtable rows
+    // that this compaction does not rewrite.
+    let memtables: Vec<_> = std::iter::once(&v.active).chain(&v.frozen).collect();
+    let compactable: Vec<(u128, u64)> =
+        v.tombstones.entries().into_iter().filter(|(id, _)| !memtables.iter().any(|m| m.may_contain(*id))).collect();
+    let applied = &Tombstones::from_entries(&compactable);
+    let (shards, table) = (&v.shards, &v.routing.table);
     let mut report = CompactionReport::default();
     if applied.is_empty() {
         return Ok(report);
     }
     let mut victims: Vec<(Arc<ShardReader>, u64)> = Vec::new();
-    for shard in &shards {
+    for shard in shards.iter() {
         let mut dead = 0u64;
         let view = shard.mapped()?;
         for g in 0..shard.row_groups.len() {
@@ -62,8 +71,8 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
             victims.push((shard.clone(), dead));
         }
     }
-    let mut manifest = db.manifest.lock().clone();
-    let Some(record) = manifest.collection_mut(c.id) else { return Ok(report) };
+    let mut edit = Edit::new(vs.draft());
+    let Some(record) = edit.manifest.collection_mut(c.id) else { return Ok(report) };
     let mut created = Vec::new();
     let mut replacements = Vec::new();
     let result = (|| -> Result<()> {
@@ -73,7 +82,7 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
             if rows == 0 {
                 continue;
             }
-            let mut out = ShardDraft::create(db, ShardHeader::next(record, victim.header.centroid_id), &mut created)?;
+            let mut out = ShardDraft::create(vs, ShardHeader::next(record, victim.header.centroid_id), &mut created)?;
             out.centroid = table.position(victim.header.centroid_id).map(|p| table.vector(p).to_vec());
             let mut buffer = RowBuffer::default();
             let view = victim.mapped()?;
@@ -85,23 +94,23 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
                         continue;
                     }
                     buffer.push(id, columns.span(r), columns.row_id(r), columns.vector(r), victim.row_groups[g].min_lsn, columns.max_lsn);
-                    if buffer.ids.len() >= db.options.row_group_max_rows {
+                    if buffer.ids.len() >= vs.options.row_group_max_rows {
                         buffer.write(&mut out, c.dimension)?;
                     }
                 }
             }
             buffer.write(&mut out, c.dimension)?;
             out.seal()?;
-            out.sync(db)?;
+            out.sync(vs)?;
             replacements.push(out);
         }
         if !created.is_empty() {
-            db.sync_dir(&db.shards_dir())?;
+            vs.sync_dir(&vs.shards_dir())?;
         }
         Ok(())
     })();
     if let Err(e) = result {
-        draft::remove_created(db, &created);
+        vs.remove_created(&created);
         return Err(e);
     }
     let victim_ids: Vec<u64> = victims.iter().map(|(v, _)| v.header.shard_id).collect();
@@ -110,36 +119,27 @@ pub(crate) fn compact(db: &DbInner, c: &Arc<CollectionInner>) -> Result<Compacti
         shards.iter().filter(|s| !victim_ids.contains(&s.header.shard_id)).cloned().collect();
     for out in &replacements {
         record.shards.push(out.record());
-        match out.open_reader(db) {
+        match out.open_reader(vs) {
             Ok(reader) => readers.push(reader),
             Err(e) => {
-                draft::remove_created(db, &created);
+                vs.remove_created(&created);
                 return Err(e);
             }
         }
     }
-    let mut remaining = c.state.read().tombstones.clone();
-    remaining.remove_applied(&applied);
+    let mut remaining = (*c.version().tombstones).clone();
+    remaining.remove_applied(applied);
     record.tombstones = remaining.entries();
     report.tombstones_dropped = applied.len();
-    manifest.generation += 1;
-    if let Err(e) = db.publish(&manifest) {
-        draft::remove_created(db, &created);
-        return Err(e);
-    }
     let before: u64 = shards.iter().map(|s| s.file_len()).sum();
     let after: u64 = readers.iter().map(|s| s.file_len()).sum();
+    edit.created = created;
+    edit.retired = victims.iter().map(|(v, _)| v.clone()).collect();
+    let change = Install { shards: Some(readers), spent_tombstones: Some(applied.clone()), ..Install::default() };
+    edit.installs.push((c.clone(), change));
+    vs.apply(edit)?;
     report.bytes_reclaimed = before as i64 - after as i64;
     report.shards_rewritten = victims.len();
-    {
-        let mut st = c.state.write();
-        st.set_shards(readers);
-        st.tombstones.remove_applied(&applied);
-    }
-    *db.manifest.lock() = manifest;
-    for (victim, _) in &victims {
-        let _ = db.fs.remove_file(&victim.path);
-    }
-    db.compactions.fetch_add(1, Ordering::Relaxed);
+    vs.compactions.fetch_add(1, Ordering::Relaxed);
     Ok(report)
 }

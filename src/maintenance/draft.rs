@@ -6,20 +6,17 @@
 //! failed draft leaves nothing visible: bytes past the committed length are
 //! overwritten by the next flush or truncated at the next open.
 
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::db::DbInner;
+use crate::engine::version_set::VersionSet;
 use crate::error::{Error, Result};
 use crate::io::{FileHandle, OpenMode};
-use crate::memtable::Memtable;
 use crate::storage::bloom::BloomBuilder;
 use crate::storage::footer;
 use crate::storage::manifest::ShardRecord;
 use crate::storage::row_group::{self, RowGroupInput, RowGroupMeta};
 use crate::storage::shard_file::{self, ShardHeader, ShardReader};
-use crate::storage::tombstones::Tombstones;
 
 /// A shard file being appended to.
 pub(crate) struct ShardDraft {
@@ -38,8 +35,8 @@ pub(crate) struct ShardDraft {
 
 impl ShardDraft {
     /// Continues an open (unsealed) shard.
-    pub fn resume(db: &DbInner, reader: &Arc<ShardReader>) -> Result<ShardDraft> {
-        let file = db.fs.open(&reader.path, OpenMode::ReadWrite).map_err(|e| Error::io("open shard for append", &reader.path, e))?;
+    pub fn resume(vs: &VersionSet, reader: &Arc<ShardReader>) -> Result<ShardDraft> {
+        let file = vs.fs.open(&reader.path, OpenMode::ReadWrite).map_err(|e| Error::io("open shard for append", &reader.path, e))?;
         Ok(ShardDraft {
             path: reader.path.clone(),
             file,
@@ -56,9 +53,9 @@ impl ShardDraft {
 
     /// Starts a new shard file; its path is pushed to `created` so a failed caller can
     /// remove it.
-    pub fn create(db: &DbInner, header: ShardHeader, created: &mut Vec<PathBuf>) -> Result<ShardDraft> {
-        let path = shard_file::shard_path(&db.shards_dir(), header.collection_id, header.shard_id);
-        let file = shard_file::create(db.fs.as_ref(), &path, &header)?;
+    pub fn create(vs: &VersionSet, header: ShardHeader, created: &mut Vec<PathBuf>) -> Result<ShardDraft> {
+        let path = shard_file::shard_path(&vs.shards_dir(), header.collection_id, header.shard_id);
+        let file = shard_file::create(vs.fs.as_ref(), &path, &header)?;
         created.push(path.clone());
         Ok(ShardDraft {
             path,
@@ -84,18 +81,6 @@ impl ShardDraft {
         self.metas.push(meta);
         self.new_ids.extend_from_slice(input.document_ids);
         Ok(())
-    }
-
-    /// Appends the rows `range` of a frozen memtable that `tombstones` does not hide,
-    /// as one row group (nothing when every row is hidden).
-    pub fn append_memtable(&mut self, m: &Memtable, range: Range<usize>, tombstones: &Tombstones) -> Result<()> {
-        let mut buffer = RowBuffer::default();
-        for r in range {
-            if !tombstones.hides(m.document_ids[r], m.lsns[r]) {
-                buffer.push(m.document_ids[r], m.spans[r], m.row_ids[r], m.vector(r), m.lsns[r], m.lsns[r]);
-            }
-        }
-        buffer.write(self, m.dimension)
     }
 
     /// Writes the footer (row-group index and bloom filter over every document id).
@@ -127,8 +112,8 @@ impl ShardDraft {
     }
 
     /// Fsyncs the file (a failure poisons the database).
-    pub fn sync(&self, db: &DbInner) -> Result<()> {
-        db.sync_file(self.file.as_ref(), &self.path, "fsync shard file")
+    pub fn sync(&self, vs: &VersionSet) -> Result<()> {
+        vs.sync_file(self.file.as_ref(), &self.path, "fsync shard file")
     }
 
     /// The manifest entry describing the draft as written.
@@ -144,18 +129,10 @@ impl ShardDraft {
     }
 
     /// Maps the draft's committed bytes for search.
-    pub fn open_reader(&self, db: &DbInner) -> Result<Arc<ShardReader>> {
-        let reader = Arc::new(ShardReader::open(db.fs.as_ref(), &self.path, &self.record(), &self.header, db.options.vector_reads)?);
-        db.attach_remote(&reader);
+    pub fn open_reader(&self, vs: &VersionSet) -> Result<Arc<ShardReader>> {
+        let reader = Arc::new(ShardReader::open(vs.fs.as_ref(), &self.path, &self.record(), &self.header, vs.options.vector_reads)?);
+        vs.attach_remote(&reader);
         Ok(reader)
-    }
-}
-
-/// Removes files a failed flush or compaction created (best effort; the next open
-/// removes whatever is left, since no manifest names them).
-pub(crate) fn remove_created(db: &DbInner, created: &[PathBuf]) {
-    for path in created {
-        let _ = db.fs.remove_file(path);
     }
 }
 

@@ -6,8 +6,9 @@
 //! 2. partition them with k-means into `rows / index_shard_rows` clusters
 //!    (`kernels::kmeans::partition`, seeded with the collection id: deterministic);
 //! 3. write one new shard per centroid, fsync each, then the directory;
-//! 4. the flush publishes one manifest naming the centroids and the new shards in place
-//!    of the old ones, swaps in the new routing snapshot, then deletes the old files.
+//! 4. the flush's edit publishes one manifest naming the centroids and the new shards in
+//!    place of the old ones, swaps in the new version and retires the old shards (each
+//!    file is deleted once no search still reads it).
 //!
 //! A crash before step 4's manifest leaves the old manifest in force (the new files are
 //! orphans the next open removes, the WAL still holds the frozen rows); after it, the
@@ -17,12 +18,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::row_set::RowSet;
-use crate::collection::CollectionInner;
-use crate::db::DbInner;
+use crate::engine::collection_core::CollectionCore;
+use crate::engine::memtable::MemtableView;
+use crate::engine::version_set::VersionSet;
 use crate::error::Result;
 use crate::index::routing::CentroidTable;
 use crate::kernels::kmeans;
-use crate::memtable::Memtable;
 use crate::storage::manifest::CollectionRecord;
 use crate::storage::shard_file::ShardReader;
 use crate::storage::tombstones::Tombstones;
@@ -31,22 +32,22 @@ use crate::storage::tombstones::Tombstones;
 pub(crate) struct BuiltIndex {
     pub table: Arc<CentroidTable>,
     pub readers: Vec<Arc<ShardReader>>,
-    /// Files of the shards the index replaced (deleted after the publish).
-    pub retired: Vec<PathBuf>,
+    /// The shards the index replaced (retired by the flush's edit).
+    pub retired: Vec<Arc<ShardReader>>,
 }
 
 /// Whether a collection holding `rows` rows and no centroids should be indexed now.
-pub(crate) fn due(db: &DbInner, table: &CentroidTable, rows: u64) -> bool {
-    table.is_empty() && rows >= db.options.index_min_rows
+pub(crate) fn due(vs: &VersionSet, table: &CentroidTable, rows: u64) -> bool {
+    table.is_empty() && rows >= vs.options.index_min_rows
 }
 
 /// Builds the index over `shards` and `frozen` (steps 1–3 above) and records it in
 /// `record` (centroids and shard list); the caller publishes.
 pub(crate) fn build(
-    db: &DbInner,
-    c: &CollectionInner,
+    vs: &VersionSet,
+    c: &CollectionCore,
     record: &mut CollectionRecord,
-    frozen: &[Arc<Memtable>],
+    frozen: &[MemtableView],
     shards: &[Arc<ShardReader>],
     tombstones: &Tombstones,
     created: &mut Vec<PathBuf>,
@@ -59,7 +60,7 @@ pub(crate) fn build(
     for m in frozen {
         rows.add_memtable(m, tombstones);
     }
-    let k = (rows.len() as u64).div_ceil(db.options.index_shard_rows).max(1) as usize;
+    let k = (rows.len() as u64).div_ceil(vs.options.index_shard_rows).max(1) as usize;
     let partition = kmeans::partition(&rows.vectors, d, k, 0x000D_21F7 ^ c.id);
     let k = partition.centroids.len() / d;
     let mut members = vec![Vec::new(); k];
@@ -70,8 +71,8 @@ pub(crate) fn build(
     let table = Arc::new(CentroidTable::new(d, ids, partition.centroids));
     let positions: Vec<usize> = (0..k).collect();
     record.shards.clear();
-    let seal = db.options.object_store.is_some();
-    let readers = rows.write_shards(db, record, &members, &table, &positions, seal, created)?;
+    let seal = vs.options.object_store.is_some();
+    let readers = rows.write_shards(vs, record, &members, &table, &positions, seal, created)?;
     record.centroids = table.records();
-    Ok(BuiltIndex { table, readers, retired: shards.iter().map(|s| s.path.clone()).collect() })
+    Ok(BuiltIndex { table, readers, retired: shards.to_vec() })
 }

@@ -11,4 +11,4 @@ pub mod rebalance;
 pub(crate) mod row_set;
 #[cfg(feature = "s3")]
 pub(crate) mod tiering;
-pub(crate) mod worker;
+

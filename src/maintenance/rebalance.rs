@@ -28,10 +28,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::draft;
 use super::row_set::RowSet;
-use crate::collection::CollectionInner;
-use crate::db::DbInner;
+use crate::engine::collection_core::{CollectionCore, Install};
+use crate::engine::version_set::{Edit, VersionSet};
 use crate::error::Result;
 use crate::index::routing::{CentroidTable, RoutingSnapshot, route_score};
 use crate::kernels::{distance, kmeans};
@@ -64,29 +63,29 @@ enum Step {
 }
 
 /// Runs steps on `c` until none is due, `max_steps` ran, or `budget` is spent.
-pub(crate) fn rebalance(db: &DbInner, c: &Arc<CollectionInner>, max_steps: usize, budget: Duration) -> Result<RebalanceReport> {
-    db.check_writable()?;
-    let _m = db.maintenance.lock();
+pub(crate) fn rebalance(vs: &VersionSet, c: &Arc<CollectionCore>, max_steps: usize, budget: Duration) -> Result<RebalanceReport> {
+    vs.check_writable()?;
+    let _m = vs.maintenance.lock();
     let started = Instant::now();
     let mut report = RebalanceReport::default();
     for _ in 0..max_steps {
         if started.elapsed() >= budget {
             break;
         }
-        let routing = c.state.read().routing.clone();
-        let Some(step) = plan(db, c, &routing)? else { break };
-        execute(db, c, &routing, step, &mut report)?;
+        let routing = c.version().routing.clone();
+        let Some(step) = plan(vs, c, &routing)? else { break };
+        execute(vs, c, &routing, step, &mut report)?;
     }
     Ok(report)
 }
 
 /// The most urgent step, if any.
-fn plan(db: &DbInner, c: &CollectionInner, routing: &RoutingSnapshot) -> Result<Option<Step>> {
+fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Result<Option<Step>> {
     let table = &routing.table;
     if table.is_empty() {
         return Ok(None);
     }
-    let target = db.options.index_shard_rows;
+    let target = vs.options.index_shard_rows;
     let refused = c.split_refused.lock().clone();
     let may_split = |i: usize, rows: u64| refused.get(&table.ids[i]).is_none_or(|at| rows >= 2 * at);
     let rows: Vec<u64> = (0..table.len()).map(|i| routing.list_rows(i)).collect();
@@ -98,7 +97,7 @@ fn plan(db: &DbInner, c: &CollectionInner, routing: &RoutingSnapshot) -> Result<
     {
         return Ok(Some(Step::Merge(i)));
     }
-    let tombstones = c.state.read().tombstones.clone();
+    let tombstones = c.version().tombstones.clone();
     for (i, list) in routing.lists.iter().enumerate() {
         let groups: usize = list.iter().map(|s| s.row_groups.len()).sum();
         if groups <= 1 {
@@ -152,10 +151,10 @@ fn neighbours(table: &CentroidTable, metric: crate::Metric, i: usize, m: usize) 
     scored.into_iter().take(m).map(|(_, j)| j).collect()
 }
 
-fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, step: Step, report: &mut RebalanceReport) -> Result<()> {
+fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, step: Step, report: &mut RebalanceReport) -> Result<()> {
     let table = &routing.table;
     let d = table.dimension;
-    let tombstones = c.state.read().tombstones.clone();
+    let tombstones = c.version().tombstones.clone();
     // Which lists are rewritten, which centroid goes, which come.
     let (victim, gather, added): (Option<usize>, Vec<usize>, Vec<Vec<f32>>) = match step {
         Step::Consolidate(i) => (None, vec![i], Vec::new()),
@@ -227,42 +226,34 @@ fn execute(db: &DbInner, c: &Arc<CollectionInner>, routing: &RoutingSnapshot, st
     let retired: Vec<Arc<crate::storage::shard_file::ShardReader>> =
         gather.iter().flat_map(|j| routing.lists[*j].iter().cloned()).collect();
 
-    let mut manifest = db.manifest.lock().clone();
-    let Some(record) = manifest.collection_mut(c.id) else { return Ok(()) };
+    let mut edit = Edit::new(vs.draft());
+    let Some(record) = edit.manifest.collection_mut(c.id) else { return Ok(()) };
     let retired_ids: Vec<u64> = retired.iter().map(|s| s.header.shard_id).collect();
     record.shards.retain(|s| !retired_ids.contains(&s.shard_id));
     let mut created = Vec::new();
-    let seal = db.options.object_store.is_some();
-    let written = rows.write_shards(db, record, &members, &new_table, &destinations, seal, &mut created).and_then(|readers| {
+    let seal = vs.options.object_store.is_some();
+    let written = rows.write_shards(vs, record, &members, &new_table, &destinations, seal, &mut created).and_then(|readers| {
         if !created.is_empty() {
-            db.sync_dir(&db.shards_dir())?;
+            vs.sync_dir(&vs.shards_dir())?;
         }
         Ok(readers)
     });
     let new_readers = match written {
         Ok(r) => r,
         Err(e) => {
-            draft::remove_created(db, &created);
+            vs.remove_created(&created);
             return Err(e);
         }
     };
     let new_table = Arc::new(new_table);
     record.centroids = new_table.records();
-    manifest.generation += 1;
-    if let Err(e) = db.publish(&manifest) {
-        draft::remove_created(db, &created);
-        return Err(e);
-    }
-    {
-        let mut st = c.state.write();
-        let mut shards: Vec<_> = st.shards.iter().filter(|s| !retired_ids.contains(&s.header.shard_id)).cloned().collect();
-        shards.extend(new_readers);
-        st.set_index(new_table, shards);
-    }
-    *db.manifest.lock() = manifest;
-    for shard in &retired {
-        let _ = db.fs.remove_file(&shard.path);
-    }
+    // Shards of the lists this step did not touch, as the version has them now.
+    let mut shards: Vec<_> = c.version().shards.iter().filter(|s| !retired_ids.contains(&s.header.shard_id)).cloned().collect();
+    shards.extend(new_readers);
+    edit.created = created;
+    edit.retired = retired;
+    edit.installs.push((c.clone(), Install { shards: Some(shards), table: Some(new_table), ..Install::default() }));
+    vs.apply(edit)?;
     match step {
         Step::Split(_) => report.splits += 1,
         Step::Merge(_) => report.merges += 1,

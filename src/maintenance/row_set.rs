@@ -4,37 +4,32 @@
 //! Invariant: a row set never holds a row hidden by the tombstones it was gathered
 //! under (see `draft::RowBuffer` for why that keeps LSN bounds safe).
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::draft::{RowBuffer, ShardDraft};
-use crate::db::DbInner;
+use crate::engine::memtable::MemtableView;
+use crate::engine::version_set::VersionSet;
 use crate::error::Result;
 use crate::index::routing::CentroidTable;
-use crate::memtable::Memtable;
 use crate::storage::manifest::CollectionRecord;
 use crate::storage::shard_file::{ShardHeader, ShardReader};
 use crate::storage::tombstones::Tombstones;
 
 /// Rows in columns; row `i` has LSNs within `min_lsns[i]..=max_lsns[i]`.
-///
-/// The columns borrow a frozen memtable's when it is the set's only source and hides
-/// no row (the common flush: a flush of 59k MiniLM rows then copies no 90 MB of
-/// vectors before writing them); anything added after that copies them first.
 #[derive(Debug, Default)]
-pub(crate) struct RowSet<'a> {
+pub(crate) struct RowSet {
     pub dimension: usize,
-    pub ids: Cow<'a, [u128]>,
-    pub spans: Cow<'a, [[u32; 2]]>,
-    pub row_ids: Cow<'a, [u64]>,
-    pub vectors: Cow<'a, [f32]>,
-    pub min_lsns: Cow<'a, [u64]>,
-    pub max_lsns: Cow<'a, [u64]>,
+    pub ids: Vec<u128>,
+    pub spans: Vec<[u32; 2]>,
+    pub row_ids: Vec<u64>,
+    pub vectors: Vec<f32>,
+    pub min_lsns: Vec<u64>,
+    pub max_lsns: Vec<u64>,
 }
 
-impl<'a> RowSet<'a> {
-    pub fn new(dimension: usize) -> RowSet<'a> {
+impl RowSet {
+    pub fn new(dimension: usize) -> RowSet {
         RowSet { dimension, ..RowSet::default() }
     }
 
@@ -47,12 +42,12 @@ impl<'a> RowSet<'a> {
     }
 
     fn push(&mut self, id: u128, span: [u32; 2], row_id: u64, vector: &[f32], min_lsn: u64, max_lsn: u64) {
-        self.ids.to_mut().push(id);
-        self.spans.to_mut().push(span);
-        self.row_ids.to_mut().push(row_id);
-        self.vectors.to_mut().extend_from_slice(vector);
-        self.min_lsns.to_mut().push(min_lsn);
-        self.max_lsns.to_mut().push(max_lsn);
+        self.ids.push(id);
+        self.spans.push(span);
+        self.row_ids.push(row_id);
+        self.vectors.extend_from_slice(vector);
+        self.min_lsns.push(min_lsn);
+        self.max_lsns.push(max_lsn);
     }
 
     /// Adds the rows of `shard` that `tombstones` does not hide.
@@ -71,22 +66,12 @@ impl<'a> RowSet<'a> {
         Ok(())
     }
 
-    /// Adds the rows of a frozen memtable that `tombstones` does not hide (borrowing its
-    /// columns when the set is empty and nothing is hidden).
-    pub fn add_memtable(&mut self, m: &'a Memtable, tombstones: &Tombstones) {
-        if self.len() == 0 && (0..m.len()).all(|r| !tombstones.hides(m.document_ids[r], m.lsns[r])) {
-            self.ids = Cow::Borrowed(&m.document_ids);
-            self.spans = Cow::Borrowed(&m.spans);
-            self.row_ids = Cow::Borrowed(&m.row_ids);
-            self.vectors = Cow::Borrowed(&m.vectors[..m.len() * m.dimension]);
-            self.min_lsns = Cow::Borrowed(&m.lsns);
-            self.max_lsns = Cow::Borrowed(&m.lsns);
-            return;
-        }
-        for r in 0..m.len() {
-            let id = m.document_ids[r];
-            if !tombstones.hides(id, m.lsns[r]) {
-                self.push(id, m.spans[r], m.row_ids[r], m.vector(r), m.lsns[r], m.lsns[r]);
+    /// Adds the rows of a memtable view that `tombstones` does not hide.
+    pub fn add_memtable(&mut self, m: &MemtableView, tombstones: &Tombstones) {
+        let check = !tombstones.is_empty();
+        for row in m.rows() {
+            if !(check && tombstones.hides(row.document_id, row.lsn)) {
+                self.push(row.document_id, row.span, row.row_id, row.vector, row.lsn, row.lsn);
             }
         }
     }
@@ -111,7 +96,7 @@ impl<'a> RowSet<'a> {
     #[allow(clippy::too_many_arguments)] // what to write, where, and the caller's undo list
     pub fn write_shards(
         &self,
-        db: &DbInner,
+        vs: &VersionSet,
         record: &mut CollectionRecord,
         members: &[Vec<u32>],
         table: &CentroidTable,
@@ -125,9 +110,9 @@ impl<'a> RowSet<'a> {
                 continue;
             }
             let centroid_id = table.ids[position];
-            let mut draft = ShardDraft::create(db, ShardHeader::next(record, centroid_id), created)?;
+            let mut draft = ShardDraft::create(vs, ShardHeader::next(record, centroid_id), created)?;
             draft.centroid = Some(table.vector(position).to_vec());
-            self.append_to(&mut draft, rows, db.options.row_group_max_rows)?;
+            self.append_to(&mut draft, rows, vs.options.row_group_max_rows)?;
             if seal {
                 draft.seal()?;
             }
@@ -137,11 +122,11 @@ impl<'a> RowSet<'a> {
         // Many small files: their fsyncs are independent, so they are issued a few at a
         // time (every one must succeed before the caller publishes; a failure poisons).
         use rayon::prelude::*;
-        drafts.par_iter().with_min_len(8).try_for_each(|draft| draft.sync(db))?;
+        drafts.par_iter().with_min_len(8).try_for_each(|draft| draft.sync(vs))?;
         let mut readers = Vec::with_capacity(drafts.len());
         for draft in &drafts {
             record.shards.push(draft.record());
-            readers.push(draft.open_reader(db)?);
+            readers.push(draft.open_reader(vs)?);
         }
         Ok(readers)
     }
@@ -150,10 +135,11 @@ impl<'a> RowSet<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::memtable::Memtable;
     use crate::wal::op::PostingBatch;
 
-    fn memtable(ids: &[u128], lsn: u64) -> Memtable {
-        let mut m = Memtable::new(2);
+    fn memtable(ids: &[u128], lsn: u64) -> MemtableView {
+        let m = std::sync::Arc::new(Memtable::new(2));
         let batch = PostingBatch {
             collection_id: 1,
             row_id_base: lsn * 100,
@@ -163,20 +149,19 @@ mod tests {
             vectors: ids.iter().flat_map(|&i| [i as f32, -(i as f32)]).collect(),
         };
         m.append(&batch, lsn);
-        m
+        m.view()
     }
 
     /// (id, vector, min LSN, max LSN) of every row, in order.
-    fn rows(set: &RowSet<'_>) -> Vec<(u128, Vec<f32>, u64, u64)> {
+    fn rows(set: &RowSet) -> Vec<(u128, Vec<f32>, u64, u64)> {
         (0..set.len()).map(|i| (set.ids[i], set.vector(i).to_vec(), set.min_lsns[i], set.max_lsns[i])).collect()
     }
 
     #[test]
-    fn a_sole_memtable_is_borrowed_and_a_second_source_copies_then_appends() {
+    fn memtables_are_gathered_in_order_with_their_row_ids_and_lsns() {
         let (first, second) = (memtable(&[1, 2], 5), memtable(&[3], 6));
         let mut set = RowSet::new(2);
         set.add_memtable(&first, &Tombstones::default());
-        assert!(matches!(set.vectors, Cow::Borrowed(_)), "nothing to filter: the columns are the memtable's");
         set.add_memtable(&second, &Tombstones::default());
         assert_eq!(
             rows(&set),
@@ -186,13 +171,12 @@ mod tests {
     }
 
     #[test]
-    fn a_memtable_with_hidden_rows_is_copied_without_them() {
+    fn rows_hidden_by_a_tombstone_are_left_out() {
         let m = memtable(&[1, 2, 3], 5);
         let mut tombstones = Tombstones::default();
         tombstones.insert(2, 7);
         let mut set = RowSet::new(2);
         set.add_memtable(&m, &tombstones);
-        assert!(matches!(set.vectors, Cow::Owned(_)));
         assert_eq!(rows(&set), vec![(1, vec![1.0, -1.0], 5, 5), (3, vec![3.0, -3.0], 5, 5)]);
     }
 }

@@ -195,6 +195,19 @@ pub(crate) struct ShardReader {
     /// open and again after each first hot-section check (whose faults map the cached
     /// pages around them).
     pub vector_reads: VectorReads,
+    /// Set when an edit retired the file: the last drop of the reader deletes it.
+    retired: OnceLock<Arc<dyn FileSystem>>,
+}
+
+impl Drop for ShardReader {
+    /// A retired shard's file goes with its last reader: no version (and so no search
+    /// or snapshot) references it any more. A failure leaves an orphan that the next
+    /// open deletes (no manifest names it).
+    fn drop(&mut self) {
+        if let Some(fs) = self.retired.get() {
+            let _ = fs.remove_file(&self.path);
+        }
+    }
 }
 
 /// The address [`ShardReader`] keeps as its map hint: the map's first byte, or 0 when
@@ -318,6 +331,7 @@ impl ShardReader {
             bloom,
             rows,
             remote: OnceLock::new(),
+            retired: OnceLock::new(),
             last_used: AtomicU64::new(0),
             map_hint: AtomicUsize::new(map_hint(&view)),
             vector_reads,
@@ -560,6 +574,12 @@ impl ShardReader {
             self.hot_verified[i].store(true, Ordering::Release);
         }
         meta.columns(view, self.header.dimension, &self.path)
+    }
+
+    /// Marks the file for deletion when the last reference to this reader drops (an
+    /// edit published a manifest that no longer names it).
+    pub fn retire(&self, fs: Arc<dyn FileSystem>) {
+        let _ = self.retired.set(fs);
     }
 
     /// Whether the shard may hold rows of `document_id` (false means certainly not).
