@@ -68,6 +68,7 @@ pub use snapshot::Snapshot;
 pub use db::{Database, DatabaseStats, RecoveryReport, VerifyProblem};
 pub use error::{Error, ErrorCode, Result};
 pub use maintenance::budget::MaintenanceReport;
+pub use maintenance::checkpoint::CheckpointReport;
 pub use maintenance::compaction::CompactionReport;
 pub use maintenance::rebalance::RebalanceReport;
 pub use options::{DatabaseOptions, MAX_DIMENSION, MAX_NAME_LEN, Metric, SyncPolicy, VectorReads};

@@ -54,6 +54,8 @@ const (
 	CodePoisoned          Code = C.DRIFT_EPOISONED
 	CodeClosed            Code = C.DRIFT_ECLOSED
 	CodeInternal          Code = C.DRIFT_EINTERNAL
+	// CodeBusy: writes waited for flushes to catch up (backpressure) and timed out.
+	CodeBusy Code = C.DRIFT_EBUSY
 )
 
 // Error is an error returned by drift: a stable code and a readable message.
@@ -274,6 +276,17 @@ func (db *DB) Collections() ([]string, error) {
 func (db *DB) Flush() error {
 	var cerr *C.drift_error
 	return check(C.drift_flush(db.h, &cerr), cerr)
+}
+
+// Checkpoint writes a consistent, openable copy of the whole database into dir
+// (which must not exist, or be empty): it flushes, then hard-links the sealed shard
+// files and copies only open ones, so it takes time proportional to the number of
+// files. The copy holds every write acknowledged before the call.
+func (db *DB) Checkpoint(dir string) error {
+	cdir := C.CString(dir)
+	defer C.free(unsafe.Pointer(cdir))
+	var cerr *C.drift_error
+	return check(C.drift_checkpoint(db.h, cdir, &cerr), cerr)
 }
 
 // Maintain runs pending maintenance (flush, compaction of collections with deletes)

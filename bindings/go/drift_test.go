@@ -260,3 +260,42 @@ func TestPreadVectorsAnswerAsMappedReads(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckpointOpensAsItsOwnDatabase(t *testing.T) {
+	root := t.TempDir()
+	db, err := Open(filepath.Join(root, "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.CreateCollection("docs", 4, L2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Add([]Posting{{DocumentID: IDFromUint64(1), Vector: []float32{1, 0, 0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	copyDir := filepath.Join(root, "copy")
+	if err := db.Checkpoint(copyDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Add([]Posting{{DocumentID: IDFromUint64(2), Vector: []float32{0, 1, 0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Checkpoint(copyDir); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a checkpoint into a non-empty directory: %v", err)
+	}
+	restored, err := Open(copyDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	rc, err := restored.Collection("docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, err := rc.Search([]float32{1, 0, 0, 0}, SearchOptions{K: 5})
+	if err != nil || len(hits) != 1 || hits[0].DocumentID.Uint64() != 1 {
+		t.Fatalf("the copy holds what was acknowledged before the checkpoint: %+v %v", hits, err)
+	}
+}

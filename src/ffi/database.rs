@@ -303,13 +303,29 @@ pub unsafe extern "C" fn drift_flush(db: *mut drift_db, err: *mut *mut drift_err
     run(err, || super::database(db)?.flush())
 }
 
+/// Writes a consistent, openable copy of the whole database into the directory
+/// `path` (which must not exist, or be empty): flushes, then hard-links every sealed
+/// shard file and copies only the committed bytes of open ones, so it takes time
+/// proportional to the number of files. The copy holds every write acknowledged
+/// before the call. The database stays usable by other threads meanwhile.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `err` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_checkpoint(db: *mut drift_db, path: *const c_char, err: *mut *mut drift_error) -> i32 {
+    run(err, || {
+        let dir = string(path, "path")?;
+        super::database(db)?.checkpoint(dir).map(|_| ())
+    })
+}
+
 /// Counters of a database.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct drift_db_stats {
     /// Number of collections.
     pub collections: u64,
-    /// Bytes held in active memtables.
+    /// Bytes held in memtables not yet written to shard files.
     pub memtable_bytes: u64,
     /// WAL segment files.
     pub wal_segments: u64,

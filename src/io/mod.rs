@@ -80,6 +80,10 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// `fsync`s a directory so that entries created, renamed or removed in it persist.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Creates `to` as a hard link to `from` (checkpoints share immutable files this way).
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::hard_link(from, to)
+    }
     /// Takes an exclusive advisory lock on `path` (created if missing) without
     /// waiting. `Ok(None)` when someone else holds it. The lock is held until the
     /// returned guard is dropped.

@@ -466,6 +466,22 @@ pub fn verify(db: &Path) -> ExitCode {
     }
 }
 
+pub fn backup(src: &Path, dst: &Path) -> Result<(), String> {
+    let database = open_existing(src)?;
+    let report = database.checkpoint(dst).map_err(|e| explain(e, src))?;
+    println!(
+        "backup of {} in {}: generation {}, {} shard files linked, {} copied ({:.1} MB), {:.3} s",
+        src.display(),
+        dst.display(),
+        report.generation,
+        report.files_linked,
+        report.files_copied,
+        report.bytes_copied as f64 / 1e6,
+        report.micros as f64 / 1e6
+    );
+    database.close().map_err(|e| explain(e, src))
+}
+
 pub fn compact(db: &Path, only: Option<&str>) -> Result<(), String> {
     let database = open_existing(db)?;
     let names: Vec<String> = match only {

@@ -105,6 +105,14 @@ enum Command {
     },
     /// Write a collection's postings to a file (format from the extension).
     Export(commands::ExportArgs),
+    /// Write a consistent, openable copy of a database into a new directory: sealed
+    /// shard files are hard-linked (time grows with the number of files, not bytes).
+    Backup {
+        /// Database directory to copy (not open in another process).
+        src: PathBuf,
+        /// Where the copy goes (must not exist, or be empty).
+        dst: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,6 +134,7 @@ fn main() -> ExitCode {
         Command::Verify { db } => return commands::verify(&db),
         Command::Compact { db, collection } => commands::compact(&db, collection.as_deref()),
         Command::Export(args) => commands::export(&args),
+        Command::Backup { src, dst } => commands::backup(&src, &dst),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

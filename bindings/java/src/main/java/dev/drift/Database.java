@@ -166,6 +166,21 @@ public final class Database implements AutoCloseable {
     }
 
     /**
+     * Writes a consistent, openable copy of the whole database into {@code dir} (which must
+     * not exist, or be empty): flushes, then hard-links the sealed shard files and copies
+     * only open ones, so it takes time proportional to the number of files. The copy holds
+     * every write acknowledged before the call.
+     */
+    public void checkpoint(Path dir) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.CHECKPOINT.invokeExact(handle, arena.allocateFrom(dir.toString()), err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
      * Runs pending maintenance (flush, compaction of collections with deletes) for about
      * {@code budget}; for hosts that schedule work themselves.
      */

@@ -80,6 +80,7 @@ final class Native {
     static final MethodHandle OPEN = fn("drift_open", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle CLOSE = fn("drift_close", status(ADDRESS, ADDRESS));
     static final MethodHandle FLUSH = fn("drift_flush", status(ADDRESS, ADDRESS));
+    static final MethodHandle CHECKPOINT = fn("drift_checkpoint", status(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle MAINTAIN = fn("drift_maintain", status(ADDRESS, JAVA_LONG, ADDRESS));
     static final MethodHandle COLLECTION_CREATE =
             fn("drift_collection_create", status(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));

@@ -177,4 +177,22 @@ class DatabaseTest {
             }
         }
     }
+
+    @Test
+    void checkpointOpensAsItsOwnDatabase() {
+        Path copy = dir.resolve("copy");
+        try (Database db = Database.open(dir.resolve("db"))) {
+            Collection c = db.createCollection("docs", 4, Database.Metric.L2);
+            c.add(List.of(Posting.of(DocumentId.of(1), new float[] {1, 0, 0, 0})));
+            db.checkpoint(copy);
+            c.add(List.of(Posting.of(DocumentId.of(2), new float[] {0, 1, 0, 0})));
+            assertEquals(DriftException.Code.INVALID_ARGUMENT,
+                    assertThrows(DriftException.class, () -> db.checkpoint(copy)).code());
+        }
+        try (Database restored = Database.open(copy)) {
+            List<Hit> hits = restored.collection("docs").search(new float[] {1, 0, 0, 0}, 5);
+            assertEquals(1, hits.size());
+            assertEquals(1, hits.get(0).documentId().low());
+        }
+    }
 }
