@@ -6,12 +6,16 @@
 //! 1. flush, so every write acknowledged before the call is in shard files and the
 //!    manifest in force names them (a replica, which cannot flush, copies the
 //!    generation it serves);
-//! 2. create `<dst>/shards` and `<dst>/wal`; **hard-link** every sealed shard file
-//!    (immutable: never written again, only replaced by new files) and **copy** the
-//!    committed bytes of every open shard (a later flush appends to those, and the
-//!    copy's open must not see — or truncate — bytes past its committed length); an
-//!    evicted shard of the S3 tier is fetched back first; fsync each copy;
-//! 3. fsync `<dst>/shards`, then write `<dst>/MANIFEST` (durable replace) naming the
+//! 2. **seal** every open shard (footer, fsync, one edit publishing them sealed): a
+//!    sealed file is immutable — never appended to again, only replaced by new files —
+//!    so it can be shared; an open one could not (a later append by either database
+//!    would land in the other's file, and either's open would truncate the other's
+//!    bytes). The next flush starts new shards for those lists; index maintenance
+//!    consolidates them as usual;
+//! 3. create `<dst>/shards` and `<dst>/wal` and **hard-link** every shard file (a copy
+//!    only where linking fails, e.g. across file systems); an evicted shard of the S3
+//!    tier is fetched back first; fsync each copy;
+//! 4. fsync `<dst>/shards`, then write `<dst>/MANIFEST` (durable replace) naming the
 //!    same generation, checkpoint LSN and files, then fsync `<dst>`.
 //!
 //! The manifest is written last, so a checkpoint cut short (a crash, a full disk) is
@@ -23,8 +27,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::draft::ShardDraft;
 use super::flush;
-use crate::engine::version_set::VersionSet;
+use crate::engine::collection_core::Install;
+use crate::engine::version_set::{Edit, VersionSet};
 use crate::error::{Error, Result};
 use crate::io::{OpenMode, durable_replace};
 use crate::storage::manifest;
@@ -33,6 +39,8 @@ use crate::storage::shard_file;
 /// What [`crate::Database::checkpoint`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckpointReport {
+    /// Open shards sealed first (so that they could be shared).
+    pub shards_sealed: usize,
     /// Sealed shard files hard-linked into the checkpoint.
     pub files_linked: usize,
     /// Open shard files whose committed bytes were copied.
@@ -57,15 +65,22 @@ pub(crate) fn checkpoint(vs: &VersionSet, dst: &Path) -> Result<CheckpointReport
         return Err(Error::invalid(format!("checkpoint directory {} exists and is not empty", dst.display())));
     }
     let _m = vs.maintenance.lock();
+    let mut report_sealed = 0;
     if vs.read_only.is_none() {
         flush::flush_locked(vs)?;
+        report_sealed = seal_open_shards(vs)?;
     }
     let manifest = vs.draft();
     let (shards_dst, wal_dst) = (dst.join("shards"), dst.join("wal"));
     for dir in [&shards_dst, &wal_dst] {
         fs.create_dir_all(dir).map_err(|e| Error::io("create checkpoint directory", dir, e))?;
     }
-    let mut report = CheckpointReport { generation: manifest.generation, checkpoint_lsn: manifest.checkpoint_lsn, ..Default::default() };
+    let mut report = CheckpointReport {
+        generation: manifest.generation,
+        checkpoint_lsn: manifest.checkpoint_lsn,
+        shards_sealed: report_sealed,
+        ..Default::default()
+    };
     let src_dir = vs.shards_dir();
     for record in &manifest.collections {
         let readers = vs.by_id(record.id).map(|c| c.version().shards.clone());
@@ -84,7 +99,8 @@ pub(crate) fn checkpoint(vs: &VersionSet, dst: &Path) -> Result<CheckpointReport
                 report.files_linked += 1;
                 continue;
             }
-            // Open shards (and sealed ones on another file system) are copied.
+            // A replica's open shards (it cannot seal them) and files on another file
+            // system are copied.
             report.bytes_copied += copy_prefix(vs, &from, &to, s.committed_len)?;
             report.files_copied += 1;
         }
@@ -95,6 +111,40 @@ pub(crate) fn checkpoint(vs: &VersionSet, dst: &Path) -> Result<CheckpointReport
     durable_replace(fs, &target, &manifest.encode()).map_err(|(e, _)| e)?;
     report.micros = started.elapsed().as_micros() as u64;
     Ok(report)
+}
+
+/// Seals every open shard of every collection, as one edit; returns how many.
+fn seal_open_shards(vs: &VersionSet) -> Result<usize> {
+    let mut edit = Edit::new(vs.draft());
+    let mut sealed = 0;
+    for c in vs.collections() {
+        let v = c.version();
+        if v.shards.iter().all(|s| s.sealed) {
+            continue;
+        }
+        let Some(record) = edit.manifest.collection_mut(c.id) else { continue };
+        let mut readers = Vec::with_capacity(v.shards.len());
+        for reader in v.shards.iter() {
+            if reader.sealed {
+                readers.push(reader.clone());
+                continue;
+            }
+            let mut draft = ShardDraft::resume(vs, reader)?;
+            draft.seal()?;
+            draft.sync(vs)?;
+            let entry = draft.record();
+            if let Some(existing) = record.shards.iter_mut().find(|s| s.shard_id == entry.shard_id) {
+                *existing = entry;
+            }
+            readers.push(draft.open_reader(vs)?);
+            sealed += 1;
+        }
+        edit.installs.push((c.clone(), Install { shards: Some(readers), ..Install::default() }));
+    }
+    if sealed > 0 {
+        vs.apply(edit)?;
+    }
+    Ok(sealed)
 }
 
 /// Copies the first `len` bytes of `from` into a new file `to` and fsyncs it.
