@@ -389,7 +389,7 @@ typedef struct drift_db_stats {
    */
   uint64_t collections;
   /**
-   * Bytes held in active memtables.
+   * Bytes held in memtables not yet written to shard files.
    */
   uint64_t memtable_bytes;
   /**
@@ -748,6 +748,18 @@ void drift_string_list_free(struct drift_string_list *list);
  * `err` is NULL or valid.
  */
 int32_t drift_flush(struct drift_db *db, struct drift_error **err);
+
+/**
+ * Writes a consistent, openable copy of the whole database into the directory
+ * `path` (which must not exist, or be empty): flushes, then hard-links every sealed
+ * shard file and copies only the committed bytes of open ones, so it takes time
+ * proportional to the number of files. The copy holds every write acknowledged
+ * before the call. The database stays usable by other threads meanwhile.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `err` is NULL or valid.
+ */
+int32_t drift_checkpoint(struct drift_db *db, const char *path, struct drift_error **err);
 
 /**
  * Fills `out` with the database's counters.
