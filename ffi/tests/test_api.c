@@ -389,9 +389,9 @@ static void test_checkpoint(void) {
     size_t count = 0;
     CHECK(drift_search(rc, q, 4, &opts, hits, 5, &count, NULL) == DRIFT_OK);
     CHECK(count == 2);
-    drift_collection_close(rc);
+    drift_collection_free(rc);
     CHECK(drift_close(restored, NULL) == DRIFT_OK);
-    drift_collection_close(c);
+    drift_collection_free(c);
     CHECK(drift_close(db, NULL) == DRIFT_OK);
 }
 
