@@ -393,6 +393,7 @@ static void test_checkpoint(void) {
     CHECK(drift_close(restored, NULL) == DRIFT_OK);
     drift_collection_free(c);
     CHECK(drift_close(db, NULL) == DRIFT_OK);
+    free(dir);
 }
 
 int main(void) {
