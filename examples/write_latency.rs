@@ -7,13 +7,17 @@
 //! - idle: nothing else runs;
 //! - exact: one thread runs exact searches with k = 1,000 in a loop;
 //! - probed: one thread runs probed searches with k = 1,000 over every list;
-//! - batch: one thread runs `search_batch` of 64 default probed queries (k = 10).
+//! - batch: one thread runs `search_batch` of 64 default probed queries (k = 10);
+//! - cold S3 fetch (only with `DRIFT_S3_ENDPOINT` set, e.g. by `scripts/s3-server.sh
+//!   start`): the database has an S3 tier with a local disk budget of 0, and one thread
+//!   promotes and evicts every shard, then searches every list, fetching each shard back.
 //!
 //! Then it times a checkpoint of the database (hard links) and prints one table.
 //!
 //! ```sh
 //! cargo run --release --example write_latency -- ../shared/datasets/minilm-debian-59k
 //! cargo run --release --example write_latency            # synthetic data
+//! eval "$(scripts/s3-server.sh start)"; cargo run --release --example write_latency -- <dataset>; scripts/s3-server.sh stop
 //! ```
 
 use std::path::Path;
@@ -21,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use drift::{Collection, Database, DatabaseOptions, Metric, Posting, SearchOptions};
+use drift::{Collection, Database, DatabaseOptions, Metric, ObjectStoreConfig, Posting, SearchOptions};
 
 fn read_fvecs(path: &Path) -> (usize, Vec<f32>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -91,7 +95,16 @@ fn main() {
     };
     let rows = base.len() / d;
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Database::open(dir.path().join("db"), DatabaseOptions::default()).expect("open");
+    let s3 = std::env::var("DRIFT_S3_ENDPOINT").ok().map(|endpoint| {
+        let bucket = std::env::var("DRIFT_S3_BUCKET").unwrap_or_else(|_| "drift-test".into());
+        let prefix = format!("write-latency-{}", std::process::id());
+        let mut tier = ObjectStoreConfig::new(bucket, prefix).with_endpoint(endpoint);
+        tier.local_disk_budget = Some(0);
+        tier.interval = Duration::from_secs(3600);
+        tier
+    });
+    let options = DatabaseOptions { object_store: s3.clone(), ..DatabaseOptions::default() };
+    let db = Arc::new(Database::open(dir.path().join("db"), options).expect("open"));
     let c = db.create_collection("bench", d, Metric::L2).expect("create");
     for (b, chunk) in base.chunks(5_000 * d).enumerate() {
         let postings: Vec<Posting> = chunk.chunks_exact(d).enumerate().map(|(i, v)| Posting::new((b * 5_000 + i) as u64, v)).collect();
@@ -112,6 +125,15 @@ fn main() {
     table.push(("probed k=1000, all lists", phase(&c, &base, d, window, Some(Box::new(move || drop(cq.search(&q, &wide)))))));
     let (cq, batch) = (c.clone(), base[..64 * d].to_vec());
     table.push(("search_batch 64 x k=10", phase(&c, &base, d, window, Some(Box::new(move || drop(cq.search_batch(&batch, &SearchOptions::new(10))))))));
+    if s3.is_some() {
+        let (cq, q, dbq) = (c.clone(), query.clone(), db.clone());
+        let wide = SearchOptions::new(10).with_nprobe(lists.max(1));
+        let cold = move || {
+            dbq.sync_object_store().expect("promote and evict"); // budget 0: every promoted shard leaves the disk
+            drop(cq.search(&q, &wide)); // fetches every shard back from the store
+        };
+        table.push(("cold S3 fetch, all lists", phase(&c, &base, d, window, Some(Box::new(cold)))));
+    }
 
     let (idle50, idle99, _) = table[0].1;
     println!("{:<26} {:>9} {:>9} {:>9} {:>9} {:>10}", "concurrent load", "p50 ms", "p99 ms", "p50 ×", "p99 ×", "searches");

@@ -54,6 +54,7 @@ pub mod io;
 pub mod kernels;
 pub(crate) mod index;
 pub(crate) mod maintenance;
+mod metric;
 mod options;
 mod posting;
 mod search;

@@ -6,7 +6,7 @@
 //! `tests/kernel_parity.rs` compare every level over many dimensions, tails included.
 
 use super::dispatch::{self, KernelLevel};
-use crate::options::Metric;
+use crate::metric::Metric;
 
 const LANES: usize = 8;
 

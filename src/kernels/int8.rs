@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn the_extreme_codes_of_the_largest_dimension_do_not_overflow() {
-        let dim = crate::options::MAX_DIMENSION;
+        let dim = crate::metric::MAX_DIMENSION;
         let (u, s) = (vec![255u8; dim], vec![-127i8; dim]);
         // With no norm terms and a multiplier of 1 the estimate is −Σ u·c; a wrapped sum
         // would turn positive and clamp the estimate to 0.

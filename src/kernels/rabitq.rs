@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::dispatch::{self, KernelLevel};
 use super::distance;
 use super::kmeans::SplitMix;
-use crate::options::Metric;
+use crate::metric::Metric;
 
 /// `√(1 − ⟨ō,o⟩²)` at the value `⟨ō,o⟩` concentrates around (√(2/π)) for the
 /// dimensions codes are kept for.

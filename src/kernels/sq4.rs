@@ -28,7 +28,7 @@
 //! vector read at all.
 
 use super::dispatch::KernelLevel;
-use crate::options::Metric;
+use crate::metric::Metric;
 
 /// Components per 16-byte chunk of a code.
 pub(crate) const CHUNK_DIMS: usize = 32;

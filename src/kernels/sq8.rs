@@ -17,7 +17,7 @@
 
 use super::dispatch::{self, KernelLevel};
 use super::distance;
-use crate::options::Metric;
+use crate::metric::Metric;
 
 /// Largest dimension scanned with the integer kernels.
 pub const MAX_INTEGER_DIMENSION: usize = 4096;

@@ -28,7 +28,14 @@ pub(crate) fn sync(vs: &VersionSet) -> Result<()> {
         tier.record_error(result.as_ref().err().map(|e| e.to_string()));
         return result;
     }
-    let local = vs.draft();
+    // The manifest in force and the versions that match it, taken together under the
+    // maintenance lock: holding the versions keeps every file the manifest names on
+    // disk for the round (a flush or rebalance meanwhile retires files, but a retired
+    // file is deleted only with its last reader).
+    let (local, _held) = {
+        let _m = vs.maintenance.lock();
+        (vs.draft(), vs.collections().iter().map(|c| c.version()).collect::<Vec<_>>())
+    };
     tier.promote(vs.fs.as_ref(), &vs.shards_dir(), &local)?;
     evict_over_budget(vs, tier);
     Ok(())
