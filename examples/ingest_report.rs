@@ -67,7 +67,7 @@ fn main() {
 
     if std::env::var("DRIFT_REPORT_CHILD").is_ok() {
         // Child: ingest everything into the memtable (no flush), say so, wait to be killed.
-        let options = DatabaseOptions { memtable_flush_bytes: usize::MAX / 2, ..DatabaseOptions::default() };
+        let options = DatabaseOptions::default().with_memtable_flush_bytes(usize::MAX / 2);
         let db = Database::open(work.join("killed"), options).unwrap();
         ingest(&db, dim, &vectors);
         println!("ingested");
@@ -131,7 +131,7 @@ fn main() {
     child.kill().unwrap();
     child.wait().unwrap();
     let t = Instant::now();
-    let db = Database::open(work.join("killed"), DatabaseOptions { background_threads: false, ..DatabaseOptions::default() }).unwrap();
+    let db = Database::open(work.join("killed"), DatabaseOptions::default().with_background_threads(false)).unwrap();
     let secs = t.elapsed().as_secs_f64();
     let report = db.recovery_report();
     let c = db.collection("minilm").unwrap();

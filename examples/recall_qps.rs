@@ -63,7 +63,7 @@ fn rss_mb() -> f64 {
 }
 
 fn options() -> DatabaseOptions {
-    let mut o = DatabaseOptions { background_threads: false, ..DatabaseOptions::default() };
+    let mut o = DatabaseOptions::default().with_background_threads(false);
     if let Some(rows) = std::env::var("DRIFT_INDEX_SHARD_ROWS").ok().and_then(|v| v.parse().ok()) {
         o.index_shard_rows = rows;
     }
@@ -150,8 +150,12 @@ fn main() {
             let repeat: usize = std::env::var("DRIFT_REPEAT_QUERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(0).min(nq);
             for (nprobe, patience) in probes {
                 let mut opts = SearchOptions::new(10).with_nprobe(nprobe);
-                opts.rerank_factor = rerank;
-                opts.probe_patience = patience;
+                if let Some(f) = rerank {
+                    opts = opts.with_rerank_factor(f);
+                }
+                if let Some(p) = patience {
+                    opts = opts.with_probe_patience(p);
+                }
                 for q in queries.chunks_exact(d).take(50) {
                     c.search(q, &opts).expect("warm-up");
                 }
@@ -174,7 +178,7 @@ fn main() {
                     "{{\"phase\":\"search\",\"vector_reads\":\"{}\",\"nprobe\":{nprobe},\"patience\":{},\"rerank_factor\":{},\"recall\":{:.4},\"qps\":{:.1},\"rss_mb\":{:.1},\"anon_mb\":{:.1}}}",
                     if reads == VectorReads::Pread { "pread" } else { "mapped" },
                     patience.map_or("null".to_string(), |p| p.to_string()),
-                    opts.rerank_factor.unwrap_or(drift::DEFAULT_RERANK_FACTOR),
+                    opts.rerank_factor().unwrap_or(drift::DEFAULT_RERANK_FACTOR),
                     found as f64 / (nq * 10) as f64,
                     nq as f64 / secs,
                     rss_mb() - baseline,

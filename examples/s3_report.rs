@@ -28,7 +28,7 @@ fn options(prefix: &str, mode: TierMode, budget: Option<u64>) -> DatabaseOptions
     let bucket = std::env::var("DRIFT_S3_BUCKET").unwrap_or_else(|_| "drift-test".into());
     let mut tier = ObjectStoreConfig::new(bucket, prefix).with_endpoint(endpoint).with_mode(mode);
     tier.local_disk_budget = budget;
-    DatabaseOptions { object_store: Some(tier), background_threads: false, ..DatabaseOptions::default() }
+    DatabaseOptions::default().with_object_store(Some(tier)).with_background_threads(false)
 }
 
 fn main() -> drift::Result<()> {

@@ -103,7 +103,7 @@ fn main() {
         tier.interval = Duration::from_secs(3600);
         tier
     });
-    let options = DatabaseOptions { object_store: s3.clone(), ..DatabaseOptions::default() };
+    let options = DatabaseOptions::default().with_object_store(s3.clone());
     let db = Arc::new(Database::open(dir.path().join("db"), options).expect("open"));
     let c = db.create_collection("bench", d, Metric::L2).expect("create");
     for (b, chunk) in base.chunks(5_000 * d).enumerate() {

@@ -230,47 +230,6 @@ struct ArrowArrayStream {
 #define DRIFT_TIER_REPLICA 2
 
 /**
- * Factors stored per row.
- */
-#define FACTORS 3
-
-/**
- * Smallest dimension given 1-bit codes: below it the estimator's error (∝ 1/√D) is
- * too coarse to rank candidates, and SQ8 codes are scanned instead.
- */
-#define MIN_DIMENSION 128
-
-/**
- * Largest dimension scanned with the integer kernels.
- */
-#define MAX_INTEGER_DIMENSION 4096
-
-/**
- * Rerank factor used when [`SearchOptions::rerank_factor`] is `None`.
- */
-#define DEFAULT_RERANK_FACTOR 8
-
-/**
- * Size of a centroid entry's head (the `dimension` f32 values follow it).
- */
-#define CENTROID_LEN (K_RESERVED + 4)
-
-/**
- * Size of the pointer object.
- */
-#define POINTER_LEN (P_CRC + 4)
-
-/**
- * Size of the generation header.
- */
-#define GENERATION_HEADER_LEN (G_CRC + 4)
-
-/**
- * Size of the local owner file.
- */
-#define OWNER_LEN (O_CRC + 4)
-
-/**
  * A collection handle. Opaque; released by `drift_collection_free`.
  */
 typedef struct drift_collection drift_collection;
@@ -500,7 +459,7 @@ typedef struct drift_search_options {
   uint32_t nprobe;
   /**
    * Candidates kept per wanted hit from the 1-bit code scan, re-ranked with exact f32
-   * distances; 0 = default (8).
+   * distances; 0 = default (8), at most 1000 (more is refused with `DRIFT_EINVAL`).
    */
   uint32_t rerank_factor;
   /**

@@ -5,7 +5,7 @@
 # pyarrow and numpy are installed from PyPI into target/arrow-venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
+sdk="$(scripts/install.sh target/c-sdk | tail -n1)"
 venv=target/arrow-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyarrow, numpy" 2>/dev/null; then
     echo "== installing pyarrow and numpy into $venv"
@@ -13,5 +13,5 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyarrow, numpy
     "$venv/bin/pip" install --quiet pyarrow==26.0.1 numpy==2.4.6
 fi
 "$venv/bin/python" ffi/tests/test_arrow_pyarrow.py "$sdk/lib/libdrift.so"
-cargo build --release --locked --bin drift
+cargo build --release --locked --features cli --bin drift
 "$venv/bin/python" ffi/tests/test_cli_pyarrow_files.py target/release/drift

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C and C++ tests: compiled with gcc/g++ under AddressSanitizer and
-# UndefinedBehaviorSanitizer against the SDK that scripts/build-c-sdk.sh lays out,
+# UndefinedBehaviorSanitizer against the SDK that scripts/install.sh lays out,
 # plus the CMake/pkg-config usage example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ if ! command -v cmake >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1
     echo "== installing cmake and pkg-config from Debian packages"
     apt-get update -qq && apt-get install -y -qq cmake pkg-config >/dev/null
 fi
-sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
+sdk="$(scripts/install.sh target/c-sdk | tail -n1)"
 out=target/ffi-tests
 mkdir -p "$out"
 soname="$(objdump -p "$sdk/lib/libdrift.so" | awk '/SONAME/ {print $2}')"

@@ -6,8 +6,14 @@ if ! command -v go >/dev/null 2>&1; then
     echo "error: go not found; install Go 1.21+ to run the Go binding's tests" >&2
     exit 1
 fi
-sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
-export LD_LIBRARY_PATH="$sdk/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if ! command -v pkg-config >/dev/null 2>&1; then
+    echo "== installing pkg-config from Debian packages"
+    apt-get update -qq && apt-get install -y -qq pkg-config >/dev/null
+fi
+sdk="$(scripts/install.sh target/c-sdk | tail -n1)"
+# The binding finds the SDK the way a user's program does: pkg-config (drift.pc's rpath
+# finds libdrift.so.0 at run time).
+export PKG_CONFIG_PATH="$sdk/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=1
 cd bindings/go
 go vet ./...

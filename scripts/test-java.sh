@@ -27,6 +27,7 @@ if ! command -v mvn >/dev/null 2>&1; then
     echo "error: mvn not found; install Maven to run the Java binding's tests" >&2
     exit 1
 fi
-sdk="$(scripts/build-c-sdk.sh target/c-sdk | tail -n1)"
+sdk="$(scripts/install.sh target/c-sdk | tail -n1)"
 echo "== Java: JDK $(jdk_major "$jdk") at $jdk"
-JAVA_HOME="$jdk" mvn -B --no-transfer-progress -f bindings/java/pom.xml -Ddrift.library="$sdk/lib/libdrift.so" test
+# The tests find libdrift.so.0 the way a user's program does: on java.library.path.
+JAVA_HOME="$jdk" mvn -B --no-transfer-progress -f bindings/java/pom.xml -Ddrift.library.path="$sdk/lib" test

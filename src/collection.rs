@@ -37,6 +37,7 @@ pub struct CollectionInfo {
 
 /// Counters of one collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CollectionStats {
     /// Rows in the active memtable.
     pub memtable_rows: u64,
@@ -259,7 +260,7 @@ impl Collection {
     /// ```
     /// # fn main() -> drift::Result<()> {
     /// let dir = tempfile::tempdir().unwrap();
-    /// let options = drift::DatabaseOptions { index_min_rows: 64, index_shard_rows: 8, ..Default::default() };
+    /// let options = drift::DatabaseOptions::default().with_index_min_rows(64).with_index_shard_rows(8);
     /// let db = drift::Database::open(dir.path(), options)?;
     /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
     /// let points: Vec<[f32; 2]> = (0..200).map(|i| [(i % 7) as f32, (i / 7) as f32]).collect();

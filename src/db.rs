@@ -39,6 +39,7 @@ use crate::wal::WalStats;
 
 /// What opening the database found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// WAL records replayed into memtables (those after the checkpoint).
     pub records_replayed: u64,
@@ -59,6 +60,7 @@ pub struct RecoveryReport {
 
 /// Counters of a database.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DatabaseStats {
     /// Per collection, by name.
     pub collections: BTreeMap<String, CollectionStats>,

@@ -142,6 +142,7 @@ pub enum Error {
 /// The numbers are part of the ABI: new codes are only ever appended.
 #[repr(i32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// Success (never carried by an `Error`; used by the C layer).
     Ok = 0,

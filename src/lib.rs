@@ -48,10 +48,34 @@ mod collection;
 mod db;
 pub(crate) mod engine;
 mod error;
-pub mod ffi;
-pub mod format;
+/// Declares a module that is public with the `unstable` feature (for drift's own tests
+/// and benchmarks) and private otherwise.
+macro_rules! internal_module {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[cfg(feature = "unstable")]
+        pub mod $name;
+        #[cfg(not(feature = "unstable"))]
+        #[allow(dead_code, unused_imports)]
+        mod $name;
+    };
+}
+
+// The C ABI (`include/drift.h` is generated from it by cbindgen, which reads this plain
+// `mod` declaration): its `#[no_mangle]` functions are exported from libdrift whatever
+// the module's visibility; Rust code uses the crate's API instead.
+#[allow(dead_code)]
+mod ffi;
+internal_module!(
+    /// Fixed-layout descriptions of every on-disk structure, checked against
+    /// `docs/FORMAT.md`. Unstable.
+    format
+);
 pub mod io;
-pub mod kernels;
+internal_module!(
+    /// Distance, quantisation and k-means kernels. Unstable.
+    kernels
+);
 pub(crate) mod index;
 pub(crate) mod maintenance;
 mod metric;
@@ -61,7 +85,11 @@ mod search;
 mod snapshot;
 pub(crate) mod storage;
 mod verify;
-pub mod tier;
+internal_module!(
+    /// The S3 tier's internals (its options and counters are re-exported at the root).
+    /// Unstable.
+    tier
+);
 pub(crate) mod wal;
 
 pub use collection::{Collection, CollectionInfo, CollectionStats};

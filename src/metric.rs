@@ -4,6 +4,7 @@
 
 /// How distances between vectors are measured. Smaller distance = closer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Metric {
     /// Squared Euclidean distance.
     L2,
@@ -21,6 +22,15 @@ impl Metric {
             Metric::L2 => 1,
             Metric::InnerProduct => 2,
             Metric::Cosine => 3,
+        }
+    }
+
+    /// Short name: `l2`, `ip` or `cosine` (what the command-line tool prints and reads).
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::L2 => "l2",
+            Metric::InnerProduct => "ip",
+            Metric::Cosine => "cosine",
         }
     }
 

@@ -18,6 +18,7 @@ pub use crate::metric::{MAX_DIMENSION, Metric};
 /// `kill -9` of the process (the data is in the kernel's page cache) but a power loss
 /// may lose the last `interval` (or everything since the last flush) of writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyncPolicy {
     /// `fdatasync` the WAL before acknowledging (concurrent writers share one sync).
     Always,
@@ -33,6 +34,7 @@ pub enum SyncPolicy {
 /// Both read the same bytes and check the same per-vector CRC32C, so results are
 /// identical; they differ in what stays mapped into the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum VectorReads {
     /// Borrow each vector from the shard's memory map (zero-copy, about 0.1 µs per
     /// vector on the project's machine). Every re-ranked vector's pages stay mapped, so
@@ -48,8 +50,20 @@ pub enum VectorReads {
     Pread,
 }
 
-/// Options of [`crate::Database::open`].
+/// Options of [`crate::Database::open`]. Start from [`DatabaseOptions::default`] and
+/// change what you need with the `with_*` methods (new options may be added in any
+/// release, so the struct cannot be built field by field outside drift):
+///
+/// ```
+/// use std::time::Duration;
+/// use drift::{DatabaseOptions, SyncPolicy};
+/// let options = DatabaseOptions::default()
+///     .with_sync_policy(SyncPolicy::Periodic(Duration::from_millis(10)))
+///     .with_memtable_flush_bytes(16 << 20);
+/// assert_eq!(options.memtable_flush_bytes, 16 << 20);
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct DatabaseOptions {
     /// When writes are acknowledged. Default: [`SyncPolicy::Always`].
     pub sync_policy: SyncPolicy,
@@ -123,6 +137,39 @@ impl Default for DatabaseOptions {
             write_stall_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Builds `with_<field>` setters, each documented by its field's own documentation.
+macro_rules! setters {
+    ($($name:ident => $field:ident: $ty:ty),* $(,)?) => {
+        impl DatabaseOptions {
+            $(
+                #[doc = concat!("These options with [`DatabaseOptions::", stringify!($field), "`] set to `value`.")]
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    with_sync_policy => sync_policy: SyncPolicy,
+    with_memtable_flush_bytes => memtable_flush_bytes: usize,
+    with_wal_segment_bytes => wal_segment_bytes: u64,
+    with_wal_ring_segments => wal_ring_segments: usize,
+    with_shard_max_rows => shard_max_rows: u64,
+    with_row_group_max_rows => row_group_max_rows: usize,
+    with_index_min_rows => index_min_rows: u64,
+    with_index_shard_rows => index_shard_rows: u64,
+    with_background_threads => background_threads: bool,
+    with_create_if_missing => create_if_missing: bool,
+    with_file_system => file_system: Arc<dyn FileSystem>,
+    with_object_store => object_store: Option<crate::tier::ObjectStoreConfig>,
+    with_vector_reads => vector_reads: VectorReads,
+    with_write_stall_multiple => write_stall_multiple: usize,
+    with_write_stall_timeout => write_stall_timeout: Duration,
 }
 
 impl fmt::Debug for DatabaseOptions {

@@ -38,6 +38,7 @@ use crate::wal::replay;
 
 /// What [`verify_path`] found.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Damage, each with its file and offset. Empty = healthy.
     pub problems: Vec<Error>,

@@ -54,7 +54,7 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
     assert!(matches!(cos.add(&[Posting::new(1u64, &[0.0, 0.0])]), Err(Error::InvalidArgument { .. })));
     let err = cos.upsert(DocumentId(5), &[Posting::new(6u64, &[1.0, 0.0])]).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
-    let bad_options = DatabaseOptions { wal_segment_bytes: 1000, ..DatabaseOptions::default() };
+    let bad_options = DatabaseOptions::default().with_wal_segment_bytes(1000);
     assert!(matches!(Database::open(dir.path().join("other"), bad_options), Err(Error::InvalidArgument { .. })));
 }
 
@@ -97,6 +97,7 @@ fn search_is_exact_across_memtable_and_shards_for_every_metric() {
                     Metric::L2 => v.iter().zip(&query).map(|(a, b)| (a - b) * (a - b)).sum(),
                     Metric::InnerProduct => -v.iter().zip(&query).map(|(a, b)| a * b).sum::<f32>(),
                     Metric::Cosine => 1.0 - v.iter().zip(&query).map(|(a, b)| a * b).sum::<f32>() / (norm(v) * norm(&query)),
+                    other => unreachable!("no reference distance for {other:?}"),
                 };
                 (d, i as u64)
             })

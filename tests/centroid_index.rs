@@ -15,7 +15,7 @@ use drift::{Collection, Database, DatabaseOptions, DocumentId, Metric, Posting, 
 const DIM: usize = 16;
 
 fn index_options() -> DatabaseOptions {
-    DatabaseOptions { index_min_rows: 400, index_shard_rows: 16, ..small_options() }
+    small_options().with_index_min_rows(400).with_index_shard_rows(16)
 }
 
 /// `n` points around `centers` random centres (cluster = i % centers).
@@ -122,7 +122,7 @@ fn a_probe_of_every_list_that_keeps_every_estimate_finds_the_exact_answer() {
     const WIDE: usize = 160;
     const QUERIES: usize = 40;
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), DatabaseOptions { index_min_rows: 400, index_shard_rows: 45, ..small_options() }).unwrap();
+    let db = Database::open(dir.path(), small_options().with_index_min_rows(400).with_index_shard_rows(45)).unwrap();
     let mut rng = Rng::new(21);
     let centres: Vec<Vec<f32>> = (0..12).map(|_| (0..WIDE).map(|_| rng.f32() * 4.0).collect()).collect();
     let vectors: Vec<Vec<f32>> = (0..1500).map(|i| centres[i % 12].iter().map(|x| x + rng.f32()).collect()).collect();
@@ -301,7 +301,7 @@ fn recall_at_10_on_the_dev_dataset_meets_the_default_target() {
     let gt_bytes = std::fs::read(path.join("gt_l2_top100.ivecs")).unwrap();
     let gt: Vec<u32> = gt_bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())).collect();
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), DatabaseOptions { background_threads: false, ..DatabaseOptions::default() }).unwrap();
+    let db = Database::open(dir.path(), DatabaseOptions::default().with_background_threads(false)).unwrap();
     let c = db.create_collection("minilm", d, Metric::L2).unwrap();
     for start in (0..base.len() / d).step_by(2000) {
         let end = (start + 2000).min(base.len() / d);
@@ -389,7 +389,7 @@ fn a_large_probe_split_over_threads_returns_what_one_thread_returns() {
     // (non-rayon) thread splits stage 1 over rayon's threads, while `search_batch` runs
     // each query inside the pool, on one thread.
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { index_min_rows: 400, index_shard_rows: 256, background_threads: false, ..DatabaseOptions::default() };
+    let options = DatabaseOptions::default().with_index_min_rows(400).with_index_shard_rows(256).with_background_threads(false);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let vectors = clustered(50_000, 300, 21);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Rng, small_options, vector};
-use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SearchOptions};
+use drift::{Database, DocumentId, Metric, Posting, SearchOptions};
 use parking_lot::Mutex;
 
 const DIM: usize = 12;
@@ -25,7 +25,7 @@ fn is_removal_target(batch: u64) -> bool {
 #[test]
 fn searches_see_acknowledged_writes_during_flush_and_compaction() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { background_threads: true, memtable_flush_bytes: 32 << 10, ..small_options() };
+    let options = small_options().with_background_threads(true).with_memtable_flush_bytes(32 << 10);
     let db = Arc::new(Database::open(dir.path(), options).unwrap());
     let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let acked = Arc::new(AtomicU64::new(0));

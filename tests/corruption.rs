@@ -23,7 +23,7 @@ use drift::{Database, DatabaseOptions, Metric, Posting};
 const DIM: usize = 8;
 
 fn options() -> DatabaseOptions {
-    DatabaseOptions { wal_segment_bytes: 64 << 10, wal_ring_segments: 4, ..small_options() }
+    small_options().with_wal_segment_bytes(64 << 10).with_wal_ring_segments(4)
 }
 
 type State = BTreeMap<(u128, u64), Vec<f32>>;

@@ -76,17 +76,15 @@ fn apply(model: &mut Model, n: u64) {
 }
 
 fn child_options(policy: &str) -> DatabaseOptions {
-    DatabaseOptions {
-        sync_policy: if policy == "never" { SyncPolicy::Never } else { SyncPolicy::Always },
-        background_threads: true,
-        memtable_flush_bytes: 24 << 10,
-        // Index early and split often, so kills also land inside index builds, routed
-        // flushes, splits, merges and reassignments (run by the background thread after
-        // each flush, and by the Rebalance op).
-        index_min_rows: 200,
-        index_shard_rows: 8,
-        ..small_options()
-    }
+    // Index early and split often, so kills also land inside index builds, routed
+    // flushes, splits, merges and reassignments (run by the background thread after
+    // each flush, and by the Rebalance op).
+    small_options()
+        .with_sync_policy(if policy == "never" { SyncPolicy::Never } else { SyncPolicy::Always })
+        .with_background_threads(true)
+        .with_memtable_flush_bytes(24 << 10)
+        .with_index_min_rows(200)
+        .with_index_shard_rows(8)
 }
 
 /// The child's body; a no-op unless the parent started this process as a child.

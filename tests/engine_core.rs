@@ -42,7 +42,7 @@ fn shard_files(dir: &Path) -> Vec<String> {
 fn writes_are_acknowledged_while_wide_exact_searches_are_in_flight() {
     const DIM: usize = 128;
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { sync_policy: SyncPolicy::Never, background_threads: false, ..DatabaseOptions::default() };
+    let options = DatabaseOptions::default().with_sync_policy(SyncPolicy::Never).with_background_threads(false);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     for first in (0..50_000).step_by(5_000) {
@@ -95,7 +95,7 @@ fn writes_are_acknowledged_while_wide_exact_searches_are_in_flight() {
 
 /// An indexed collection of 2,000 rows in 8 dimensions, flushed.
 fn indexed(dir: &Path) -> (Database, drift::Collection) {
-    let options = DatabaseOptions { index_min_rows: 512, index_shard_rows: 64, ..small_options() };
+    let options = small_options().with_index_min_rows(512).with_index_shard_rows(64);
     let db = Database::open(dir, options).unwrap();
     let c = db.create_collection("c", 8, Metric::L2).unwrap();
     for first in (0..2_000).step_by(250) {
@@ -167,7 +167,7 @@ fn retired_shard_files_outlive_the_searches_that_read_them() {
 fn a_checkpoint_during_a_write_load_holds_every_write_acknowledged_before_it() {
     let dir = tempfile::tempdir().unwrap();
     let copy = tempfile::tempdir().unwrap().path().join("copy");
-    let options = DatabaseOptions { index_min_rows: 512, index_shard_rows: 64, background_threads: true, ..small_options() };
+    let options = small_options().with_index_min_rows(512).with_index_shard_rows(64).with_background_threads(true);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", 8, Metric::L2).unwrap();
     let acknowledged = Arc::new(AtomicU64::new(0));
@@ -207,7 +207,7 @@ fn a_checkpoint_during_a_write_load_holds_every_write_acknowledged_before_it() {
 fn kill_9_during_a_checkpoint_leaves_the_source_intact() {
     let dir = tempfile::tempdir().unwrap();
     let rows = {
-        let options = DatabaseOptions { index_min_rows: 512, index_shard_rows: 16, ..small_options() };
+        let options = small_options().with_index_min_rows(512).with_index_shard_rows(16);
         let db = Database::open(dir.path(), options).unwrap();
         let c = db.create_collection("c", 8, Metric::L2).unwrap();
         for first in (0..6_000).step_by(500) {
@@ -244,14 +244,7 @@ fn kill_9_during_a_checkpoint_leaves_the_source_intact() {
 fn writers_get_backpressure_instead_of_unbounded_memory_when_flushes_fail() {
     let dir = tempfile::tempdir().unwrap();
     let fs = FaultInjectingFileSystem::new();
-    let options = DatabaseOptions {
-        file_system: Arc::new(fs.clone()),
-        background_threads: true,
-        memtable_flush_bytes: 32 << 10,
-        write_stall_multiple: 4,
-        write_stall_timeout: Duration::from_millis(300),
-        ..small_options()
-    };
+    let options = small_options().with_file_system(Arc::new(fs.clone())).with_background_threads(true).with_memtable_flush_bytes(32 << 10).with_write_stall_multiple(4).with_write_stall_timeout(Duration::from_millis(300));
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", 8, Metric::L2).unwrap();
     fs.plan().no_space_on("shards");

@@ -18,7 +18,7 @@ const DIM: usize = 8;
 
 fn faulty() -> (FaultInjectingFileSystem, DatabaseOptions) {
     let fs = FaultInjectingFileSystem::new();
-    let options = DatabaseOptions { file_system: Arc::new(fs.clone()), ..small_options() };
+    let options = small_options().with_file_system(Arc::new(fs.clone()));
     (fs, options)
 }
 

@@ -21,15 +21,7 @@ use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SyncPolicy};
 const DIM: usize = 8;
 
 fn options() -> DatabaseOptions {
-    DatabaseOptions {
-        sync_policy: SyncPolicy::Always,
-        wal_segment_bytes: 64 << 10,
-        wal_ring_segments: 2,
-        shard_max_rows: 40,
-        background_threads: false,
-        object_store: None,
-        ..DatabaseOptions::default()
-    }
+    DatabaseOptions::default().with_sync_policy(SyncPolicy::Always).with_wal_segment_bytes(64 << 10).with_wal_ring_segments(2).with_shard_max_rows(40).with_background_threads(false).with_object_store(None)
 }
 
 /// The postings the fixture must hold: documents 0..60 minus the removed ones,
@@ -110,7 +102,7 @@ fn a_version_1_database_opens_and_reads_back_exactly() {
 const DIM2: usize = 128;
 
 fn options_v2() -> DatabaseOptions {
-    DatabaseOptions { index_min_rows: 256, index_shard_rows: 64, row_group_max_rows: 64, wal_segment_bytes: 256 << 10, ..options() }
+    options().with_index_min_rows(256).with_index_shard_rows(64).with_row_group_max_rows(64).with_wal_segment_bytes(256 << 10)
 }
 
 /// Documents 0..420 (vectors of seed 2) minus every 11th, document 7 replaced.

@@ -42,7 +42,7 @@ fn tier(endpoint: &(String, String), prefix: &str, mode: TierMode) -> ObjectStor
 }
 
 fn options(endpoint: &(String, String), prefix: &str, mode: TierMode) -> DatabaseOptions {
-    DatabaseOptions { object_store: Some(tier(endpoint, prefix, mode)), ..small_options() }
+    small_options().with_object_store(Some(tier(endpoint, prefix, mode)))
 }
 
 fn add_batches(c: &drift::Collection, range: std::ops::Range<u64>) {
@@ -148,7 +148,7 @@ fn a_replica_follows_new_generations_and_refuses_writes() {
     writer.sync_object_store().unwrap();
 
     let replica_dir = tempfile::tempdir().unwrap();
-    let replica_options = DatabaseOptions { background_threads: true, ..options(&ep, &prefix, TierMode::Replica) };
+    let replica_options = options(&ep, &prefix, TierMode::Replica).with_background_threads(true);
     let replica = Database::open(replica_dir.path(), replica_options).unwrap();
     let rc = replica.collection("c").unwrap();
     assert_eq!(rc.export().unwrap().len(), 200);
@@ -182,7 +182,7 @@ fn s3_child_writer() {
     let Ok(spec) = std::env::var(CHILD_ENV) else { return };
     let Some(ep) = endpoint() else { return };
     let (dir, prefix) = spec.split_once('|').unwrap();
-    let options = DatabaseOptions { background_threads: true, ..options(&ep, prefix, TierMode::Writer) };
+    let options = options(&ep, prefix, TierMode::Writer).with_background_threads(true);
     let db = Database::open(dir, options).unwrap();
     let c = db.collection("c").or_else(|_| db.create_collection("c", DIM, Metric::L2)).unwrap();
     let log = Path::new(dir).join("acked.log");
@@ -316,12 +316,7 @@ fn evicted_shards_fetched_back_serve_pread_re_ranks_from_the_fetched_files() {
     let Some(ep) = endpoint() else { return };
     let prefix = unique_prefix("evict-pread");
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = DatabaseOptions {
-        index_min_rows: 400,
-        index_shard_rows: 45,
-        vector_reads: drift::VectorReads::Pread,
-        ..options(&ep, &prefix, TierMode::Writer)
-    };
+    let mut opts = options(&ep, &prefix, TierMode::Writer).with_index_min_rows(400).with_index_shard_rows(45).with_vector_reads(drift::VectorReads::Pread);
     if let Some(t) = opts.object_store.as_mut() {
         t.local_disk_budget = Some(0);
     }

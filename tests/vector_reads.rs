@@ -13,14 +13,7 @@ const DIM: usize = 384;
 const ROWS: usize = 2_000;
 
 fn options(vector_reads: VectorReads) -> DatabaseOptions {
-    DatabaseOptions {
-        wal_segment_bytes: 4 << 20,
-        background_threads: false,
-        index_min_rows: 400,
-        index_shard_rows: 64,
-        vector_reads,
-        ..DatabaseOptions::default()
-    }
+    DatabaseOptions::default().with_wal_segment_bytes(4 << 20).with_background_threads(false).with_index_min_rows(400).with_index_shard_rows(64).with_vector_reads(vector_reads)
 }
 
 /// Clustered 384-d rows (so the 1-bit codes and the re-rank both have work to do).

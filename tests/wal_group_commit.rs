@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use common::{small_options, vector};
 use drift::io::FaultInjectingFileSystem;
-use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting};
+use drift::{Database, DocumentId, Metric, Posting};
 
 #[test]
 fn concurrent_writers_share_one_fsync_per_group() {
     let dir = tempfile::tempdir().unwrap();
     let fs = FaultInjectingFileSystem::new();
     let plan = fs.plan();
-    let options = DatabaseOptions { file_system: Arc::new(fs), wal_segment_bytes: 4 << 20, ..small_options() };
+    let options = small_options().with_file_system(Arc::new(fs)).with_wal_segment_bytes(4 << 20);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", 4, Metric::L2).unwrap();
     let before = plan.sync_count();

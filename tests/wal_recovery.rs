@@ -5,7 +5,7 @@
 mod common;
 
 use common::{small_options, vector};
-use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SyncPolicy};
+use drift::{Database, DocumentId, Metric, Posting, SyncPolicy};
 use std::time::Duration;
 
 const DIM: usize = 8;
@@ -97,7 +97,7 @@ fn damage_before_a_durable_record_is_a_corruption_error_not_a_truncation() {
 #[test]
 fn the_ring_recycles_segments_as_checkpoints_advance() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { wal_ring_segments: 3, ..small_options() };
+    let options = small_options().with_wal_ring_segments(3);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let per_segment = (64 << 10) / (4 * (DIM * 4 + 24) + 64);
@@ -119,7 +119,7 @@ fn periodic_and_never_policies_keep_writes_across_a_clean_close() {
     for policy in [SyncPolicy::Periodic(Duration::from_millis(5)), SyncPolicy::Never] {
         let dir = tempfile::tempdir().unwrap();
         {
-            let options = DatabaseOptions { sync_policy: policy, background_threads: true, ..small_options() };
+            let options = small_options().with_sync_policy(policy).with_background_threads(true);
             let db = Database::open(dir.path(), options).unwrap();
             let c = db.create_collection("c", DIM, Metric::L2).unwrap();
             write_batches(&c, 0..50);
@@ -139,7 +139,7 @@ fn periodic_and_never_policies_keep_writes_across_a_clean_close() {
 #[test]
 fn a_ring_that_grew_under_load_shrinks_back_after_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { wal_ring_segments: 2, memtable_flush_bytes: 64 << 20, ..small_options() };
+    let options = small_options().with_wal_ring_segments(2).with_memtable_flush_bytes(64 << 20);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     write_batches(&c, 0..2000);

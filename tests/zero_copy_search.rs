@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::{small_options, vector};
-use drift::{Database, DatabaseOptions, Metric, Posting, SearchOptions};
+use drift::{Database, Metric, Posting, SearchOptions};
 
 struct Counting;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -35,7 +35,7 @@ static GLOBAL: Counting = Counting;
 
 fn allocations_of_one_search(rows: u64) -> u64 {
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { shard_max_rows: 1 << 20, row_group_max_rows: 4096, wal_segment_bytes: 4 << 20, ..small_options() };
+    let options = small_options().with_shard_max_rows(1 << 20).with_row_group_max_rows(4096).with_wal_segment_bytes(4 << 20);
     let db = Database::open(dir.path(), options).unwrap();
     let c = db.create_collection("c", 32, Metric::L2).unwrap();
     let vs: Vec<Vec<f32>> = (0..rows).map(|i| vector(2, i, 32)).collect();

@@ -2,9 +2,10 @@
 // vector storage engine. It wraps the C ABI (libdrift.so + drift.h) with cgo and the
 // standard library only.
 //
-// Build and link against the SDK that scripts/build-c-sdk.sh lays out (by default
-// target/c-sdk in the repository, which the #cgo directives below point at); at run
-// time libdrift.so.0 must be found (LD_LIBRARY_PATH or an rpath).
+// It finds the C SDK through pkg-config (`#cgo pkg-config: drift`): install it with
+// `scripts/install.sh` (into /usr/local, found by default) or `scripts/install.sh
+// PREFIX` with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig. drift.pc carries an rpath, so
+// programs find libdrift.so.0 at run time without LD_LIBRARY_PATH.
 //
 //	db, err := drift.Open("my-db", nil)
 //	if err != nil { ... }
@@ -18,8 +19,7 @@
 package drift
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/c-sdk/lib -ldrift
+#cgo pkg-config: drift
 #include <stdlib.h>
 #include "drift.h"
 */

@@ -18,7 +18,7 @@ pub struct drift_search_options {
     /// (⌈5·√centroids⌉, at least 16). Ignored until the collection is indexed.
     pub nprobe: u32,
     /// Candidates kept per wanted hit from the 1-bit code scan, re-ranked with exact f32
-    /// distances; 0 = default (8).
+    /// distances; 0 = default (8), at most 1000 (more is refused with `DRIFT_EINVAL`).
     pub rerank_factor: u32,
     /// Stop probing after this many lists in a row added nothing to the k best
     /// estimates; 0 = scan all `nprobe` lists.

@@ -3,7 +3,7 @@
 //! Every byte drift reads or writes goes through a [`FileSystem`] and the
 //! [`FileHandle`]s it opens: the WAL, shard files, the manifest and the lock. The real
 //! implementation ([`RealFileSystem`]) is a thin layer over `std::fs`; tests swap in
-//! [`FaultInjectingFileSystem`] to make fsync fail, return ENOSPC or short-write without
+//! `FaultInjectingFileSystem` (feature `unstable`) to make fsync fail, return ENOSPC or short-write without
 //! mocking the engine.
 //!
 //! Invariants:
@@ -12,6 +12,7 @@
 //! - Read-only memory maps are made only through [`FileHandle::map_readonly`], which
 //!   returns an [`MmapView`]; all casting of mapped bytes lives in `mmap.rs`.
 
+#[cfg(feature = "unstable")]
 mod fault;
 mod mmap;
 mod real;
@@ -23,6 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "unstable")]
 pub use fault::{FaultInjectingFileSystem, FaultPlan};
 pub use mmap::{MmapView, as_bytes, as_bytes_mut};
 pub use real::RealFileSystem;

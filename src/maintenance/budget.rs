@@ -17,6 +17,7 @@ use crate::error::Result;
 
 /// What one `maintain` call did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MaintenanceReport {
     /// Whether memtables were flushed.
     pub flushed: bool,

@@ -38,6 +38,7 @@ use crate::storage::shard_file;
 
 /// What [`crate::Database::checkpoint`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckpointReport {
     /// Open shards sealed first (so that they could be shared).
     pub shards_sealed: usize,

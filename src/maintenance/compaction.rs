@@ -32,6 +32,7 @@ use crate::storage::tombstones::Tombstones;
 
 /// What a compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CompactionReport {
     /// Shard files rewritten.
     pub shards_rewritten: usize,

@@ -37,6 +37,7 @@ use crate::kernels::{distance, kmeans};
 
 /// What a rebalance did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RebalanceReport {
     /// Lists split in two.
     pub splits: usize,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// What this database is to its object-store prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TierMode {
     /// The local database is the writer: it claims the prefix (or checks that it owns
     /// it) and promotes sealed shards and manifests to it.
@@ -20,6 +21,7 @@ pub enum TierMode {
 /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`, ...).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ObjectStoreConfig {
     /// Bucket name.
     pub bucket: String,

@@ -41,6 +41,7 @@ pub(crate) use engine::*;
 
 /// Counters of the S3 tier.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TierStats {
     /// `s3://bucket/prefix`.
     pub location: String,

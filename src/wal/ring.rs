@@ -40,6 +40,7 @@ pub(crate) trait ApplyOp {
 
 /// Counters of the WAL, for stats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WalStats {
     /// Segment files in the ring.
     pub segments: usize,

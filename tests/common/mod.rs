@@ -6,16 +6,7 @@ use drift::{DatabaseOptions, SyncPolicy};
 /// Options that make every mechanism run on small data: tiny WAL segments (roll-over
 /// and recycling), tiny memtables (frequent flushes) and small shards (sealing).
 pub fn small_options() -> DatabaseOptions {
-    DatabaseOptions {
-        sync_policy: SyncPolicy::Always,
-        memtable_flush_bytes: 64 << 10,
-        wal_segment_bytes: 64 << 10,
-        wal_ring_segments: 3,
-        shard_max_rows: 300,
-        row_group_max_rows: 128,
-        background_threads: false,
-        ..DatabaseOptions::default()
-    }
+    DatabaseOptions::default().with_sync_policy(SyncPolicy::Always).with_memtable_flush_bytes(64 << 10).with_wal_segment_bytes(64 << 10).with_wal_ring_segments(3).with_shard_max_rows(300).with_row_group_max_rows(128).with_background_threads(false)
 }
 
 /// A small deterministic generator for test data (the library's SplitMix64).

@@ -51,21 +51,17 @@ fn open_existing(db: &Path) -> Result<Database, String> {
             )
         });
     }
-    let options = DatabaseOptions { create_if_missing: false, background_threads: false, ..DatabaseOptions::default() };
+    let options = DatabaseOptions::default().with_create_if_missing(false).with_background_threads(false);
     Database::open(db, options).map_err(|e| explain(e, db))
 }
 
 fn open_or_create(db: &Path) -> Result<Database, String> {
-    let options = DatabaseOptions { background_threads: false, ..DatabaseOptions::default() };
+    let options = DatabaseOptions::default().with_background_threads(false);
     Database::open(db, options).map_err(|e| explain(e, db))
 }
 
 fn metric_name(m: Metric) -> &'static str {
-    match m {
-        Metric::L2 => "l2",
-        Metric::InnerProduct => "ip",
-        Metric::Cosine => "cosine",
-    }
+    m.name()
 }
 
 pub fn create(db: &Path, name: &str, dimension: usize, metric: Metric) -> Result<(), String> {
@@ -332,11 +328,21 @@ pub fn search(args: &SearchArgs) -> Result<(), String> {
         return Err(format!("the queries have dimension {dimension}, collection {:?} has {}", args.collection, c.dimension()));
     }
     let mut options = SearchOptions::new(args.k);
-    options.nprobe = args.nprobe;
-    options.probe_patience = args.probe_patience;
-    options.rerank_factor = args.rerank_factor;
-    options.exact = args.exact;
-    options.one_per_document = args.one_per_document;
+    if let Some(n) = args.nprobe {
+        options = options.with_nprobe(n);
+    }
+    if let Some(p) = args.probe_patience {
+        options = options.with_probe_patience(p);
+    }
+    if let Some(f) = args.rerank_factor {
+        options = options.with_rerank_factor(f);
+    }
+    if args.exact {
+        options = options.exact();
+    }
+    if args.one_per_document {
+        options = options.one_per_document();
+    }
     let started = Instant::now();
     let results = c.search_batch(&queries, &options).map_err(|e| explain(e, &args.db))?;
     let elapsed = started.elapsed();

@@ -20,7 +20,9 @@ import java.nio.file.Path;
 /**
  * Downcall handles to libdrift's C API (Foreign Function and Memory API). The library is
  * found through the system property {@code drift.library} (a path), else the environment
- * variable {@code DRIFT_LIBRARY}, else {@code libdrift.so.0} on the loader's search path.
+ * variable {@code DRIFT_LIBRARY}, else in a directory of {@code java.library.path}, else
+ * as {@code libdrift.so.0} through the system loader (which finds {@code scripts/install.sh}'s
+ * default prefix, /usr/local, once {@code ldconfig} ran).
  */
 final class Native {
     private Native() {}
@@ -60,7 +62,23 @@ final class Native {
             }
             return SymbolLookup.libraryLookup(Path.of(path), Arena.global());
         }
-        return SymbolLookup.libraryLookup("libdrift.so.0", Arena.global());
+        for (String dir : System.getProperty("java.library.path", "").split(java.io.File.pathSeparator)) {
+            if (dir.isEmpty()) {
+                continue;
+            }
+            for (String name : new String[] {"libdrift.so.0", "libdrift.so"}) {
+                Path candidate = Path.of(dir, name);
+                if (Files.exists(candidate)) {
+                    return SymbolLookup.libraryLookup(candidate, Arena.global());
+                }
+            }
+        }
+        try {
+            return SymbolLookup.libraryLookup("libdrift.so.0", Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new UnsatisfiedLinkError("libdrift.so.0 not found: install the SDK (scripts/install.sh), or pass"
+                    + " -Djava.library.path=PREFIX/lib or -Ddrift.library=PATH/libdrift.so");
+        }
     }
 
     private static MethodHandle fn(String name, FunctionDescriptor descriptor) {
