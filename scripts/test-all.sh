@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of drift on a fresh machine: Rust lint, unit, integration (crash,
 # corruption, fault injection, concurrency, format document) and doc tests, then the
-# C/C++, Go and Java tests of the C ABI.
+# C/C++, Go and Java tests of the C ABI, and the README's quick starts.
 #
 # Needs what the project's machines ship: a stable Rust toolchain (>= 1.89) with
 # clippy, gcc/g++ with AddressSanitizer, cmake and pkg-config, Go >= 1.21, a JDK >= 22
@@ -20,7 +20,8 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 echo "== toolchain: $(rustc --version)"
 
-echo "== Rust: clippy (warnings are errors)"
+echo "== Rust: clippy (warnings are errors), the library as users build it, then every target"
+cargo clippy --lib --locked -- -D warnings
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== Rust: API docs build without broken links (warnings are errors)"
@@ -45,3 +46,5 @@ echo "== Go binding"
 scripts/test-go.sh
 echo "== Java binding"
 scripts/test-java.sh
+echo "== the README's quick starts (Rust, C, Go, Java), each run twice as pasted"
+scripts/test-quickstarts.sh
