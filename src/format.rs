@@ -4,7 +4,7 @@
 //! Every fixed header of drift ends with a 4-byte CRC32C of all bytes before it, and
 //! every multi-byte integer is little-endian. Field offsets are chains of named
 //! constants in the module of each structure; each module also exports a [`Layout`]
-//! listing its fields, and `tests/format_doc.rs` compares those lists with the tables
+//! listing its fields, and `tests/integration/format_doc.rs` compares those lists with the tables
 //! of `docs/FORMAT.md`, so the document cannot drift from the code.
 
 /// One field of a fixed-layout structure.

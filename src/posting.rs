@@ -137,7 +137,7 @@ pub struct SearchOptions {
     ///
     /// The bounds are statistical (each estimate less 3 standard errors of the
     /// estimator), so even a probe of every list that keeps every row can, rarely, stop
-    /// before a true hit: 1 hit in 1,200 in `tests/centroid_index.rs` (inner product,
+    /// before a true hit: 1 hit in 1,200 in `tests/integration/centroid_index.rs` (inner product,
     /// 160 dimensions), none for L2 and cosine there. [`SearchOptions::exact()`] is exact.
     pub(crate) rerank_factor: Option<usize>,
     /// Scan every row with exact f32 distances (ground truth; slow on large
@@ -201,7 +201,7 @@ impl SearchOptions {
     ///
     /// The bounds are statistical (each estimate less 3 standard errors of the
     /// estimator), so even a probe of every list that keeps every row can, rarely, stop
-    /// before a true hit: 1 hit in 1,200 in `tests/centroid_index.rs` (inner product,
+    /// before a true hit: 1 hit in 1,200 in `tests/integration/centroid_index.rs` (inner product,
     /// 160 dimensions), none for L2 and cosine there. [`SearchOptions::exact()`] is exact.
     pub fn with_rerank_factor(mut self, factor: usize) -> Self {
         self.rerank_factor = Some(factor);

@@ -2,9 +2,7 @@
 //! proves was acknowledged is a corruption error, and the ring recycles its segments
 //! instead of growing while checkpoints advance.
 
-mod common;
-
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::{Database, DocumentId, Metric, Posting, SyncPolicy};
 use std::time::Duration;
 

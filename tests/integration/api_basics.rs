@@ -1,8 +1,6 @@
 //! The Rust API's contract: lifecycle, writes, search semantics, persistence, errors.
 
-mod common;
-
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::{Database, DatabaseOptions, DocumentId, Error, Metric, Posting, SearchOptions};
 
 fn open(dir: &std::path::Path) -> Database {

@@ -1,11 +1,9 @@
 //! Concurrent writers share fsyncs (group commit), and every one of their writes is
 //! durable and visible when acknowledged.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::io::FaultInjectingFileSystem;
 use drift::{Database, DocumentId, Metric, Posting};
 

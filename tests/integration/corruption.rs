@@ -12,12 +12,10 @@
 //! the rest. A damaged row-group body must make reads fail, and `verify` report it.
 //! Nothing may panic.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::{Database, DatabaseOptions, Metric, Posting};
 
 const DIM: usize = 8;

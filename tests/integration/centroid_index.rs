@@ -3,13 +3,11 @@
 //! spanning a snapshot swap stay consistent, a full probe finds the exact answer, and
 //! recall on the dev dataset.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Rng, dataset, read_fvecs, small_options};
+use crate::common::{Rng, dataset, read_fvecs, small_options};
 use drift::{Collection, Database, DatabaseOptions, DocumentId, Metric, Posting, SearchOptions};
 
 const DIM: usize = 16;

@@ -1,7 +1,7 @@
 //! `include/drift.h` is exactly what cbindgen generates from `src/ffi/` with
 //! `cbindgen.toml`, and its version macros match `Cargo.toml`.
 //!
-//! Regenerate after changing the C API: `DRIFT_UPDATE_HEADER=1 cargo test --test c_header`.
+//! Regenerate after changing the C API: `DRIFT_UPDATE_HEADER=1 cargo test --test integration c_header`.
 
 use std::path::Path;
 
@@ -24,7 +24,7 @@ fn the_committed_header_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/drift.h is stale: regenerate it with `DRIFT_UPDATE_HEADER=1 cargo test --test c_header` and commit it"
+        "include/drift.h is stale: regenerate it with `DRIFT_UPDATE_HEADER=1 cargo test --test integration c_header` and commit it"
     );
 }
 

@@ -2,14 +2,12 @@
 //! write acknowledged before they began, never a deleted document whose delete was
 //! acknowledged, and never half of an upsert.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Rng, small_options, vector};
+use crate::common::{Rng, small_options, vector};
 use drift::{Database, DocumentId, Metric, Posting, SearchOptions};
 use parking_lot::Mutex;
 

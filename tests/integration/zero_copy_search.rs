@@ -5,12 +5,10 @@
 //! rows; both must allocate the same small amount (the result vector and the top-k
 //! heap), proving there is no per-vector allocation or copy on the search path.
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::{Database, Metric, Posting, SearchOptions};
 
 struct Counting;

@@ -1,6 +1,5 @@
 //! The `drift` command-line tool, run as a user runs it: a real process, real files,
 //! exit codes and messages checked.
-#![cfg(feature = "cli")]
 
 use std::io::Write;
 use std::path::Path;

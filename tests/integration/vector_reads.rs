@@ -2,11 +2,9 @@
 //! page cache returns exactly what the mapped re-rank returns, refuses a damaged vector
 //! the same way, and leaves the vector columns out of the process's resident set.
 
-mod common;
-
 use std::path::Path;
 
-use common::Rng;
+use crate::common::Rng;
 use drift::{Collection, Database, DatabaseOptions, Error, Metric, Posting, SearchOptions, VectorReads};
 
 const DIM: usize = 384;

@@ -11,14 +11,12 @@
 //! - backpressure: when flushes fail, writers get `Error::Backpressure` instead of
 //!   growing memory without bound.
 
-mod common;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::io::FaultInjectingFileSystem;
 use drift::{Database, DatabaseOptions, DocumentId, ErrorCode, Metric, Posting, SearchOptions, SyncPolicy};
 

@@ -14,15 +14,13 @@
 //!
 //! `DRIFT_CRASH_CYCLES` raises the number of cycles (default 50).
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Rng, small_options, vector};
+use crate::common::{Rng, small_options, vector};
 use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SyncPolicy};
 
 const DIM: usize = 16;
@@ -168,7 +166,7 @@ fn every_acknowledged_write_survives_sigkill() {
     for cycle in 0..cycles {
         let policy = if cycle % 2 == 0 { "always" } else { "never" };
         let mut child = Command::new(&exe)
-            .args(["--exact", "child_writer", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "crash_kill9::child_writer", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
             .env(POLICY_ENV, policy)
             .stdout(Stdio::null())

@@ -9,13 +9,11 @@
 //!
 //! Regenerate only when adding a fixture for a new version, and only that one (the
 //! others must stay as their version wrote them):
-//! `DRIFT_WRITE_FIXTURES=1 cargo test --test format_fixtures -- <its test's name>`.
-
-mod common;
+//! `DRIFT_WRITE_FIXTURES=1 cargo test --test integration -- format_fixtures::<its test's name>`.
 
 use std::path::{Path, PathBuf};
 
-use common::vector;
+use crate::common::vector;
 use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SyncPolicy};
 
 const DIM: usize = 8;

@@ -1,5 +1,4 @@
 //! Arrow interop (feature `arrow`): record batches in and out of a collection.
-#![cfg(feature = "arrow")]
 
 use std::sync::Arc;
 

@@ -6,11 +6,9 @@
 //!   the failed fsync is never retried as if it had worked.
 //! - ENOSPC while flushing loses nothing acknowledged and leaves the database usable.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{small_options, vector};
+use crate::common::{small_options, vector};
 use drift::io::FaultInjectingFileSystem;
 use drift::{Database, DatabaseOptions, DocumentId, Error, ErrorCode, Metric, Posting, SearchOptions};
 

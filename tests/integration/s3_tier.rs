@@ -7,15 +7,12 @@
 //! replica follows new generations and refuses writes; SIGKILL during uploads loses
 //! nothing and always leaves a restorable prefix.
 
-#![cfg(feature = "s3")]
-
-mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Rng, small_options, vector};
+use crate::common::{Rng, small_options, vector};
 use drift::{Database, DatabaseOptions, DocumentId, Error, Metric, ObjectStoreConfig, Posting, SearchOptions, TierMode};
 
 const DIM: usize = 16;
@@ -207,7 +204,7 @@ fn sigkill_during_promotion_loses_nothing_and_leaves_a_restorable_prefix() {
     let mut rng = Rng::new(42);
     for cycle in 0..8 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "s3_child_writer", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "s3_tier::s3_child_writer", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, format!("{}|{prefix}", dir.path().display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
