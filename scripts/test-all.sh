@@ -13,38 +13,40 @@
 #   DRIFT_SKIP_BINDINGS=1  run the Rust tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage is announced with the seconds elapsed since the start.
+stage() { echo "== [${SECONDS}s] $*"; }
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "error: cargo not found. Install a stable Rust toolchain (rustup.rs) and rerun." >&2
     exit 1
 fi
-echo "== toolchain: $(rustc --version)"
+stage "toolchain: $(rustc --version)"
 
-echo "== Rust: clippy (warnings are errors), the library as users build it, then every target"
+stage "Rust: clippy (warnings are errors), the library as users build it, then every target"
 cargo clippy --lib --locked -- -D warnings
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== Rust: API docs build without broken links (warnings are errors)"
+stage "Rust: API docs build without broken links (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 
-echo "== S3: starting a local S3-compatible server (moto) for the S3 tier tests"
+stage "S3: starting a local S3-compatible server (moto) for the S3 tier tests"
 eval "$(scripts/s3-server.sh start)"
 trap 'scripts/s3-server.sh stop' EXIT
 
-echo "== Rust: unit, integration and doc tests"
+stage "Rust: unit, integration and doc tests"
 cargo test --locked
 
 if [ "${DRIFT_SKIP_BINDINGS:-0}" = 1 ]; then
     echo "== bindings skipped (DRIFT_SKIP_BINDINGS=1)"
     exit 0
 fi
-echo "== C and C++ (ASan/UBSan), CMake example"
+stage "C and C++ (ASan/UBSan), CMake example"
 scripts/test-c.sh
-echo "== Arrow C Data / C Stream interface, read from pyarrow"
+stage "Arrow C Data / C Stream interface, read from pyarrow"
 scripts/test-arrow.sh
-echo "== Go binding"
+stage "Go binding"
 scripts/test-go.sh
-echo "== Java binding"
+stage "Java binding"
 scripts/test-java.sh
-echo "== the README's quick starts (Rust, C, Go, Java), each run twice as pasted"
+stage "the README's quick starts (Rust, C, Go, Java), each run twice as pasted"
 scripts/test-quickstarts.sh
