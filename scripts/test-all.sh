@@ -22,9 +22,9 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 stage "toolchain: $(rustc --version)"
 
-stage "Rust: clippy (warnings are errors), the library as users build it, then every target"
-cargo clippy --lib --locked -- -D warnings
+stage "Rust: clippy (warnings are errors), every target, then the library as users build it"
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --lib --locked -- -D warnings
 
 stage "Rust: API docs build without broken links (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
@@ -36,6 +36,10 @@ trap 'scripts/s3-server.sh stop' EXIT
 stage "Rust: unit, integration and doc tests"
 cargo test --locked
 
+# The C, Go, Java and quick-start tests link the SDK laid out by scripts/install.sh
+# from the library the Rust tests built (DRIFT_SDK_PROFILE=dev); `scripts/install.sh`
+# alone builds the release SDK.
+export DRIFT_SDK_PROFILE="${DRIFT_SDK_PROFILE:-dev}"
 if [ "${DRIFT_SKIP_BINDINGS:-0}" = 1 ]; then
     echo "== bindings skipped (DRIFT_SKIP_BINDINGS=1)"
     exit 0
