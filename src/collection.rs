@@ -147,6 +147,17 @@ impl Collection {
     /// Adds postings atomically (all or none) and returns their document ids (fresh
     /// ULIDs where none was given). Returns once the batch is durable per the sync
     /// policy and visible to searches.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
+    /// // Ids given, or generated (ULIDs) for postings without one.
+    /// let ids = c.add(&[drift::Posting::new(1u64, &[0.0, 1.0]), drift::Posting::new(2u64, &[1.0, 0.0])])?;
+    /// assert_eq!(ids, [drift::DocumentId(1), drift::DocumentId(2)]);
+    /// # Ok(()) }
+    /// ```
     pub fn add(&self, postings: &[Posting<'_>]) -> Result<Vec<DocumentId>> {
         self.check_open()?;
         if postings.is_empty() {
@@ -160,6 +171,18 @@ impl Collection {
     /// Replaces every posting of `document_id` with `postings`, atomically: a search
     /// sees the old postings or the new ones, never a mix. Postings must name this
     /// document or none. An empty `postings` removes the document.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
+    /// let doc = drift::DocumentId(7);
+    /// c.add(&[drift::Posting::new(doc, &[0.0, 1.0]), drift::Posting::new(doc, &[1.0, 1.0])])?;
+    /// c.upsert(doc, &[drift::Posting::new(doc, &[5.0, 5.0])])?; // both old postings go
+    /// assert_eq!(c.postings(doc)?.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn upsert(&self, document_id: DocumentId, postings: &[Posting<'_>]) -> Result<()> {
         self.check_open()?;
         let (batch, _) = self.batch(postings, Some(document_id))?;
@@ -168,6 +191,17 @@ impl Collection {
     }
 
     /// Removes every posting of the given documents (unknown ids are ignored).
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
+    /// c.add(&[drift::Posting::new(1u64, &[0.0, 1.0]), drift::Posting::new(2u64, &[1.0, 0.0])])?;
+    /// c.remove(&[drift::DocumentId(1), drift::DocumentId(99)])?;
+    /// assert_eq!(c.export()?.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn remove(&self, document_ids: &[DocumentId]) -> Result<()> {
         self.check_open()?;
         if document_ids.is_empty() {
@@ -178,6 +212,17 @@ impl Collection {
     }
 
     /// The `options.k` nearest postings to `query`, closest first.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("c", 2, drift::Metric::Cosine)?;
+    /// c.add(&[drift::Posting::new(1u64, &[0.0, 1.0]).with_span(0, 50), drift::Posting::new(2u64, &[1.0, 0.0])])?;
+    /// let hits = c.search(&[0.1, 0.9], &drift::SearchOptions::new(1))?;
+    /// assert_eq!((hits[0].document_id, hits[0].start, hits[0].length), (drift::DocumentId(1), 0, 50));
+    /// # Ok(()) }
+    /// ```
     pub fn search(&self, query: &[f32], options: &SearchOptions) -> Result<Vec<Hit>> {
         self.check_open()?;
         search_version(&self.inner, &self.inner.version(), query, options)
@@ -279,6 +324,18 @@ impl Collection {
     }
 
     /// Current counters.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("c", 2, drift::Metric::L2)?;
+    /// c.add(&[drift::Posting::new(1u64, &[0.0, 1.0])])?;
+    /// assert_eq!(c.stats().memtable_rows, 1);
+    /// db.flush()?;
+    /// assert_eq!((c.stats().memtable_rows, c.stats().shard_rows), (0, 1));
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> CollectionStats {
         let st = self.inner.version();
         CollectionStats {

@@ -394,6 +394,17 @@ impl Database {
 
     /// Drops a collection and deletes its files (each once no search or snapshot still
     /// reads it). Existing handles to it fail with [`Error::Closed`] from then on.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection("old", 2, drift::Metric::L2)?;
+    /// db.drop_collection("old")?;
+    /// assert!(db.list_collections().is_empty());
+    /// assert_eq!(c.search(&[0.0, 0.0], &drift::SearchOptions::new(1)).unwrap_err().code(), drift::ErrorCode::Closed);
+    /// # Ok(()) }
+    /// ```
     pub fn drop_collection(&self, name: &str) -> Result<()> {
         self.inner.check_writable()?;
         let vs = &self.inner.versions;
@@ -482,6 +493,17 @@ impl Database {
     }
 
     /// Current counters.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// db.create_collection("c", 2, drift::Metric::L2)?.add(&[drift::Posting::new(1u64, &[0.0, 1.0])])?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.collections["c"].memtable_rows, 1);
+    /// assert!(stats.poisoned.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> DatabaseStats {
         let vs = &self.inner.versions;
         let (generation, checkpoint_lsn) = vs.published();
@@ -509,6 +531,16 @@ impl Database {
 
     /// Reads every checksum of every shard file (row-group bodies, footers, bloom
     /// filters) and returns each problem found; changes nothing.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// db.create_collection("c", 2, drift::Metric::L2)?.add(&[drift::Posting::new(1u64, &[0.0, 1.0])])?;
+    /// db.flush()?;
+    /// assert!(db.verify()?.is_empty(), "every checksum holds");
+    /// # Ok(()) }
+    /// ```
     pub fn verify(&self) -> Result<Vec<VerifyProblem>> {
         self.inner.check_open()?;
         let mut problems = Vec::new();
