@@ -5,6 +5,8 @@
 //! flushes and indexes them, then times durable 10-vector adds (fsync per add, one
 //! writer thread) in four phases of the same length:
 //! - idle: nothing else runs;
+//! - control: one thread spins on the CPU without calling drift (the machine's share
+//!   of any tail below);
 //! - exact: one thread runs exact searches with k = 1,000 in a loop;
 //! - probed: one thread runs probed searches with k = 1,000 over every list;
 //! - batch: one thread runs `search_batch` of 64 default probed queries (k = 10);
@@ -118,6 +120,15 @@ fn main() {
     let query: Vec<f32> = base[..d].to_vec();
     let mut table = Vec::new();
     table.push(("idle", phase(&c, &base, d, window, None)));
+    // A control: one thread spinning on the CPU without touching drift. What this adds
+    // to the writes' tail is the machine's scheduling, not drift's locking.
+    let spin = || {
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+    };
+    table.push(("busy CPU, no drift (control)", phase(&c, &base, d, window, Some(Box::new(spin)))));
     let (cq, q) = (c.clone(), query.clone());
     table.push(("exact k=1000", phase(&c, &base, d, window, Some(Box::new(move || drop(cq.search(&q, &SearchOptions::new(1_000).exact())))))));
     let (cq, q) = (c.clone(), query.clone());
