@@ -113,6 +113,7 @@ impl Collection {
             if let Some(component) = p.vector.iter().position(|x| !x.is_finite()) {
                 return Err(Error::NonFiniteValue { vector: i, component });
             }
+            check_magnitude(p.vector, &format!("vector {i}"))?;
             let id = match (upsert_id, p.document_id) {
                 (Some(u), Some(given)) if given != u => {
                     return Err(Error::invalid(format!(
@@ -352,6 +353,22 @@ impl Collection {
     }
 }
 
+/// Largest squared norm accepted: distances between two such vectors (at most
+/// 4 × this for L2) stay finite in f32.
+const MAX_SQUARED_NORM: f64 = f32::MAX as f64 / 4.0;
+
+/// Refuses a finite vector whose distances would overflow f32 (3e38 in one component,
+/// say): searches would otherwise return infinite distances.
+fn check_magnitude(v: &[f32], what: &str) -> Result<()> {
+    let squared: f64 = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum();
+    if squared > MAX_SQUARED_NORM {
+        return Err(Error::invalid(format!(
+            "{what} is too large: its squared norm {squared:.3e} would overflow f32 distances (at most {MAX_SQUARED_NORM:.3e})"
+        )));
+    }
+    Ok(())
+}
+
 /// Searches one version of a collection: checks the query, normalises it for cosine,
 /// and runs the exact or probed path (shared by [`Collection`] and [`Snapshot`]).
 pub(crate) fn search_version(c: &CollectionCore, st: &CollectionVersion, query: &[f32], options: &SearchOptions) -> Result<Vec<Hit>> {
@@ -363,6 +380,7 @@ pub(crate) fn search_version(c: &CollectionCore, st: &CollectionVersion, query: 
     if let Some(component) = query.iter().position(|x| !x.is_finite()) {
         return Err(Error::NonFiniteValue { vector: 0, component });
     }
+    check_magnitude(query, "the query")?;
     let mut normalized;
     let mut q = query;
     if c.metric == Metric::Cosine {

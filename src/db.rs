@@ -217,6 +217,11 @@ impl Database {
         let started = Instant::now();
         options.validate()?;
         let path = path.as_ref().to_owned();
+        if path.as_os_str().is_empty() {
+            // Refused before anything is written (an empty path would mean the current
+            // directory to some calls and nothing to others).
+            return Err(Error::invalid("database path is empty"));
+        }
         let fs = options.file_system.clone();
         if !fs.exists(&path) {
             if !options.create_if_missing {

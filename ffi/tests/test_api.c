@@ -143,6 +143,10 @@ static void test_lifecycle(void) {
 static void test_error_paths(void) {
     char *dir = temp_dir();
     drift_db *db = NULL;
+    /* An empty path is refused before anything is written (no LOCK or MANIFEST here). */
+    int had_manifest = access("MANIFEST", F_OK) == 0;
+    EXPECT_STATUS(drift_open("", NULL, &db, NULL), DRIFT_EINVAL);
+    CHECK(db == NULL && (access("MANIFEST", F_OK) == 0) == had_manifest);
     CHECK(drift_open(dir, NULL, &db, NULL) == DRIFT_OK);
     drift_collection *c = NULL;
     CHECK(drift_collection_create(db, "c", 3, DRIFT_METRIC_L2, &c, NULL) == DRIFT_OK);
@@ -192,6 +196,13 @@ static void test_error_paths(void) {
     EXPECT_STATUS(drift_add(NULL, NULL, NULL, NULL, v, 1, 3, NULL, NULL), DRIFT_ECLOSED);
     EXPECT_STATUS(drift_flush(NULL, NULL), DRIFT_ECLOSED);
     EXPECT_STATUS(drift_flush((drift_db *)(uintptr_t)0xdeadbeef, NULL), DRIFT_ECLOSED);
+    /* Handles are not small sequential numbers: made-up ones name nothing, even while
+       this database and its collection are open. */
+    for (uintptr_t guess = 1; guess <= 64; guess++) {
+        EXPECT_STATUS(drift_flush((drift_db *)guess, NULL), DRIFT_ECLOSED);
+        EXPECT_STATUS(drift_add((drift_collection *)guess, NULL, NULL, NULL, v, 1, 3, NULL, NULL), DRIFT_ECLOSED);
+    }
+    EXPECT_STATUS(drift_flush((drift_db *)((uintptr_t)db + 1), NULL), DRIFT_ECLOSED);
     EXPECT_STATUS(drift_flush((drift_db *)c, NULL), DRIFT_ECLOSED); /* a collection is not a database */
     drift_error_free((drift_error *)c);                             /* ignored: not an error handle */
     CHECK(drift_add(c, NULL, NULL, NULL, v, 1, 3, NULL, NULL) == DRIFT_OK);

@@ -127,11 +127,33 @@ struct Registry {
 
 static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| RwLock::new(Registry { next: 1, objects: HashMap::new() }));
 
-/// Registers an object and returns its handle (never NULL, never reused).
+/// A key drawn once per process (std's randomly seeded hasher), so handles cannot be
+/// guessed: `(drift_db *)1` or a neighbour of a real handle names nothing.
+static HANDLE_KEY: LazyLock<u64> = LazyLock::new(|| {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x6472_6966_7448_4e44u64)
+});
+
+/// The handle of registration number `sequence`: a bijection of it (xor with the
+/// process key, then SplitMix64's finaliser), so distinct registrations never collide
+/// and consecutive ones look unrelated.
+fn handle_id(sequence: u64) -> u64 {
+    let mut z = sequence ^ *HANDLE_KEY;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Registers an object and returns its handle (never NULL, never reused, not guessable).
 pub(crate) fn register<T>(object: Object) -> *mut T {
     let mut r = REGISTRY.write();
-    let id = r.next;
-    r.next += 1;
+    let id = loop {
+        let id = handle_id(r.next);
+        r.next += 1;
+        if id != 0 {
+            break id;
+        }
+    };
     r.objects.insert(id, object);
     id as usize as *mut T
 }
@@ -307,6 +329,15 @@ pub extern "C" fn drift_error_free(error: *mut drift_error) {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    #[test]
+    fn handles_are_distinct_and_not_small_sequential_numbers() {
+        let ids: Vec<u64> = (1..=1_000).map(handle_id).collect();
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert!(ids.iter().all(|id| *id > 1 << 20), "a handle is a small number");
+        assert!(ids.windows(2).all(|w| w[1].abs_diff(w[0]) > 1 << 20), "neighbouring handles");
+    }
 
     #[test]
     fn status_constants_are_the_stable_error_codes() {

@@ -54,6 +54,28 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
     let bad_options = DatabaseOptions::default().with_wal_segment_bytes(1000);
     assert!(matches!(Database::open(dir.path().join("other"), bad_options), Err(Error::InvalidArgument { .. })));
+    // Finite but so large that distances overflow f32: refused, for every metric.
+    for (name, metric) in [("big_l2", Metric::L2), ("big_ip", Metric::InnerProduct), ("big_cos", Metric::Cosine)] {
+        let big = db.create_collection(name, 2, metric).unwrap();
+        let err = big.add(&[Posting::new(1u64, &[3e38, 0.0])]).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }) && err.to_string().contains("too large"), "{err}");
+        assert!(big.search(&[3e38, 1.0], &SearchOptions::new(1)).is_err());
+        big.add(&[Posting::new(2u64, &[1e18, -1e18])]).unwrap();
+        let hits = big.search(&[-1e18, 1e18], &SearchOptions::new(1)).unwrap();
+        assert!(hits[0].distance.is_finite(), "{:?}", hits[0]);
+        assert_eq!(big.export().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn an_empty_database_path_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let before: Vec<_> = std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
+    let err = Database::open("", small_options()).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }) && err.to_string().contains("empty"), "{err}");
+    let after: Vec<_> = std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "nothing written into the current directory");
+    drop(dir);
 }
 
 #[test]
