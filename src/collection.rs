@@ -57,6 +57,9 @@ pub struct CollectionStats {
     pub tombstones: usize,
     /// Centroids of the index (0 until the collection reaches `index_min_rows`).
     pub centroids: usize,
+    /// Rows ever added (row ids count up from 0 and are never reused, whatever was
+    /// removed or compacted since).
+    pub rows_added: u64,
 }
 
 /// A handle to a named collection. Cheap to clone; `Send + Sync`.
@@ -349,6 +352,7 @@ impl Collection {
             shard_bytes: st.shards.iter().map(|s| s.file_len()).sum(),
             centroids: st.routing.table.len(),
             tombstones: st.tombstones.len(),
+            rows_added: self.inner.next_row_id.load(Ordering::Relaxed),
         }
     }
 }

@@ -169,3 +169,36 @@ fn mistakes_get_errors_that_say_what_to_do_next() {
     assert!(out.contains("drift stats db"), "{out}");
     fails(&["create", "db"], p, 2); // usage error: clap explains the missing arguments
 }
+
+#[test]
+fn a_second_import_after_removes_and_compaction_never_reuses_a_document_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write_fvecs(&p.join("base.fvecs"), 300, 16);
+    ok(&["import", "db", "docs", "base.fvecs", "--create"], p);
+    {
+        let db = drift::Database::open(p.join("db"), drift::DatabaseOptions::default()).unwrap();
+        let docs = db.collection("docs").unwrap();
+        let removed: Vec<drift::DocumentId> = (0..100u64).map(drift::DocumentId::from).collect();
+        docs.remove(&removed).unwrap();
+        docs.compact().unwrap();
+        db.close().unwrap();
+    }
+    // 200 rows remain, but 300 were ever added: the next ids start at 300.
+    assert!(ok(&["import", "db", "docs", "base.fvecs"], p).contains("document ids from 300"));
+    let db = drift::Database::open(p.join("db"), drift::DatabaseOptions::default()).unwrap();
+    let postings = db.collection("docs").unwrap().export().unwrap();
+    let mut ids: Vec<u128> = postings.iter().map(|p| p.document_id.0).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 500, "every live document has one posting");
+}
+
+#[test]
+fn a_failed_import_with_create_leaves_no_database_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("broken.fvecs"), [7u8, 0, 0]).unwrap();
+    let out = fails(&["import", "db", "docs", "broken.fvecs", "--create"], p, 1);
+    assert!(out.contains("removed"), "{out}");
+    assert!(!p.join("db").exists(), "a new, empty database was left behind");
+}

@@ -190,12 +190,28 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
     if args.batch == 0 {
         return Err("--batch must be at least 1".into());
     }
+    // A database this import creates is removed again if the import fails before
+    // anything was imported: a bad file leaves nothing behind.
+    let created_here = args.create && !args.db.join("MANIFEST").exists() && !args.db.exists();
+    let mut total = 0u64;
+    let result = import_into(args, &mut total);
+    if let Err(message) = result {
+        if created_here && total == 0 {
+            let _ = std::fs::remove_dir_all(&args.db);
+            return Err(format!("{message}
+  (the database {} this import created was removed)", args.db.display()));
+        }
+        return Err(message);
+    }
+    Ok(())
+}
+
+fn import_into(args: &ImportArgs, total: &mut u64) -> Result<(), String> {
     let columns = args.columns.columns();
     let started = Instant::now();
     let database = if args.create { open_or_create(&args.db)? } else { open_existing(&args.db)? };
     let mut next_id = None;
-    let mut total = 0u64;
-    for file in &args.files {
+        for file in &args.files {
         let format = Format::resolve(args.format, file)?;
         let source = input::open_source(file, format, args.batch, &columns)?;
         let c = match database.collection(&args.collection) {
@@ -226,8 +242,11 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
             ));
         }
         let next_id = next_id.get_or_insert_with(|| {
+            // Row ids are never reused, so starting at the count of rows ever added
+            // cannot collide with ids an earlier import gave out this way, even after
+            // removes and a compaction.
             let s = c.stats();
-            args.first_id.unwrap_or(s.shard_rows + s.memtable_rows + s.frozen_rows)
+            args.first_id.unwrap_or(s.rows_added.max(s.shard_rows + s.memtable_rows + s.frozen_rows))
         });
         if matches!(format, Format::Fvecs | Format::Bvecs | Format::Npy | Format::Text) {
             println!("{}: document ids from {next_id} (row numbers; --first-id sets the start)", shown(file));
@@ -243,7 +262,7 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
             bar.inc(added);
         }
         bar.finish_and_clear();
-        total += rows;
+        *total += rows;
         println!("imported {rows} rows from {} ({format:?})", shown(file));
     }
     let ingest = started.elapsed().as_secs_f64();
@@ -254,8 +273,9 @@ pub fn import(args: &ImportArgs) -> Result<(), String> {
     let stats = c.stats();
     database.close().map_err(|e| explain(e, &args.db))?;
     println!(
-        "{total} rows durable in {ingest:.2} s ({:.0} rows/s); flushed to {} shard file(s){} in {:.2} s",
-        total as f64 / ingest.max(1e-9),
+        "{} rows durable in {ingest:.2} s ({:.0} rows/s); flushed to {} shard file(s){} in {:.2} s",
+        *total,
+        *total as f64 / ingest.max(1e-9),
         stats.shards,
         if stats.centroids > 0 { format!(" with a {}-centroid index", stats.centroids) } else { String::new() },
         started.elapsed().as_secs_f64()
