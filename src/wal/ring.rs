@@ -138,6 +138,17 @@ impl Wal {
             }
             slots[found.index] = Some(found.file);
         }
+        // A torn tail was reported by this open; zero its bytes (as the preallocated
+        // segment had them), so the next open finds a clean end instead of reporting
+        // the same torn record again.
+        if let (Some(tail), true) = (&replayed.tail, replayed.torn_bytes > 0)
+            && let Some(Some(segment)) = slots.get(tail.index)
+        {
+            let end = (tail.offset + replayed.torn_bytes).min(segment.len);
+            let zeros = vec![0u8; end.saturating_sub(tail.offset) as usize];
+            segment.file.write_all_at(&zeros, tail.offset).map_err(|e| Error::io("clear torn WAL tail", &segment.path, e))?;
+            segment.file.sync_data().map_err(|e| Error::io("fsync WAL segment", &segment.path, e))?;
+        }
         for index in 0..ring_segments {
             if slots.get(index).is_none_or(|s| s.is_none()) {
                 if slots.len() <= index {
