@@ -54,6 +54,9 @@ pub struct RecoveryReport {
     pub orphan_files_removed: u64,
     /// Checkpoint LSN of the manifest.
     pub checkpoint_lsn: u64,
+    /// Damaged WAL segment files the log did not need (old, recycled ones, e.g.
+    /// truncated), replaced by fresh segments.
+    pub wal_segments_replaced: u64,
     /// Wall time of the open, in microseconds.
     pub open_micros: u64,
 }
@@ -316,6 +319,7 @@ impl Database {
         report.records_replayed = outcome.records_replayed;
         report.bytes_replayed = outcome.bytes_replayed;
         report.torn_bytes_truncated = outcome.torn_bytes;
+        report.wal_segments_replaced = outcome.discarded.len() as u64;
         let wal = Wal::open(
             fs.clone(),
             &wal_dir,

@@ -198,6 +198,12 @@ fn verify_wal(fs: &dyn FileSystem, wal_dir: &Path, manifest: &Manifest, report: 
                     outcome.torn_bytes
                 ));
             }
+            for path in &outcome.discarded {
+                report.notes.push(format!(
+                    "{}: damaged, but older than the log's start (a recycled segment); the next open replaces it",
+                    path.display()
+                ));
+            }
         }
         Err(e) => report.problems.push(e),
     }

@@ -28,6 +28,9 @@ pub(crate) struct FoundSegment {
     pub index: usize,
     pub file: SegmentFile,
     pub header: Option<SegmentHeader>,
+    /// Why the file is unreadable as a segment (shorter than its header says, or than
+    /// a header), and the ring sequence it belonged to when its header still tells.
+    pub damaged: Option<(String, Option<u64>)>,
 }
 
 /// A segment of the live chain.
@@ -61,6 +64,9 @@ pub(crate) struct ReplayOutcome {
     pub records_replayed: u64,
     pub bytes_replayed: u64,
     pub torn_bytes: u64,
+    /// Damaged segment files the log does not need (older than its start, or past a
+    /// tail that is still open): the writer replaces them.
+    pub discarded: Vec<std::path::PathBuf>,
 }
 
 /// Opens every segment file under `wal_dir` and reads its header.
@@ -72,13 +78,18 @@ pub(crate) fn find_segments(fs: &dyn FileSystem, wal_dir: &Path) -> Result<Vec<F
         let file = fs.open(&path, OpenMode::ReadWrite).map_err(|e| Error::io("open WAL segment", &path, e))?;
         let len = file.len().map_err(|e| Error::io("stat WAL segment", &path, e))?;
         let mut buf = [0u8; segment::HEADER_LEN];
-        let header = if len < segment::HEADER_LEN as u64 {
-            return Err(Error::corrupt(&path, 0, format!("WAL segment is only {len} bytes long")));
+        // A damaged file is not an error yet: `replay` decides whether the log needs it
+        // (an old, recycled segment is not needed and is replaced).
+        let (header, damaged) = if len < segment::HEADER_LEN as u64 {
+            (None, Some((format!("WAL segment is only {len} bytes long"), None)))
         } else {
             file.read_exact_at(&mut buf, 0).map_err(|e| Error::io("read WAL segment header", &path, e))?;
-            SegmentHeader::decode(&buf, &path, len)?
+            match SegmentHeader::decode(&buf, &path, len) {
+                Ok(header) => (header, None),
+                Err(e) => (None, Some((e.to_string(), SegmentHeader::sequence_hint(&buf, &path)))),
+            }
         };
-        found.push(FoundSegment { index, file: SegmentFile { path, file, len }, header });
+        found.push(FoundSegment { index, file: SegmentFile { path, file, len }, header, damaged });
     }
     found.sort_by_key(|s| s.index);
     Ok(found)
@@ -98,6 +109,14 @@ pub(crate) fn replay(
         records_replayed: 0,
         bytes_replayed: 0,
         torn_bytes: 0,
+        discarded: Vec::new(),
+    };
+    // Damaged files go aside; once the live chain is known, each is either not needed
+    // (discarded) or its damage is the log's (an error).
+    let (damaged, segments): (Vec<FoundSegment>, Vec<FoundSegment>) = segments.into_iter().partition(|s| s.damaged.is_some());
+    let damage_error = |s: &FoundSegment| {
+        let reason = s.damaged.as_ref().map(|(r, _)| r.clone()).unwrap_or_default();
+        Error::corrupt(&s.file.path, 0, format!("{reason}; the log may need this segment"))
     };
     let by_sequence: HashMap<u64, usize> = segments
         .iter()
@@ -110,7 +129,10 @@ pub(crate) fn replay(
         .filter_map(|(i, s)| s.header.map(|h| (h, i)))
         .filter(|(h, _)| h.first_lsn <= checkpoint_lsn + 1)
         .max_by_key(|(h, _)| h.sequence);
-    let Some((_, mut at)) = start else {
+    let Some((start_header, mut at)) = start else {
+        if let Some(d) = damaged.first() {
+            return Err(damage_error(d));
+        }
         if let Some(s) = segments.iter().find(|s| s.header.is_some()) {
             let first = s.header.map(|h| h.first_lsn).unwrap_or(0);
             return Err(Error::corrupt(
@@ -216,6 +238,20 @@ pub(crate) fn replay(
                 break;
             }
         }
+    }
+    // A damaged segment is needed if it belongs to the live chain's generations, or, its
+    // generation unknown, if the log may continue past a tail that was closed (its
+    // successor could be that file).
+    let tail_closed = outcome.tail.is_some_and(|t| t.ended);
+    for d in damaged {
+        let needed = match d.damaged.as_ref().and_then(|(_, sequence)| *sequence) {
+            Some(sequence) => sequence >= start_header.sequence,
+            None => tail_closed,
+        };
+        if needed {
+            return Err(damage_error(&d));
+        }
+        outcome.discarded.push(d.file.path.clone());
     }
     outcome.segments = segments;
     Ok(outcome)

@@ -129,6 +129,10 @@ impl Wal {
         checkpoint_lsn: u64,
         replayed: ReplayOutcome,
     ) -> Result<Wal> {
+        // Damaged segment files the log does not need are replaced by fresh ones below.
+        for path in &replayed.discarded {
+            fs.remove_file(path).map_err(|e| Error::io("remove damaged, unneeded WAL segment", path, e))?;
+        }
         let max_index = replayed.segments.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut slots: Vec<Option<SegmentFile>> = vec![None; max_index];
         let mut max_sequence = 0;

@@ -83,6 +83,14 @@ impl SegmentHeader {
     }
 
     /// `Ok(None)` for an all-zero (never used) header.
+    /// The sequence number of a header whose magic, version and checksum hold (even if
+    /// the rest of it, such as the file length, does not): which generation of the ring
+    /// a damaged segment file belonged to.
+    pub fn sequence_hint(buf: &[u8; HEADER_LEN], path: &Path) -> Option<u64> {
+        format::check_header(buf, &MAGIC, VERSION, path, 0, "WAL segment header").ok()?;
+        Some(format::get_u64(buf, SEQUENCE_OFFSET))
+    }
+
     pub fn decode(buf: &[u8; HEADER_LEN], path: &Path, file_len: u64) -> Result<Option<SegmentHeader>> {
         if format::all_zero(buf) {
             return Ok(None);

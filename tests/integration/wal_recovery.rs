@@ -159,3 +159,54 @@ fn a_ring_that_grew_under_load_shrinks_back_after_a_checkpoint() {
     let db = Database::open(dir.path(), small_options()).unwrap();
     assert_eq!(count(&db), 2001 * 4);
 }
+
+/// (path, sequence, first LSN) of every WAL segment file with a header.
+fn segment_headers(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, u64)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            let sequence = u64::from_le_bytes(bytes[16..24].try_into().unwrap());
+            let first_lsn = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
+            (sequence > 0).then_some((p, sequence, first_lsn))
+        })
+        .collect();
+    out.sort_by_key(|(_, s, _)| *s);
+    out
+}
+
+#[test]
+fn a_damaged_recycled_segment_is_replaced_but_a_damaged_live_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_segment = (64 << 10) / (4 * (DIM * 4 + 24) + 64);
+    {
+        let db = Database::open(dir.path(), small_options().with_wal_ring_segments(3)).unwrap();
+        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+        for round in 0..4u64 {
+            write_batches(&c, round * per_segment as u64..(round + 1) * per_segment as u64);
+            db.flush().unwrap();
+        }
+        write_batches(&c, 10_000..10_010); // unflushed: only in the newest segment
+    }
+    let segments = segment_headers(dir.path());
+    assert!(segments.len() >= 2, "{segments:?}");
+    // The oldest segment holds only checkpointed records: truncating it loses nothing.
+    let (oldest, _, _) = &segments[0];
+    std::fs::OpenOptions::new().write(true).open(oldest).unwrap().set_len(1000).unwrap();
+    let report = drift::verify_path(dir.path()).unwrap();
+    assert!(report.is_healthy(), "{report:?}");
+    assert!(report.notes.iter().any(|n| n.contains("recycled")), "{report:?}");
+    {
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        assert_eq!(db.recovery_report().wal_segments_replaced, 1, "{:?}", db.recovery_report());
+        assert_eq!(count(&db), (4 * per_segment + 10) * 4);
+    }
+    assert_eq!(std::fs::metadata(oldest).unwrap().len(), 64 << 10, "replaced by a full-size segment");
+    // The newest segment holds unflushed, acknowledged writes: truncating it is damage.
+    let (newest, _, _) = segment_headers(dir.path()).pop().unwrap();
+    std::fs::OpenOptions::new().write(true).open(&newest).unwrap().set_len(1000).unwrap();
+    let err = Database::open(dir.path(), small_options()).unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert!(!drift::verify_path(dir.path()).unwrap().is_healthy());
+}
