@@ -45,8 +45,11 @@ pub struct RecoveryReport {
     pub records_replayed: u64,
     /// Bytes of those records.
     pub bytes_replayed: u64,
-    /// Bytes of a torn record at the end of the WAL that were discarded (a write cut
-    /// by a crash before it was acknowledged).
+    /// Bytes of a damaged record at the end of the WAL that were discarded. The log was
+    /// not closed cleanly (a clean close marks its end, and damage before the marker is
+    /// an error), so this is most likely a write cut by a crash before it was
+    /// acknowledged — but damage to the last acknowledged write looks the same, and that
+    /// write is then lost.
     pub torn_bytes_truncated: u64,
     /// Bytes past committed lengths of shard files that were truncated.
     pub shard_bytes_truncated: u64,
@@ -579,7 +582,7 @@ impl Database {
         }
         let result = match self.inner.versions.wal.poisoned() {
             Some(_) => Ok(()),
-            None => self.inner.versions.wal.sync_now(),
+            None => self.inner.versions.wal.close_cleanly(),
         };
         *self.inner.lock.lock() = None;
         result

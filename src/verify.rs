@@ -193,7 +193,7 @@ fn verify_wal(fs: &dyn FileSystem, wal_dir: &Path, manifest: &Manifest, report: 
             report.wal_records = outcome.records_replayed;
             if outcome.torn_bytes > 0 {
                 report.notes.push(format!(
-                    "{}: a torn record of {} bytes at the end of the WAL (a write cut by a crash before it was acknowledged; the next open discards it)",
+                    "{}: a damaged record of {} bytes at the end of the WAL, after no clean close: most likely a write cut by a crash before it was acknowledged, but damage to the last acknowledged write looks the same, and that write would be lost; the next open discards it",
                     wal_dir.display(),
                     outcome.torn_bytes
                 ));

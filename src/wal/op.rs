@@ -105,6 +105,7 @@ impl WalOp {
                 WalOp::Remove { collection_id, document_ids }
             }
             RecordKind::SegmentEnd => return Err("segment end record has no operation".into()),
+            RecordKind::CleanClose => return Err("clean close record has no operation".into()),
         };
         if reader.at != payload.len() {
             return Err(format!("payload has {} trailing bytes", payload.len() - reader.at));

@@ -9,13 +9,15 @@
 //! | 4      | 4    | payload_len  | payload bytes (padding excluded)                         |
 //! | 8      | 8    | lsn          | log sequence number; consecutive within the log          |
 //! | 16     | 8    | durable_lsn  | highest LSN known fsynced when this record was written   |
-//! | 24     | 1    | kind         | 1 add, 2 upsert, 3 remove, 4 segment end                 |
+//! | 24     | 1    | kind         | 1 add, 2 upsert, 3 remove, 4 segment end, 5 clean close  |
 //! | 25     | 7    | reserved     | zero                                                     |
 //!
 //! Salting the CRC with the segment sequence makes records left over from an earlier
 //! use of a recycled segment fail their check. `durable_lsn` lets recovery tell a torn
 //! tail (nothing after it was ever acknowledged) from corruption in the middle (a later
-//! record proves the damaged one had been fsynced, i.e. acknowledged).
+//! record proves the damaged one had been fsynced, i.e. acknowledged). A clean close
+//! writes a **clean close** record after the last one, so that even the last record of
+//! a cleanly closed log, when damaged, is told from a torn write.
 
 use crate::format::{self, Field, Layout};
 
@@ -56,6 +58,9 @@ pub(crate) enum RecordKind {
     /// Marks the end of a segment; the log continues in the segment of the next
     /// sequence. Its `lsn` is the LSN of the last record before it.
     SegmentEnd = 4,
+    /// Written by a clean close after the last record (whose LSN it carries), and
+    /// fsynced: a damaged record before it was acknowledged, never torn.
+    CleanClose = 5,
 }
 
 impl RecordKind {
@@ -65,6 +70,7 @@ impl RecordKind {
             2 => Some(RecordKind::Upsert),
             3 => Some(RecordKind::Remove),
             4 => Some(RecordKind::SegmentEnd),
+            5 => Some(RecordKind::CleanClose),
             _ => None,
         }
     }

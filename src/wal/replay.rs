@@ -172,6 +172,18 @@ pub(crate) fn replay(
         let mut ended = false;
         loop {
             match record::decode(bytes, offset, header.sequence) {
+                Some(rec) if rec.kind == RecordKind::CleanClose => {
+                    // The log was closed cleanly after `rec.lsn`; it may go on after
+                    // the marker (a later open writes on, in this segment or the next).
+                    if rec.lsn + 1 != expected {
+                        return Err(Error::corrupt(
+                            &segment.file.path,
+                            offset,
+                            format!("clean close record names LSN {} but the last record is {}", rec.lsn, expected - 1),
+                        ));
+                    }
+                    offset = rec.next_offset;
+                }
                 Some(rec) if rec.kind == RecordKind::SegmentEnd => {
                     if rec.lsn + 1 != expected {
                         return Err(Error::corrupt(
@@ -267,7 +279,7 @@ fn later_durable_record(bytes: &[u8], offset: u64, sequence: u64, expected: u64)
     let mut at = offset + record::ALIGN;
     while at + record::HEADER_LEN as u64 <= bytes.len() as u64 {
         let kind = bytes[at as usize + 24];
-        if (1..=4).contains(&kind)
+        if (1..=5).contains(&kind)
             && let Some(rec) = record::decode(bytes, at, sequence)
                 && rec.lsn >= expected && rec.durable_lsn >= expected {
                     return Some(at);

@@ -57,8 +57,9 @@ fn a_torn_last_record_is_cut_reported_and_writing_resumes_cleanly() {
     let (path, records) = last_segment_records(dir.path());
     let last = *records.last().unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
-    // Tear the record: its header made it to disk, half its payload did not.
-    for b in &mut bytes[last + 60..last + 120] {
+    // Tear the record: its header made it to disk, the rest of its payload did not,
+    // and the process died before a clean close could write its marker after it.
+    for b in &mut bytes[last + 60..] {
         *b = 0;
     }
     std::fs::write(&path, &bytes).unwrap();
@@ -78,6 +79,46 @@ fn a_torn_last_record_is_cut_reported_and_writing_resumes_cleanly() {
     let db = Database::open(dir.path(), small_options()).unwrap();
     assert_eq!(db.recovery_report().torn_bytes_truncated, 0, "the tail was closed cleanly: {:?}", db.recovery_report());
     assert_eq!(count(&db), 14 * 4);
+}
+
+#[test]
+fn a_damaged_last_record_of_a_cleanly_closed_log_is_corruption_not_a_torn_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+        write_batches(&c, 0..10);
+        db.close().unwrap(); // writes the clean close record after the last one
+    }
+    let (path, records) = last_segment_records(dir.path());
+    let last = *records.last().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[last + 40] ^= 0x04; // one bit of the last acknowledged record's payload
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Database::open(dir.path(), small_options()).unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    let report = drift::verify_path(dir.path()).unwrap();
+    assert!(!report.is_healthy(), "verify must not call a lost acknowledged write healthy: {report:?}");
+}
+
+#[test]
+fn a_clean_close_marker_is_skipped_and_writing_goes_on_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3u64 {
+        let db = Database::open(dir.path(), small_options()).unwrap();
+        let c = db.collection("c").or_else(|_| db.create_collection("c", DIM, Metric::L2)).unwrap();
+        assert_eq!(db.recovery_report().torn_bytes_truncated, 0);
+        assert_eq!(count(&db), round as usize * 5 * 4);
+        write_batches(&c, round * 100..round * 100 + 5);
+        db.close().unwrap();
+    }
+    // A close without writes since open adds no marker and changes nothing.
+    Database::open(dir.path(), small_options()).unwrap().close().unwrap();
+    let db = Database::open(dir.path(), small_options()).unwrap();
+    assert_eq!(count(&db), 3 * 5 * 4);
+    drop(db);
+    let report = drift::verify_path(dir.path()).unwrap();
+    assert!(report.is_healthy() && report.notes.is_empty(), "{report:?}");
 }
 
 #[test]
