@@ -93,9 +93,24 @@ impl FileSystem for RealFileSystem {
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn Any + Send + Sync>>> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(Box::new(file))),
+            Ok(()) => Ok(Some(Box::new(HeldLock(file)))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
 }
+
+/// An exclusive `flock` on the database's `LOCK` file, released on drop.
+///
+/// Released explicitly (`LOCK_UN`) rather than by closing the descriptor: a child
+/// process forked by another thread of the program shares the open file description
+/// until it execs, and a close alone would leave the lock held by that copy for as
+/// long (a database reopened at that moment was refused as locked).
+struct HeldLock(File);
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
