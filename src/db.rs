@@ -127,7 +127,7 @@ impl std::fmt::Debug for DbInner {
 }
 
 impl ApplyOp for DbInner {
-    fn apply(&self, lsn: u64, op: &WalOp) {
+    fn apply(&self, lsn: u64, op: WalOp) {
         if self.versions.apply_op(lsn, op) >= self.versions.options.memtable_flush_bytes as isize {
             self.request_flush();
         }
@@ -315,7 +315,7 @@ impl Database {
         let outcome = replay::replay(segments, manifest.checkpoint_lsn, |lsn, op| {
             if let Some(c) = collections.iter().find(|c| c.id == op.collection_id()) {
                 validate_replayed(c, &op)?;
-                memtable_bytes += c.apply(lsn, &op) as isize;
+                memtable_bytes += c.apply(lsn, op) as isize;
             }
             Ok(())
         })?;

@@ -90,9 +90,10 @@ impl CollectionCore {
     }
 
     /// Applies one durable operation (called by the WAL leader in LSN order, and by
-    /// recovery). Returns the bytes the active memtable grew by.
-    pub fn apply(&self, lsn: u64, op: &WalOp) -> usize {
-        let ids_end = match op {
+    /// recovery); its columns move into the memtable. Returns the bytes the active
+    /// memtable grew by.
+    pub fn apply(&self, lsn: u64, op: WalOp) -> usize {
+        let ids_end = match &op {
             WalOp::Add(b) | WalOp::Upsert { batch: b, .. } => b.row_id_base + b.len() as u64,
             WalOp::Remove { .. } => 0,
         };
@@ -107,7 +108,7 @@ impl CollectionCore {
             let batch = match op {
                 WalOp::Add(batch) => Some(batch),
                 WalOp::Upsert { document_id, batch } => {
-                    hide(*document_id);
+                    hide(document_id);
                     Some(batch)
                 }
                 WalOp::Remove { document_ids, .. } => {
@@ -117,8 +118,9 @@ impl CollectionCore {
             };
             let added = match batch {
                 Some(b) => {
+                    let rows = b.len();
                     let bytes = v.active.table.append(b, lsn);
-                    next.active = v.active.grown(b.len());
+                    next.active = v.active.grown(rows);
                     bytes
                 }
                 None => 0,

@@ -22,19 +22,16 @@ use parking_lot::Mutex;
 use super::append_log::AppendLog;
 use crate::wal::op::PostingBatch;
 
-/// The rows of one write.
+/// The rows of one write: the WAL operation's columns, moved in, and its LSN.
 #[derive(Debug)]
 pub(crate) struct MemBatch {
     pub lsn: u64,
-    pub row_id_base: u64,
-    pub document_ids: Vec<u128>,
-    pub spans: Vec<[u32; 2]>,
-    pub vectors: Vec<f32>,
+    pub rows: PostingBatch,
 }
 
 impl MemBatch {
     pub fn len(&self) -> usize {
-        self.document_ids.len()
+        self.rows.len()
     }
 }
 
@@ -67,21 +64,15 @@ impl Memtable {
         self.bytes.load(Ordering::Relaxed)
     }
 
-    /// Appends the rows of one durable write; returns the bytes added. The caller holds
-    /// the collection's writer lock.
-    pub fn append(&self, batch: &PostingBatch, lsn: u64) -> usize {
+    /// Appends the rows of one durable write (moved in, not copied); returns the bytes
+    /// added. The caller holds the collection's writer lock.
+    pub fn append(&self, batch: PostingBatch, lsn: u64) -> usize {
         if batch.len() == 0 {
             return 0;
         }
         self.documents.lock().extend(batch.document_ids.iter().copied());
         let added = batch.vectors.len() * 4 + batch.len() * ROW_OVERHEAD;
-        self.batches.push(MemBatch {
-            lsn,
-            row_id_base: batch.row_id_base,
-            document_ids: batch.document_ids.clone(),
-            spans: batch.spans.clone(),
-            vectors: batch.vectors.clone(),
-        });
+        self.batches.push(MemBatch { lsn, rows: batch });
         self.bytes.fetch_add(added, Ordering::Relaxed);
         added
     }
@@ -144,12 +135,13 @@ impl MemtableView {
     pub fn rows(&self) -> impl Iterator<Item = MemRow<'_>> {
         let d = self.table.dimension;
         self.batches().flat_map(move |b| {
+            let rows = &b.rows;
             (0..b.len()).map(move |r| MemRow {
-                document_id: b.document_ids[r],
-                span: b.spans[r],
-                row_id: b.row_id_base + r as u64,
+                document_id: rows.document_ids[r],
+                span: rows.spans[r],
+                row_id: rows.row_id_base + r as u64,
                 lsn: b.lsn,
-                vector: &b.vectors[r * d..(r + 1) * d],
+                vector: &rows.vectors[r * d..(r + 1) * d],
             })
         })
     }
@@ -183,9 +175,9 @@ mod tests {
     #[test]
     fn a_view_keeps_seeing_the_rows_it_was_taken_with() {
         let m = Arc::new(Memtable::new(3));
-        m.append(&batch(&[1, 2], 3, 0), 5);
+        m.append(batch(&[1, 2], 3, 0), 5);
         let before = m.view();
-        m.append(&batch(&[3], 3, 2), 6);
+        m.append(batch(&[3], 3, 2), 6);
         let after = m.view();
         assert_eq!(before.len(), 2);
         assert_eq!(after.len(), 3);
@@ -198,8 +190,8 @@ mod tests {
     #[test]
     fn bytes_count_vectors_and_row_overhead() {
         let m = Memtable::new(4);
-        assert_eq!(m.append(&batch(&[1, 2], 4, 0), 1), 2 * (16 + ROW_OVERHEAD));
+        assert_eq!(m.append(batch(&[1, 2], 4, 0), 1), 2 * (16 + ROW_OVERHEAD));
         assert_eq!(m.bytes(), 2 * (16 + ROW_OVERHEAD));
-        assert_eq!(m.append(&batch(&[], 4, 2), 2), 0);
+        assert_eq!(m.append(batch(&[], 4, 2), 2), 0);
     }
 }

@@ -227,7 +227,7 @@ impl VersionSet {
 
     /// Applies one durable operation to its collection (the WAL leader, in LSN order);
     /// returns the memtable bytes now held.
-    pub fn apply_op(&self, lsn: u64, op: &WalOp) -> isize {
+    pub fn apply_op(&self, lsn: u64, op: WalOp) -> isize {
         match self.by_id(op.collection_id()) {
             Some(c) => {
                 let delta = c.apply(lsn, op) as isize;

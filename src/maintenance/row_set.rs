@@ -148,7 +148,7 @@ mod tests {
             spans: ids.iter().map(|&i| [i as u32, 1]).collect(),
             vectors: ids.iter().flat_map(|&i| [i as f32, -(i as f32)]).collect(),
         };
-        m.append(&batch, lsn);
+        m.append(batch, lsn);
         m.view()
     }
 

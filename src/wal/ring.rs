@@ -35,7 +35,8 @@ use crate::options::SyncPolicy;
 
 /// Receives operations once they are durable, in LSN order.
 pub(crate) trait ApplyOp {
-    fn apply(&self, lsn: u64, op: &WalOp);
+    /// Takes the operation by value: its columns move into the memtable uncopied.
+    fn apply(&self, lsn: u64, op: WalOp);
 }
 
 /// Counters of the WAL, for stats.
@@ -261,15 +262,16 @@ impl Wal {
             let slots = st.slots.clone();
             drop(st);
             let written = self.write_steps(&steps, &slots);
+            let group_last = ops.last().map(|(l, _)| *l);
             let apply_guard = self.apply_lock.lock();
             if written.is_ok() {
-                for (op_lsn, op) in &ops {
-                    applier.apply(*op_lsn, op);
+                for (op_lsn, op) in ops {
+                    applier.apply(op_lsn, op);
                 }
             }
             st = self.state.lock();
             st.leader_active = false;
-            let group_last = ops.last().map(|(l, _)| *l).unwrap_or(st.applied_lsn);
+            let group_last = group_last.unwrap_or(st.applied_lsn);
             match written {
                 Ok(synced) => {
                     st.written_lsn = group_last;
