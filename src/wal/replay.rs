@@ -172,28 +172,22 @@ pub(crate) fn replay(
         let mut ended = false;
         loop {
             match record::decode(bytes, offset, header.sequence) {
-                Some(rec) if rec.kind == RecordKind::CleanClose => {
-                    // The log was closed cleanly after `rec.lsn`; it may go on after
-                    // the marker (a later open writes on, in this segment or the next).
+                // Markers carry the LSN of the record before them.
+                Some(rec) if matches!(rec.kind, RecordKind::CleanClose | RecordKind::SegmentEnd) => {
                     if rec.lsn + 1 != expected {
                         return Err(Error::corrupt(
                             &segment.file.path,
                             offset,
-                            format!("clean close record names LSN {} but the last record is {}", rec.lsn, expected - 1),
+                            format!("{:?} record names LSN {} but the last record is {}", rec.kind, rec.lsn, expected - 1),
                         ));
                     }
+                    if rec.kind == RecordKind::SegmentEnd {
+                        ended = true;
+                        break;
+                    }
+                    // A clean close: the log may go on after it (a later open writes
+                    // on, in this segment or the next).
                     offset = rec.next_offset;
-                }
-                Some(rec) if rec.kind == RecordKind::SegmentEnd => {
-                    if rec.lsn + 1 != expected {
-                        return Err(Error::corrupt(
-                            &segment.file.path,
-                            offset,
-                            format!("segment end record names LSN {} but the last record is {}", rec.lsn, expected - 1),
-                        ));
-                    }
-                    ended = true;
-                    break;
                 }
                 Some(rec) => {
                     if rec.lsn != expected {

@@ -46,14 +46,18 @@ fn last_segment_records(dir: &std::path::Path) -> (std::path::PathBuf, Vec<usize
     (path, offsets)
 }
 
+/// A database whose collection "c" received batches 0..10, closed cleanly.
+fn ten_batches_closed() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), small_options()).unwrap();
+    write_batches(&db.create_collection("c", DIM, Metric::L2).unwrap(), 0..10);
+    db.close().unwrap();
+    dir
+}
+
 #[test]
 fn a_torn_last_record_is_cut_reported_and_writing_resumes_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Database::open(dir.path(), small_options()).unwrap();
-        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
-        write_batches(&c, 0..10);
-    }
+    let dir = ten_batches_closed();
     let (path, records) = last_segment_records(dir.path());
     let last = *records.last().unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
@@ -83,13 +87,7 @@ fn a_torn_last_record_is_cut_reported_and_writing_resumes_cleanly() {
 
 #[test]
 fn a_damaged_last_record_of_a_cleanly_closed_log_is_corruption_not_a_torn_write() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Database::open(dir.path(), small_options()).unwrap();
-        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
-        write_batches(&c, 0..10);
-        db.close().unwrap(); // writes the clean close record after the last one
-    }
+    let dir = ten_batches_closed(); // a clean close writes its record after the last one
     let (path, records) = last_segment_records(dir.path());
     let last = *records.last().unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
@@ -123,12 +121,7 @@ fn a_clean_close_marker_is_skipped_and_writing_goes_on_after_it() {
 
 #[test]
 fn damage_before_a_durable_record_is_a_corruption_error_not_a_truncation() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Database::open(dir.path(), small_options()).unwrap();
-        let c = db.create_collection("c", DIM, Metric::L2).unwrap();
-        write_batches(&c, 0..10);
-    }
+    let dir = ten_batches_closed();
     let (path, records) = last_segment_records(dir.path());
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[records[4] + 40] ^= 0x10; // payload of an acknowledged record in the middle
