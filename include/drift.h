@@ -230,6 +230,16 @@ struct ArrowArrayStream {
 #define DRIFT_TIER_REPLICA 2
 
 /**
+ * `local_disk_budget` that keeps every shard file on local disk.
+ */
+#define DRIFT_KEEP_ALL_LOCAL UINT64_MAX
+
+/**
+ * Bytes of `drift_tier_stats.last_error`, its NUL included.
+ */
+#define DRIFT_TIER_ERROR_LEN 512
+
+/**
  * A collection handle. Opaque; released by `drift_collection_free`.
  */
 typedef struct drift_collection drift_collection;
@@ -431,14 +441,86 @@ typedef struct drift_object_store_options {
    */
   uint32_t allow_http;
   /**
-   * Bytes of shard files kept locally before promoted shards are evicted; 0 = keep all.
+   * Zero.
+   */
+  uint32_t reserved;
+  /**
+   * Bytes of shard files kept locally; above it, promoted sealed shards are evicted
+   * and fetched back when searched. `DRIFT_KEEP_ALL_LOCAL` keeps everything; 0
+   * keeps no promoted shard (as the Rust option `Some(0)`).
    */
   uint64_t local_disk_budget;
   /**
    * Milliseconds between background promotion (or refresh) rounds; 0 = 1000.
    */
   uint64_t interval_ms;
+  /**
+   * Milliseconds connecting to the store may take; 0 = 3000.
+   */
+  uint64_t connect_timeout_ms;
+  /**
+   * Milliseconds one object-store operation may take, retries included (an open,
+   * a promotion round's request, a cold search's fetch); 0 = 10000.
+   */
+  uint64_t request_timeout_ms;
 } drift_object_store_options;
+
+/**
+ * The S3 tier's state (`drift_tier_stats_get`).
+ */
+typedef struct drift_tier_stats {
+  /**
+   * Generation `POINTER` names, as last written (writer) or loaded (replica).
+   */
+  uint64_t generation;
+  /**
+   * Object-store requests since open.
+   */
+  uint64_t requests;
+  /**
+   * Bytes uploaded since open.
+   */
+  uint64_t bytes_uploaded;
+  /**
+   * Bytes downloaded since open.
+   */
+  uint64_t bytes_downloaded;
+  /**
+   * Sealed shard files not yet promoted.
+   */
+  uint64_t pending_files;
+  /**
+   * Bytes of those files.
+   */
+  uint64_t pending_bytes;
+  /**
+   * Milliseconds since a round first found local state the store does not have
+   * yet; 0 when the last round published everything.
+   */
+  uint64_t lag_ms;
+  /**
+   * Shard files evicted from local disk since open.
+   */
+  uint64_t evictions;
+  /**
+   * Shard files fetched back from the store since open.
+   */
+  uint64_t fetches;
+  /**
+   * Non-zero once another writer took the prefix over: this database no longer
+   * promotes (`last_error` says who).
+   */
+  uint32_t ownership_lost;
+  /**
+   * Non-zero when the last round failed (its message is in `last_error`).
+   */
+  uint32_t has_error;
+  /**
+   * The last round's error (or why ownership was lost), NUL-terminated UTF-8, cut
+   * at a character boundary to fit; empty when the last round succeeded.
+   */
+  char last_error[DRIFT_TIER_ERROR_LEN];
+} drift_tier_stats;
 
 /**
  * Options of a search.
@@ -742,6 +824,16 @@ int32_t drift_db_stats_get(struct drift_db *db,
 int32_t drift_maintain(struct drift_db *db, uint64_t budget_ms, struct drift_error **err);
 
 /**
+ * Fills `out` with the default S3 tier options: writer mode, every shard kept local,
+ * 1 s rounds, 3 s connect and 10 s request timeouts; set `bucket` and `prefix` (and
+ * `endpoint`, `allow_http` for a local server) after. Does nothing if `out` is NULL.
+ *
+ * # Safety
+ * `out` is NULL or points to writable memory for the struct.
+ */
+void drift_object_store_options_default(struct drift_object_store_options *out);
+
+/**
  * As `drift_open`, with the S3 tier configured by `object_store` (required): promote
  * to it (writer), restore from it into an empty directory, or follow it read-only.
  * `DRIFT_ENOTOWNER` if another writer owns the prefix; `DRIFT_EREMOTE` if the store
@@ -757,7 +849,23 @@ int32_t drift_open_with_object_store(const char *path,
                                      struct drift_error **err);
 
 /**
+ * Fills `out` with the S3 tier's state: pending uploads and lag, traffic, evictions,
+ * and whether promotion stopped (ownership lost, last error). `DRIFT_EINVAL` if the
+ * database has no object store.
+ *
+ * # Safety
+ * Pointers are NULL or valid as described.
+ */
+int32_t drift_tier_stats_get(struct drift_db *db,
+                             struct drift_tier_stats *out,
+                             struct drift_error **err);
+
+/**
  * Runs one S3 promotion round now (writer) or loads the newest generation (replica).
+ * Rounds never overlap: a call during a background round waits for it, then runs
+ * its own. `DRIFT_ENOTOWNER` once another writer took the prefix over (also when
+ * there was nothing new to promote); `DRIFT_EREMOTE` when the store fails or does
+ * not answer within `request_timeout_ms`.
  *
  * # Safety
  * `err` is NULL or valid.

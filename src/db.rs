@@ -229,7 +229,8 @@ impl Database {
             return Err(Error::invalid("database path is empty"));
         }
         let fs = options.file_system.clone();
-        if !fs.exists(&path) {
+        let created_dir = !fs.exists(&path);
+        if created_dir {
             if !options.create_if_missing {
                 return Err(Error::invalid(format!("database directory {} does not exist", path.display())));
             }
@@ -242,7 +243,21 @@ impl Database {
             .ok_or_else(|| Error::Locked { path: lock_path.clone() })?;
 
         #[cfg(feature = "s3")]
-        let (tier, replica_of) = open_tier(fs.as_ref(), &path, &options)?;
+        let (tier, replica_of) = {
+            let existed = fs.exists(&path.join(manifest::FILE_NAME));
+            match open_tier(fs.as_ref(), &path, &options) {
+                Ok(t) => t,
+                Err(e) => {
+                    // A refused open of a new database leaves nothing behind (so the
+                    // directory can be used again, e.g. as a replica).
+                    if !existed {
+                        drop(lock);
+                        remove_new_database(fs.as_ref(), &path, created_dir);
+                    }
+                    return Err(e);
+                }
+            }
+        };
         #[cfg(not(feature = "s3"))]
         let replica_of: Option<String> = None;
         let wal_dir = path.join("wal");
@@ -646,7 +661,9 @@ fn validate_replayed(c: &CollectionCore, op: &WalOp) -> Result<()> {
 }
 
 /// Connects the S3 tier per the options: restores into an empty directory, downloads
-/// a replica's state, or claims the prefix for this writer.
+/// a replica's state, or claims the prefix for this writer. A refused or failed
+/// connection removes the `TIER` file it created; the caller removes the rest of a
+/// database this open created.
 #[cfg(feature = "s3")]
 fn open_tier(fs: &dyn FileSystem, path: &Path, options: &DatabaseOptions) -> Result<(Option<Arc<crate::tier::Tier>>, Option<String>)> {
     use crate::tier::{Tier, TierMode};
@@ -661,8 +678,38 @@ fn open_tier(fs: &dyn FileSystem, path: &Path, options: &DatabaseOptions) -> Res
             if config.mode == TierMode::Restore {
                 crate::tier::restore(config, fs, path)?;
             }
-            let writer_id = crate::tier::local_writer_id(fs, path, false)?;
-            Ok((Some(Arc::new(Tier::claim(config, writer_id)?)), None))
+            let (owner, created) = crate::tier::local_owner(fs, path)?;
+            match Tier::claim(config, owner) {
+                Ok(tier) => Ok((Some(Arc::new(tier)), None)),
+                Err(e) => {
+                    if created {
+                        let _ = fs.remove_file(&path.join("TIER"));
+                    }
+                    Err(e)
+                }
+            }
         }
+    }
+}
+
+/// Removes what a failed open of a new database created in `path` (the files and
+/// directories drift names, nothing else), and `path` itself if the open created it
+/// and it is empty then.
+#[cfg(feature = "s3")]
+fn remove_new_database(fs: &dyn FileSystem, path: &Path, created_dir: bool) {
+    for dir in ["shards", "wal"] {
+        let dir = path.join(dir);
+        if let Ok(files) = fs.read_dir(&dir) {
+            for f in files {
+                let _ = fs.remove_file(&f);
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+    for name in ["TIER", manifest::FILE_NAME, "MANIFEST.tmp", "LOCK"] {
+        let _ = fs.remove_file(&path.join(name));
+    }
+    if created_dir {
+        let _ = std::fs::remove_dir(path);
     }
 }

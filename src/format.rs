@@ -45,6 +45,7 @@ pub const LAYOUTS: &[&Layout] = &[
     &crate::storage::manifest::TRAILER_LAYOUT,
     &crate::tier::envelope::POINTER_LAYOUT,
     &crate::tier::envelope::GENERATION_LAYOUT,
+    &crate::tier::envelope::ORIGIN_LAYOUT,
     &crate::tier::envelope::OWNER_LAYOUT,
 ];
 

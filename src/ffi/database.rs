@@ -422,10 +422,48 @@ pub struct drift_object_store_options {
     pub mode: u32,
     /// Non-zero: allow `http://` endpoints.
     pub allow_http: u32,
-    /// Bytes of shard files kept locally before promoted shards are evicted; 0 = keep all.
+    /// Zero.
+    pub reserved: u32,
+    /// Bytes of shard files kept locally; above it, promoted sealed shards are evicted
+    /// and fetched back when searched. `DRIFT_KEEP_ALL_LOCAL` keeps everything; 0
+    /// keeps no promoted shard (as the Rust option `Some(0)`).
     pub local_disk_budget: u64,
     /// Milliseconds between background promotion (or refresh) rounds; 0 = 1000.
     pub interval_ms: u64,
+    /// Milliseconds connecting to the store may take; 0 = 3000.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds one object-store operation may take, retries included (an open,
+    /// a promotion round's request, a cold search's fetch); 0 = 10000.
+    pub request_timeout_ms: u64,
+}
+
+/// `local_disk_budget` that keeps every shard file on local disk.
+pub const DRIFT_KEEP_ALL_LOCAL: u64 = u64::MAX;
+
+/// Fills `out` with the default S3 tier options: writer mode, every shard kept local,
+/// 1 s rounds, 3 s connect and 10 s request timeouts; set `bucket` and `prefix` (and
+/// `endpoint`, `allow_http` for a local server) after. Does nothing if `out` is NULL.
+///
+/// # Safety
+/// `out` is NULL or points to writable memory for the struct.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_object_store_options_default(out: *mut drift_object_store_options) {
+    put(
+        out,
+        drift_object_store_options {
+            bucket: std::ptr::null(),
+            prefix: std::ptr::null(),
+            endpoint: std::ptr::null(),
+            region: std::ptr::null(),
+            mode: DRIFT_TIER_WRITER,
+            allow_http: 0,
+            reserved: 0,
+            local_disk_budget: DRIFT_KEEP_ALL_LOCAL,
+            interval_ms: 1000,
+            connect_timeout_ms: 3000,
+            request_timeout_ms: 10_000,
+        },
+    );
 }
 
 fn object_store_config(o: &drift_object_store_options) -> Result<crate::ObjectStoreConfig, Error> {
@@ -443,9 +481,15 @@ fn object_store_config(o: &drift_object_store_options) -> Result<crate::ObjectSt
         DRIFT_TIER_REPLICA => crate::TierMode::Replica,
         other => return Err(Error::invalid(format!("unknown object store mode {other}"))),
     };
-    config.local_disk_budget = (o.local_disk_budget > 0).then_some(o.local_disk_budget);
+    config.local_disk_budget = (o.local_disk_budget != DRIFT_KEEP_ALL_LOCAL).then_some(o.local_disk_budget);
     if o.interval_ms > 0 {
         config.interval = Duration::from_millis(o.interval_ms);
+    }
+    if o.connect_timeout_ms > 0 {
+        config.connect_timeout = Duration::from_millis(o.connect_timeout_ms);
+    }
+    if o.request_timeout_ms > 0 {
+        config.request_timeout = Duration::from_millis(o.request_timeout_ms);
     }
     Ok(config)
 }
@@ -475,7 +519,93 @@ pub unsafe extern "C" fn drift_open_with_object_store(
     })
 }
 
+/// Bytes of `drift_tier_stats.last_error`, its NUL included.
+pub const DRIFT_TIER_ERROR_LEN: usize = 512;
+
+/// The S3 tier's state (`drift_tier_stats_get`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct drift_tier_stats {
+    /// Generation `POINTER` names, as last written (writer) or loaded (replica).
+    pub generation: u64,
+    /// Object-store requests since open.
+    pub requests: u64,
+    /// Bytes uploaded since open.
+    pub bytes_uploaded: u64,
+    /// Bytes downloaded since open.
+    pub bytes_downloaded: u64,
+    /// Sealed shard files not yet promoted.
+    pub pending_files: u64,
+    /// Bytes of those files.
+    pub pending_bytes: u64,
+    /// Milliseconds since a round first found local state the store does not have
+    /// yet; 0 when the last round published everything.
+    pub lag_ms: u64,
+    /// Shard files evicted from local disk since open.
+    pub evictions: u64,
+    /// Shard files fetched back from the store since open.
+    pub fetches: u64,
+    /// Non-zero once another writer took the prefix over: this database no longer
+    /// promotes (`last_error` says who).
+    pub ownership_lost: u32,
+    /// Non-zero when the last round failed (its message is in `last_error`).
+    pub has_error: u32,
+    /// The last round's error (or why ownership was lost), NUL-terminated UTF-8, cut
+    /// at a character boundary to fit; empty when the last round succeeded.
+    pub last_error: [c_char; DRIFT_TIER_ERROR_LEN],
+}
+
+/// Copies `text` into `out` NUL-terminated, cut at a character boundary to fit.
+fn copy_message(text: &str, out: &mut [c_char]) {
+    let mut end = text.len().min(out.len() - 1);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for (o, b) in out.iter_mut().zip(&text.as_bytes()[..end]) {
+        *o = *b as c_char;
+    }
+    out[end] = 0;
+}
+
+/// Fills `out` with the S3 tier's state: pending uploads and lag, traffic, evictions,
+/// and whether promotion stopped (ownership lost, last error). `DRIFT_EINVAL` if the
+/// database has no object store.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_tier_stats_get(db: *mut drift_db, out: *mut drift_tier_stats, err: *mut *mut drift_error) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        require(out, "out")?;
+        let t = db.stats().tier.ok_or_else(|| Error::invalid("this database has no object store"))?;
+        let mut stats = drift_tier_stats {
+            generation: t.generation,
+            requests: t.requests,
+            bytes_uploaded: t.bytes_uploaded,
+            bytes_downloaded: t.bytes_downloaded,
+            pending_files: t.pending_files,
+            pending_bytes: t.pending_bytes,
+            lag_ms: t.lag_ms,
+            evictions: t.evictions,
+            fetches: t.fetches,
+            ownership_lost: u32::from(t.ownership_lost.is_some()),
+            has_error: u32::from(t.last_error.is_some()),
+            last_error: [0; DRIFT_TIER_ERROR_LEN],
+        };
+        if let Some(message) = t.last_error.as_ref().or(t.ownership_lost.as_ref()) {
+            copy_message(message, &mut stats.last_error);
+        }
+        put(out, stats);
+        Ok(())
+    })
+}
+
 /// Runs one S3 promotion round now (writer) or loads the newest generation (replica).
+/// Rounds never overlap: a call during a background round waits for it, then runs
+/// its own. `DRIFT_ENOTOWNER` once another writer took the prefix over (also when
+/// there was nothing new to promote); `DRIFT_EREMOTE` when the store fails or does
+/// not answer within `request_timeout_ms`.
 ///
 /// # Safety
 /// `err` is NULL or valid.

@@ -23,6 +23,9 @@ pub(crate) fn sync(vs: &VersionSet) -> Result<()> {
     let Some(tier) = &vs.tier else {
         return Err(Error::invalid("no object store is configured for this database"));
     };
+    // One round at a time: a second caller waits for the running round, then runs its
+    // own against the state as it is then.
+    let _round = tier.round();
     if vs.read_only.is_some() {
         let result = refresh(vs, tier);
         tier.record_error(result.as_ref().err().map(|e| e.to_string()));
@@ -71,24 +74,19 @@ pub(crate) fn download_replica(tier: &tier::Tier, fs: &dyn FileSystem, dir: &Pat
             dir.display()
         )));
     }
-    let tier::Published { pointer, manifest, .. } = tier::read_published(&tier.store)?.ok_or_else(|| Error::ObjectStore {
-        operation: "open replica",
-        key: "POINTER".into(),
-        reason: format!("nothing has been published to {}", tier.config.location()),
-    })?;
-    tier::download_state(&tier.store, fs, dir, &manifest)?;
-    tier.set_generation(pointer.generation);
+    let (published, _) = tier::download_latest(&tier.store, fs, dir, "open replica")?;
+    tier.set_loaded(&published);
     Ok(())
 }
 
 /// Loads the newest published generation into a replica, if there is a newer one.
 fn refresh(vs: &VersionSet, tier: &tier::Tier) -> Result<()> {
-    let Some(tier::Published { pointer, manifest: bytes, .. }) = tier::read_published(&tier.store)? else { return Ok(()) };
-    if pointer.generation <= tier.generation() {
+    let Some(published) = tier::read_published(&tier.store)? else { return Ok(()) };
+    if published.pointer.generation <= tier.generation() {
         return Ok(());
     }
     let _m = vs.maintenance.lock();
-    let manifest = tier::download_state(&tier.store, vs.fs.as_ref(), &vs.path, &bytes)?;
+    let manifest = tier::download_state(&tier.store, vs.fs.as_ref(), &vs.path, &published)?;
     let shards_dir = vs.shards_dir();
     let mut edit = Edit::new(manifest.clone());
     for record in &manifest.collections {
@@ -135,6 +133,6 @@ fn refresh(vs: &VersionSet, tier: &tier::Tier) -> Result<()> {
     // `download_state` wrote the MANIFEST durably, with the writer's generation.
     edit.already_durable = true;
     vs.apply(edit)?;
-    tier.set_generation(pointer.generation);
+    tier.set_loaded(&published);
     Ok(())
 }

@@ -44,6 +44,13 @@ pub struct ObjectStoreConfig {
     /// are evicted (least recently searched first) and fetched back whole when a
     /// search needs them. `None` (default) keeps everything local.
     pub local_disk_budget: Option<u64>,
+    /// How long connecting to the store may take. Default 3 s.
+    pub connect_timeout: Duration,
+    /// How long one object-store operation may take, retries included: an
+    /// unresponsive store fails it (a promotion round, an open, a cold search's fetch)
+    /// after this long with [`crate::Error::ObjectStore`] naming the store. Default
+    /// 10 s; raise it when whole shard files cross a slow link.
+    pub request_timeout: Duration,
 }
 
 impl ObjectStoreConfig {
@@ -59,6 +66,8 @@ impl ObjectStoreConfig {
             upload_concurrency: 4,
             interval: Duration::from_secs(1),
             local_disk_budget: None,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
         }
     }
 

@@ -37,6 +37,10 @@ pub(crate) struct RemoteStore {
     store: AmazonS3,
     prefix: String,
     location: String,
+    /// The endpoint URL, for messages.
+    endpoint: String,
+    /// The request timeout: no operation outlives it.
+    deadline: Duration,
     pub traffic: Traffic,
 }
 
@@ -46,21 +50,26 @@ impl std::fmt::Debug for RemoteStore {
     }
 }
 
-fn remote_error(operation: &'static str, key: &str, e: impl std::fmt::Display) -> Error {
-    Error::ObjectStore { operation, key: key.to_owned(), reason: e.to_string() }
-}
-
 impl RemoteStore {
     pub fn connect(config: &ObjectStoreConfig) -> Result<RemoteStore> {
         if config.bucket.is_empty() {
             return Err(Error::invalid("object store bucket name is empty"));
         }
-        // Bounded retries with exponential backoff: a dead endpoint costs a promotion
-        // round (retried at the next interval) about 15 s, never an unbounded hang.
+        if let Some(endpoint) = config.endpoint.as_ref().filter(|e| e.starts_with("http://") && !config.allow_http) {
+            return Err(Error::invalid(format!(
+                "object store endpoint {endpoint} is plain http, which is refused unless allow_http is set \
+                 (Rust: ObjectStoreConfig::allow_http or with_endpoint; C: drift_object_store_options.allow_http)"
+            )));
+        }
+        if config.request_timeout.is_zero() || config.connect_timeout.is_zero() {
+            return Err(Error::invalid("object store connect and request timeouts must be above zero"));
+        }
+        // Retries with exponential backoff, all within the request timeout; the
+        // deadline in `bounded` enforces it whatever the client does.
         let retry = RetryConfig {
-            backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(5), base: 2.0 },
+            backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), base: 2.0 },
             max_retries: 4,
-            retry_timeout: Duration::from_secs(15),
+            retry_timeout: config.request_timeout,
         };
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&config.bucket)
@@ -69,8 +78,8 @@ impl RemoteStore {
             .with_client_options(
                 ClientOptions::new()
                     .with_allow_http(config.allow_http)
-                    .with_connect_timeout(Duration::from_secs(5))
-                    .with_timeout(Duration::from_secs(120)),
+                    .with_connect_timeout(config.connect_timeout)
+                    .with_timeout(config.request_timeout),
             );
         if let Some(endpoint) = &config.endpoint {
             builder = builder.with_endpoint(endpoint);
@@ -87,8 +96,51 @@ impl RemoteStore {
             store,
             prefix: config.prefix.trim_matches('/').to_owned(),
             location: config.location(),
+            endpoint: config.endpoint.clone().unwrap_or_else(|| "AWS S3".into()),
+            deadline: config.request_timeout,
             traffic: Traffic::default(),
         })
+    }
+
+    /// Runs one operation on the runtime, failing it when the request timeout passes.
+    fn bounded<T>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        fut: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> Result<object_store::Result<T>> {
+        self.runtime.block_on(async { tokio::time::timeout(self.deadline, fut).await }).map_err(|_| Error::ObjectStore {
+            operation,
+            key: self.full_key(key),
+            reason: format!("no answer from {} within {:?} (request_timeout)", self.endpoint, self.deadline),
+        })
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}/{key}", self.location)
+    }
+
+    fn error(&self, operation: &'static str, key: &str, e: object_store::Error) -> Error {
+        Error::ObjectStore { operation, key: self.full_key(key), reason: format!("{e} (endpoint {})", self.endpoint) }
+    }
+
+    /// Fails with a message naming the bucket when it does not exist (or cannot be
+    /// listed); a restore or replica that finds nothing published asks this first.
+    pub fn check_bucket(&self) -> Result<()> {
+        self.count();
+        let path = self.path("");
+        match self.bounded("list", "", self.store.list_with_delimiter(Some(&path)))? {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                let reason = if text.contains("NoSuchBucket") || matches!(e, object_store::Error::NotFound { .. }) {
+                    format!("bucket {:?} does not exist at {}", self.location.trim_start_matches("s3://").split('/').next().unwrap_or(""), self.endpoint)
+                } else {
+                    format!("{text} (endpoint {})", self.endpoint)
+                };
+                Err(Error::ObjectStore { operation: "list", key: self.location.clone(), reason })
+            }
+        }
     }
 
     pub fn location(&self) -> &str {
@@ -107,7 +159,7 @@ impl RemoteStore {
     pub fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Option<String>)>> {
         self.count();
         let path = self.path(key);
-        let result = self.runtime.block_on(async {
+        let result = self.bounded("get", key, async {
             match self.store.get(&path).await {
                 Ok(r) => {
                     let etag = r.meta.e_tag.clone();
@@ -116,8 +168,8 @@ impl RemoteStore {
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
             }
-        });
-        let found = result.map_err(|e| remote_error("get", key, e))?;
+        })?;
+        let found = result.map_err(|e| self.error("get", key, e))?;
         if let Some((bytes, _)) = &found {
             self.traffic.bytes_downloaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
@@ -136,7 +188,7 @@ impl RemoteStore {
         };
         let path = self.path(key);
         let options = PutOptions { mode, ..PutOptions::default() };
-        let result = self.runtime.block_on(self.store.put_opts(&path, PutPayload::from(bytes), options));
+        let result = self.bounded("put", key, self.store.put_opts(&path, PutPayload::from(bytes), options))?;
         match result {
             Ok(r) => {
                 self.traffic.bytes_uploaded.fetch_add(len, Ordering::Relaxed);
@@ -145,12 +197,14 @@ impl RemoteStore {
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
                 Ok(PutOutcome::ConditionFailed)
             }
-            Err(e) => Err(remote_error("put", key, e)),
+            Err(e) => Err(self.error("put", key, e)),
         }
     }
 
-    /// Uploads many objects unconditionally, at most `concurrency` at a time.
-    pub fn put_many(&self, items: Vec<(String, Vec<u8>)>, concurrency: usize) -> Result<()> {
+    /// Creates many objects (`If-None-Match: *`), at most `concurrency` at a time. An
+    /// object that exists already is left as it is: these keys carry the writer's id
+    /// and a sealed shard's identity, so it holds the same bytes.
+    pub fn create_many(&self, items: Vec<(String, Vec<u8>)>, concurrency: usize) -> Result<()> {
         let concurrency = concurrency.max(1);
         let mut items = items.into_iter();
         loop {
@@ -164,13 +218,20 @@ impl RemoteStore {
                     self.count();
                     let path = self.path(key);
                     let payload = PutPayload::from(bytes.clone());
-                    async move { self.store.put(&path, payload).await }
+                    let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+                    async move { self.store.put_opts(&path, payload, options).await }
                 })
                 .collect();
-            let results = self.runtime.block_on(join_all(futures));
+            let first = batch.first().map_or("", |(k, _)| k.as_str());
+            let results = self.bounded("upload", first, async { Ok(join_all(futures).await) })?.unwrap_or_default();
             for ((key, bytes), result) in batch.iter().zip(results) {
-                result.map_err(|e| remote_error("upload", key, e))?;
-                self.traffic.bytes_uploaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                match result {
+                    Ok(_) => {
+                        self.traffic.bytes_uploaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    }
+                    Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {}
+                    Err(e) => return Err(self.error("upload", key, e)),
+                }
             }
         }
     }
@@ -178,9 +239,9 @@ impl RemoteStore {
     pub fn delete(&self, key: &str) -> Result<()> {
         self.count();
         let path = self.path(key);
-        match self.runtime.block_on(self.store.delete(&path)) {
+        match self.bounded("delete", key, self.store.delete(&path))? {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(remote_error("delete", key, e)),
+            Err(e) => Err(self.error("delete", key, e)),
         }
     }
 
@@ -188,10 +249,7 @@ impl RemoteStore {
     pub fn list(&self, dir: &str) -> Result<Vec<(String, u64)>> {
         self.count();
         let path = self.path(dir);
-        let listed = self
-            .runtime
-            .block_on(self.store.list_with_delimiter(Some(&path)))
-            .map_err(|e| remote_error("list", dir, e))?;
+        let listed = self.bounded("list", dir, self.store.list_with_delimiter(Some(&path)))?.map_err(|e| self.error("list", dir, e))?;
         let strip = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
         Ok(listed
             .objects
