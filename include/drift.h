@@ -441,10 +441,6 @@ typedef struct drift_object_store_options {
    */
   uint32_t allow_http;
   /**
-   * Zero.
-   */
-  uint32_t reserved;
-  /**
    * Bytes of shard files kept locally; above it, promoted sealed shards are evicted
    * and fetched back when searched. `DRIFT_KEEP_ALL_LOCAL` keeps everything; 0
    * keeps no promoted shard (as the Rust option `Some(0)`).

@@ -20,7 +20,7 @@ fi
 flags=(-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -I"$sdk/include" -Iffi/tests -Wall -Wextra -Werror)
 gcc -std=c11 "${flags[@]}" ffi/tests/test_api.c -o "$out/test_api" -L"$sdk/lib" -ldrift -lpthread -lm
 g++ -std=c++17 "${flags[@]}" ffi/tests/test_cpp.cpp -o "$out/test_cpp" -L"$sdk/lib" -ldrift
-gcc -std=c11 "${flags[@]}" ffi/tests/test_s3.c -o "$out/test_s3" -L"$sdk/lib" -ldrift
+gcc -std=c11 "${flags[@]}" ffi/tests/test_s3.c -o "$out/test_s3" -L"$sdk/lib" -ldrift -lpthread
 export LD_LIBRARY_PATH="$sdk/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

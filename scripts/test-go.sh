@@ -15,6 +15,9 @@ sdk="$(scripts/install.sh target/c-sdk | tail -n1)"
 # finds libdrift.so.0 at run time).
 export PKG_CONFIG_PATH="$sdk/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=1
+# Go's build cache does not see changes to headers outside the module: key it on the
+# header's hash so a changed drift.h rebuilds the binding.
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DDRIFT_HEADER_HASH=$(sha256sum "$sdk/include/drift.h" | cut -c1-16)"
 cd bindings/go
 go vet ./...
 go test -count=1 -race -v ./...

@@ -56,6 +56,12 @@ const (
 	CodeInternal          Code = C.DRIFT_EINTERNAL
 	// CodeBusy: writes waited for flushes to catch up (backpressure) and timed out.
 	CodeBusy Code = C.DRIFT_EBUSY
+	// CodeRemote: the object store failed or did not answer within its timeout.
+	CodeRemote Code = C.DRIFT_EREMOTE
+	// CodeNotOwner: another writer owns (or took over) the object-store prefix.
+	CodeNotOwner Code = C.DRIFT_ENOTOWNER
+	// CodeReadOnly: a write to a read-only replica.
+	CodeReadOnly Code = C.DRIFT_EREADONLY
 )
 
 // Error is an error returned by drift: a stable code and a readable message.
@@ -85,6 +91,9 @@ var (
 	ErrCorrupt           = &Error{Code: CodeCorrupt, Message: "corrupt"}
 	ErrPoisoned          = &Error{Code: CodePoisoned, Message: "poisoned"}
 	ErrClosed            = &Error{Code: CodeClosed, Message: "closed"}
+	ErrRemote            = &Error{Code: CodeRemote, Message: "object store failed"}
+	ErrNotOwner          = &Error{Code: CodeNotOwner, Message: "not the prefix's owner"}
+	ErrReadOnly          = &Error{Code: CodeReadOnly, Message: "read-only replica"}
 )
 
 func check(status C.int32_t, cerr *C.drift_error) error {
@@ -162,43 +171,191 @@ type DB struct{ h *C.drift_db }
 // Open opens (creating if allowed) the database in directory path and recovers it.
 // opts may be nil for the defaults.
 func Open(path string, opts *Options) (*DB, error) {
+	return open(path, opts, nil)
+}
+
+func (opts *Options) c() C.drift_options {
 	var o C.drift_options
 	C.drift_options_default(&o)
-	if opts != nil {
-		o.sync_policy = C.uint32_t(opts.SyncPolicy)
-		if opts.SyncInterval > 0 {
-			o.sync_interval_ms = C.uint32_t(opts.SyncInterval / time.Millisecond)
-		}
-		if opts.MemtableFlushBytes > 0 {
-			o.memtable_flush_bytes = C.uint64_t(opts.MemtableFlushBytes)
-		}
-		if opts.WALSegmentBytes > 0 {
-			o.wal_segment_bytes = C.uint64_t(opts.WALSegmentBytes)
-		}
-		if opts.WALRingSegments > 0 {
-			o.wal_ring_segments = C.uint32_t(opts.WALRingSegments)
-		}
-		if opts.ShardMaxRows > 0 {
-			o.shard_max_rows = C.uint64_t(opts.ShardMaxRows)
-		}
-		if opts.NoBackgroundThreads {
-			o.background_threads = 0
-		}
-		if opts.NoCreate {
-			o.create_if_missing = 0
-		}
-		if opts.PreadVectors {
-			o.vector_reads = C.DRIFT_VECTOR_READS_PREAD
-		}
+	if opts == nil {
+		return o
 	}
+	o.sync_policy = C.uint32_t(opts.SyncPolicy)
+	if opts.SyncInterval > 0 {
+		o.sync_interval_ms = C.uint32_t(opts.SyncInterval / time.Millisecond)
+	}
+	if opts.MemtableFlushBytes > 0 {
+		o.memtable_flush_bytes = C.uint64_t(opts.MemtableFlushBytes)
+	}
+	if opts.WALSegmentBytes > 0 {
+		o.wal_segment_bytes = C.uint64_t(opts.WALSegmentBytes)
+	}
+	if opts.WALRingSegments > 0 {
+		o.wal_ring_segments = C.uint32_t(opts.WALRingSegments)
+	}
+	if opts.ShardMaxRows > 0 {
+		o.shard_max_rows = C.uint64_t(opts.ShardMaxRows)
+	}
+	if opts.NoBackgroundThreads {
+		o.background_threads = 0
+	}
+	if opts.NoCreate {
+		o.create_if_missing = 0
+	}
+	if opts.PreadVectors {
+		o.vector_reads = C.DRIFT_VECTOR_READS_PREAD
+	}
+	return o
+}
+
+func open(path string, opts *Options, store *ObjectStore) (*DB, error) {
+	o := opts.c()
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var h *C.drift_db
 	var cerr *C.drift_error
-	if err := check(C.drift_open(cpath, &o, &h, &cerr), cerr); err != nil {
+	var status C.int32_t
+	if store == nil {
+		status = C.drift_open(cpath, &o, &h, &cerr)
+	} else {
+		t, free := store.c()
+		defer free()
+		status = C.drift_open_with_object_store(cpath, &o, &t, &h, &cerr)
+	}
+	if err := check(status, cerr); err != nil {
 		return nil, err
 	}
 	return &DB{h: h}, nil
+}
+
+// TierMode is what a database is to its object-store prefix.
+type TierMode uint32
+
+// Tier modes.
+const (
+	// TierWriter: the database promotes to the prefix (it owns it).
+	TierWriter TierMode = C.DRIFT_TIER_WRITER
+	// TierRestore: restore the prefix into the empty directory and take it over; the
+	// old writer is fenced.
+	TierRestore TierMode = C.DRIFT_TIER_RESTORE
+	// TierReplica: follow the prefix read-only.
+	TierReplica TierMode = C.DRIFT_TIER_REPLICA
+)
+
+// ObjectStore configures the S3 tier of OpenWithObjectStore. Zero fields keep
+// drift's defaults. Credentials come from the AWS environment variables.
+type ObjectStore struct {
+	Bucket   string
+	Prefix   string
+	Endpoint string // an S3-compatible endpoint URL; "" for AWS
+	Region   string // "" for us-east-1
+	Mode     TierMode
+	// AllowHTTP permits http:// endpoints (local test servers).
+	AllowHTTP bool
+	// LocalDiskBudget: bytes of shard files kept locally; promoted shards above it
+	// are evicted and fetched back when searched. nil keeps everything.
+	LocalDiskBudget *uint64
+	// Interval between background promotion (or refresh) rounds; 0 = 1 s.
+	Interval time.Duration
+	// ConnectTimeout: how long connecting may take; 0 = 3 s.
+	ConnectTimeout time.Duration
+	// RequestTimeout: how long one object-store operation may take, retries
+	// included (an open, a round's request, a cold search's fetch); 0 = 10 s.
+	RequestTimeout time.Duration
+}
+
+// c converts to the C struct; free releases its strings.
+func (s *ObjectStore) c() (C.drift_object_store_options, func()) {
+	var t C.drift_object_store_options
+	C.drift_object_store_options_default(&t)
+	var strs []*C.char
+	str := func(v string) *C.char {
+		p := C.CString(v)
+		strs = append(strs, p)
+		return p
+	}
+	t.bucket = str(s.Bucket)
+	t.prefix = str(s.Prefix)
+	if s.Endpoint != "" {
+		t.endpoint = str(s.Endpoint)
+	}
+	if s.Region != "" {
+		t.region = str(s.Region)
+	}
+	t.mode = C.uint32_t(s.Mode)
+	if s.AllowHTTP {
+		t.allow_http = 1
+	}
+	if s.LocalDiskBudget != nil {
+		t.local_disk_budget = C.uint64_t(*s.LocalDiskBudget)
+	}
+	if s.Interval > 0 {
+		t.interval_ms = C.uint64_t(s.Interval / time.Millisecond)
+	}
+	if s.ConnectTimeout > 0 {
+		t.connect_timeout_ms = C.uint64_t(max(s.ConnectTimeout/time.Millisecond, 1))
+	}
+	if s.RequestTimeout > 0 {
+		t.request_timeout_ms = C.uint64_t(max(s.RequestTimeout/time.Millisecond, 1))
+	}
+	return t, func() {
+		for _, p := range strs {
+			C.free(unsafe.Pointer(p))
+		}
+	}
+}
+
+// OpenWithObjectStore opens the database in path with the S3 tier: as the prefix's
+// writer, restoring it into an empty directory (taking it over), or as a read-only
+// replica. ErrNotOwner if another writer owns the prefix; ErrRemote if the store
+// fails or does not answer within RequestTimeout.
+func OpenWithObjectStore(path string, opts *Options, store ObjectStore) (*DB, error) {
+	return open(path, opts, &store)
+}
+
+// SyncObjectStore runs one promotion round now (writer) or loads the newest
+// generation (replica). Rounds never overlap: a call during a background round waits
+// for it. ErrNotOwner once another writer took the prefix over.
+func (db *DB) SyncObjectStore() error {
+	var cerr *C.drift_error
+	return check(C.drift_sync_object_store(db.h, &cerr), cerr)
+}
+
+// TierStats is the S3 tier's state.
+type TierStats struct {
+	Generation      uint64        // generation POINTER names, as last written or loaded
+	Requests        uint64        // object-store requests since open
+	BytesUploaded   uint64        // since open
+	BytesDownloaded uint64        // since open
+	PendingFiles    uint64        // sealed shard files not yet promoted
+	PendingBytes    uint64        // bytes of those files
+	Lag             time.Duration // since a round first found local state the store lacks; 0 when current
+	Evictions       uint64        // shard files evicted from local disk since open
+	Fetches         uint64        // shard files fetched back since open
+	OwnershipLost   bool          // another writer took the prefix over: promotion stopped
+	LastError       string        // the last round's error, or why ownership was lost; "" if none
+}
+
+// TierStats reports the S3 tier's state; ErrInvalidArgument without an object store.
+func (db *DB) TierStats() (TierStats, error) {
+	var t C.drift_tier_stats
+	var cerr *C.drift_error
+	if err := check(C.drift_tier_stats_get(db.h, &t, &cerr), cerr); err != nil {
+		return TierStats{}, err
+	}
+	return TierStats{
+		Generation:      uint64(t.generation),
+		Requests:        uint64(t.requests),
+		BytesUploaded:   uint64(t.bytes_uploaded),
+		BytesDownloaded: uint64(t.bytes_downloaded),
+		PendingFiles:    uint64(t.pending_files),
+		PendingBytes:    uint64(t.pending_bytes),
+		Lag:             time.Duration(t.lag_ms) * time.Millisecond,
+		Evictions:       uint64(t.evictions),
+		Fetches:         uint64(t.fetches),
+		OwnershipLost:   t.ownership_lost != 0,
+		LastError:       C.GoString(&t.last_error[0]),
+	}, nil
 }
 
 // Close stops background work, syncs the WAL and releases the lock. Collections of

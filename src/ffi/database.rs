@@ -422,8 +422,6 @@ pub struct drift_object_store_options {
     pub mode: u32,
     /// Non-zero: allow `http://` endpoints.
     pub allow_http: u32,
-    /// Zero.
-    pub reserved: u32,
     /// Bytes of shard files kept locally; above it, promoted sealed shards are evicted
     /// and fetched back when searched. `DRIFT_KEEP_ALL_LOCAL` keeps everything; 0
     /// keeps no promoted shard (as the Rust option `Some(0)`).
@@ -457,7 +455,6 @@ pub unsafe extern "C" fn drift_object_store_options_default(out: *mut drift_obje
             region: std::ptr::null(),
             mode: DRIFT_TIER_WRITER,
             allow_http: 0,
-            reserved: 0,
             local_disk_budget: DRIFT_KEEP_ALL_LOCAL,
             interval_ms: 1000,
             connect_timeout_ms: 3000,

@@ -1,8 +1,11 @@
 package dev.drift;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -86,6 +89,107 @@ public final class Database implements AutoCloseable {
             int status = (int) Native.OPEN.invokeExact(arena.allocateFrom(path.toString()), options, out, err);
             Native.check(status, err);
             return new Database(out.get(ADDRESS, 0));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Opens the database in {@code path} with the S3 tier: as the prefix's writer,
+     * restoring it into an empty directory (taking it over), or as a read-only replica.
+     * Throws with code {@code NOT_OWNER} if another writer owns the prefix, {@code REMOTE}
+     * if the store fails or does not answer within the request timeout.
+     */
+    public static Database openWithObjectStore(Path path, ObjectStore store) {
+        return openWithObjectStore(path, store, true);
+    }
+
+    /**
+     * As {@link #openWithObjectStore(Path, ObjectStore)}; {@code backgroundThreads} false
+     * leaves flushes and promotion rounds to explicit calls ({@link #flush},
+     * {@link #syncObjectStore}).
+     */
+    public static Database openWithObjectStore(Path path, ObjectStore store, boolean backgroundThreads) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment options = arena.allocate(Native.OPTIONS);
+            Native.OPTIONS_DEFAULT.invokeExact(options);
+            if (!backgroundThreads) {
+                options.set(JAVA_INT, Native.OPTIONS.byteOffset(PathElement.groupElement("background_threads")), 0);
+            }
+            MemorySegment tier = arena.allocate(Native.OBJECT_STORE_OPTIONS);
+            Native.OBJECT_STORE_OPTIONS_DEFAULT.invokeExact(tier);
+            setAddress(tier, "bucket", arena.allocateFrom(store.bucket()));
+            setAddress(tier, "prefix", arena.allocateFrom(store.prefix()));
+            if (store.endpoint() != null) {
+                setAddress(tier, "endpoint", arena.allocateFrom(store.endpoint()));
+            }
+            if (store.region() != null) {
+                setAddress(tier, "region", arena.allocateFrom(store.region()));
+            }
+            tier.set(JAVA_INT, offset("mode"), store.mode().code);
+            tier.set(JAVA_INT, offset("allow_http"), store.allowHttp() ? 1 : 0);
+            if (store.localDiskBudget() != null) {
+                tier.set(JAVA_LONG, offset("local_disk_budget"), store.localDiskBudget());
+            }
+            setMillis(tier, "interval_ms", store.interval());
+            setMillis(tier, "connect_timeout_ms", store.connectTimeout());
+            setMillis(tier, "request_timeout_ms", store.requestTimeout());
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.OPEN_WITH_OBJECT_STORE.invokeExact(
+                    arena.allocateFrom(path.toString()), options, tier, out, err);
+            Native.check(status, err);
+            return new Database(out.get(ADDRESS, 0));
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    private static long offset(String field) {
+        return Native.OBJECT_STORE_OPTIONS.byteOffset(PathElement.groupElement(field));
+    }
+
+    private static void setAddress(MemorySegment tier, String field, MemorySegment value) {
+        tier.set(ADDRESS, offset(field), value);
+    }
+
+    private static void setMillis(MemorySegment tier, String field, java.time.Duration d) {
+        if (d != null) {
+            tier.set(JAVA_LONG, offset(field), Math.max(1, d.toMillis()));
+        }
+    }
+
+    /**
+     * Runs one promotion round now (writer) or loads the newest generation (replica).
+     * Rounds never overlap: a call during a background round waits for it. Throws with
+     * code {@code NOT_OWNER} once another writer took the prefix over.
+     */
+    public void syncObjectStore() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.SYNC_OBJECT_STORE.invokeExact(handle, err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** The S3 tier's state; throws with code {@code INVALID_ARGUMENT} without an object store. */
+    public TierStats tierStats() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Native.TIER_STATS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.TIER_STATS_GET.invokeExact(handle, s, err), err);
+            java.util.function.ToLongFunction<String> u64 =
+                    f -> s.get(JAVA_LONG, Native.TIER_STATS.byteOffset(PathElement.groupElement(f)));
+            java.util.function.ToIntFunction<String> u32 =
+                    f -> s.get(JAVA_INT, Native.TIER_STATS.byteOffset(PathElement.groupElement(f)));
+            String message = s.getString(Native.TIER_STATS.byteOffset(PathElement.groupElement("last_error")));
+            return new TierStats(
+                    u64.applyAsLong("generation"), u64.applyAsLong("requests"), u64.applyAsLong("bytes_uploaded"),
+                    u64.applyAsLong("bytes_downloaded"), u64.applyAsLong("pending_files"),
+                    u64.applyAsLong("pending_bytes"), java.time.Duration.ofMillis(u64.applyAsLong("lag_ms")),
+                    u64.applyAsLong("evictions"), u64.applyAsLong("fetches"), u32.applyAsInt("ownership_lost") != 0,
+                    message.isEmpty() ? null : message);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

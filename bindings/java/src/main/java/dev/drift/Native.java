@@ -42,6 +42,19 @@ final class Native {
             JAVA_INT.withName("wal_ring_segments"), JAVA_INT.withName("background_threads"),
             JAVA_LONG.withName("shard_max_rows"), JAVA_INT.withName("create_if_missing"),
             JAVA_INT.withName("vector_reads"));
+    static final StructLayout OBJECT_STORE_OPTIONS = MemoryLayout.structLayout(
+            ADDRESS.withName("bucket"), ADDRESS.withName("prefix"), ADDRESS.withName("endpoint"),
+            ADDRESS.withName("region"), JAVA_INT.withName("mode"), JAVA_INT.withName("allow_http"),
+            JAVA_LONG.withName("local_disk_budget"), JAVA_LONG.withName("interval_ms"),
+            JAVA_LONG.withName("connect_timeout_ms"), JAVA_LONG.withName("request_timeout_ms"));
+    /** Bytes of {@code drift_tier_stats.last_error} (DRIFT_TIER_ERROR_LEN). */
+    static final int TIER_ERROR_LEN = 512;
+    static final StructLayout TIER_STATS = MemoryLayout.structLayout(
+            JAVA_LONG.withName("generation"), JAVA_LONG.withName("requests"), JAVA_LONG.withName("bytes_uploaded"),
+            JAVA_LONG.withName("bytes_downloaded"), JAVA_LONG.withName("pending_files"),
+            JAVA_LONG.withName("pending_bytes"), JAVA_LONG.withName("lag_ms"), JAVA_LONG.withName("evictions"),
+            JAVA_LONG.withName("fetches"), JAVA_INT.withName("ownership_lost"), JAVA_INT.withName("has_error"),
+            MemoryLayout.sequenceLayout(TIER_ERROR_LEN, JAVA_BYTE).withName("last_error"));
     static final StructLayout COLLECTION_STATS_LAYOUT = MemoryLayout.structLayout(
             JAVA_LONG.withName("dimension"), JAVA_LONG.withName("memtable_rows"), JAVA_LONG.withName("frozen_rows"),
             JAVA_LONG.withName("shard_rows"), JAVA_LONG.withName("shards"), JAVA_LONG.withName("sealed_shards"),
@@ -97,6 +110,12 @@ final class Native {
     static final MethodHandle OPTIONS_DEFAULT = fn("drift_options_default", FunctionDescriptor.ofVoid(ADDRESS));
     static final MethodHandle OPEN = fn("drift_open", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle CLOSE = fn("drift_close", status(ADDRESS, ADDRESS));
+    static final MethodHandle OBJECT_STORE_OPTIONS_DEFAULT =
+            fn("drift_object_store_options_default", FunctionDescriptor.ofVoid(ADDRESS));
+    static final MethodHandle OPEN_WITH_OBJECT_STORE =
+            fn("drift_open_with_object_store", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    static final MethodHandle SYNC_OBJECT_STORE = fn("drift_sync_object_store", status(ADDRESS, ADDRESS));
+    static final MethodHandle TIER_STATS_GET = fn("drift_tier_stats_get", status(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle FLUSH = fn("drift_flush", status(ADDRESS, ADDRESS));
     static final MethodHandle CHECKPOINT = fn("drift_checkpoint", status(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle MAINTAIN = fn("drift_maintain", status(ADDRESS, JAVA_LONG, ADDRESS));
