@@ -298,14 +298,25 @@ impl Database {
                     report.shard_bytes_truncated += truncate_uncommitted(fs.as_ref(), &file_path, s.committed_len)?;
                 }
                 let identity = ShardHeader::of(record, s);
-                #[cfg(feature = "s3")]
-                if let Some(t) = &tier {
-                    // A promoted shard evicted before the last close comes back now.
-                    if s.sealed && !fs.exists(&file_path) {
-                        t.download_shard(fs.as_ref(), &file_path, record.id, s.shard_id, s.committed_len)?;
-                    }
+                let stub = shard_file::evicted_path(&file_path);
+                if s.sealed {
+                    referenced.insert(stub.clone());
                 }
-                let reader = Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity, options.vector_reads)?);
+                #[cfg(feature = "s3")]
+                let evicted = tier.is_some() && s.sealed && !fs.exists(&file_path);
+                #[cfg(not(feature = "s3"))]
+                let evicted = false;
+                #[cfg(feature = "s3")]
+                if let (true, Some(t)) = (evicted && !fs.exists(&stub), &tier) {
+                    // Evicted without a metadata stub (by an older drift): fetch it now.
+                    t.download_shard(fs.as_ref(), &file_path, record.id, s.shard_id, s.committed_len)?;
+                }
+                let reader = if evicted && fs.exists(&stub) {
+                    // Evicted before the last close: rebuilt from its stub, fetched on first use.
+                    Arc::new(ShardReader::open_evicted(fs.as_ref(), &file_path, s, &identity, options.vector_reads)?)
+                } else {
+                    Arc::new(ShardReader::open(fs.as_ref(), &file_path, s, &identity, options.vector_reads)?)
+                };
                 #[cfg(feature = "s3")]
                 if let Some(t) = &tier {
                     reader.attach_remote(Arc::new(crate::tier::RemoteShards { tier: t.clone(), fs: fs.clone() }));
@@ -315,7 +326,7 @@ impl Database {
             collections.push(Arc::new(CollectionCore::new(record, shards)));
         }
         for file in fs.read_dir(&shards_dir).map_err(|e| Error::io("list shards", &shards_dir, e))? {
-            let ours = shard_file::parse_shard_name(&file).is_some() || file.extension().is_some_and(|e| e == "tmp");
+            let ours = shard_file::parse_shard_name(&file).is_some() || file.extension().is_some_and(|e| e == "tmp" || e == "evicted");
             if ours && !referenced.contains(&file) {
                 fs.remove_file(&file).map_err(|e| Error::io("remove unreferenced shard file", &file, e))?;
                 report.orphan_files_removed += 1;

@@ -130,6 +130,13 @@ pub fn verify_path(path: impl AsRef<Path>) -> Result<VerifyReport> {
                     format!("collection {:?}: shard {} names centroid {} which the manifest does not hold", record.name, s.shard_id, s.centroid_id),
                 ));
             }
+            if !fs.exists(&file_path) && s.sealed && fs.exists(&shard_file::evicted_path(&file_path)) {
+                report.notes.push(format!(
+                    "{}: evicted to the S3 tier (its metadata stub is here); its bytes are checked when a search fetches them back",
+                    file_path.display()
+                ));
+                continue;
+            }
             if !fs.exists(&file_path) {
                 report.problems.push(Error::corrupt(&file_path, 0, format!("collection {:?}: the manifest names this shard file but it is missing", record.name)));
                 continue;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub use fault::{FaultInjectingFileSystem, FaultPlan};
 pub use mmap::{MmapView, as_bytes, as_bytes_mut};
 pub use real::RealFileSystem;
-pub use replace::{durable_replace, ReplaceStage};
+pub use replace::{durable_replace, durable_replace_sparse, ReplaceStage};
 
 /// How [`FileSystem::open`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,11 +34,28 @@ pub enum ReplaceStage {
 ///
 /// Returns the error together with the stage it happened in.
 pub fn durable_replace(fs: &dyn FileSystem, target: &Path, contents: &[u8]) -> std::result::Result<(), (Error, ReplaceStage)> {
+    durable_replace_sparse(fs, target, contents.len() as u64, &[(0, contents)])
+}
+
+/// [`durable_replace`] with a file of `len` bytes holding `pieces` (offset, bytes) and
+/// zeros elsewhere, left as holes where the file system supports them.
+pub fn durable_replace_sparse(
+    fs: &dyn FileSystem,
+    target: &Path,
+    len: u64,
+    pieces: &[(u64, &[u8])],
+) -> std::result::Result<(), (Error, ReplaceStage)> {
     let tmp = target.with_extension("tmp");
     let before = |operation: &'static str, e| (Error::io(operation, &tmp, e), ReplaceStage::BeforeRename);
     let result = (|| {
         let file = fs.open(&tmp, OpenMode::CreateTruncate).map_err(|e| before("create temp file", e))?;
-        file.write_all_at(contents, 0).map_err(|e| before("write temp file", e))?;
+        let written = pieces.iter().map(|(o, b)| o + b.len() as u64).max().unwrap_or(0);
+        if written < len {
+            file.set_len(len).map_err(|e| before("size temp file", e))?;
+        }
+        for (offset, bytes) in pieces {
+            file.write_all_at(bytes, *offset).map_err(|e| before("write temp file", e))?;
+        }
         file.sync_data().map_err(|e| (Error::io("fsync temp file", &tmp, e), ReplaceStage::SyncFailed))?;
         drop(file);
         fs.rename(&tmp, target).map_err(|e| before("rename temp file", e))

@@ -38,7 +38,7 @@ use parking_lot::RwLock;
 use super::bloom;
 use super::footer::Footer;
 use super::manifest::ShardRecord;
-use super::row_group::{RowGroupColumns, RowGroupMeta};
+use super::row_group::{self, RowGroupColumns, RowGroupMeta};
 use crate::error::{Error, Result};
 use crate::format::{self, Field, Layout};
 use crate::io::{FileHandle, FileSystem, MmapView, OpenMode};
@@ -150,6 +150,11 @@ pub(crate) fn parse_shard_name(path: &Path) -> Option<(u64, u64)> {
     Some((u64::from_str_radix(c, 16).ok()?, u64::from_str_radix(s, 16).ok()?))
 }
 
+/// The metadata stub an evicted shard leaves in place of its file: `C-S.evicted`.
+pub(crate) fn evicted_path(shard_path: &Path) -> PathBuf {
+    shard_path.with_extension("evicted")
+}
+
 /// Creates a new shard file holding only its header (not yet synced).
 pub(crate) fn create(fs: &dyn FileSystem, path: &Path, header: &ShardHeader) -> Result<Arc<dyn FileHandle>> {
     let file = fs.open(path, OpenMode::CreateNew).map_err(|e| Error::io("create shard file", path, e))?;
@@ -206,6 +211,7 @@ impl Drop for ShardReader {
     fn drop(&mut self) {
         if let Some(fs) = self.retired.get() {
             let _ = fs.remove_file(&self.path);
+            let _ = fs.remove_file(&evicted_path(&self.path));
         }
     }
 }
@@ -518,11 +524,26 @@ impl ShardReader {
 
     #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     /// Drops the local copy of a sealed shard that can be fetched back; returns the
-    /// bytes freed (0 if it was not local or cannot be fetched back).
+    /// bytes freed (0 if it was not local, cannot be fetched back, or its metadata stub
+    /// could not be written).
+    ///
+    /// First the stub `C-S.evicted` is written (durably): a sparse file of the shard's
+    /// length holding only the bytes [`ShardReader::open`] reads (shard header, row-group
+    /// headers, footer), so a reopen rebuilds this reader without a download.
     pub fn evict(&self, fs: &dyn FileSystem) -> u64 {
         if self.remote.get().is_none() {
             return 0;
         }
+        let Some(view) = self.view.read().clone() else { return 0 };
+        let mut pieces: Vec<(u64, &[u8])> = Vec::with_capacity(self.row_groups.len() + 2);
+        let mut piece = |offset: u64, len: u64| view.slice(offset, len).map(|b| pieces.push((offset, b)));
+        let complete = piece(0, HEADER_LEN as u64).is_some()
+            && self.row_groups.iter().all(|g| piece(g.offset, row_group::HEADER_LEN as u64).is_some())
+            && piece(self.data_end, self.len - self.data_end).is_some();
+        if !complete || crate::io::durable_replace_sparse(fs, &evicted_path(&self.path), self.len, &pieces).is_err() {
+            return 0;
+        }
+        drop(view);
         let mut guard = self.view.write();
         if guard.take().is_none() {
             return 0;
@@ -532,6 +553,24 @@ impl ShardReader {
         // freed when the last clone is dropped.
         let _ = fs.remove_file(&self.path);
         self.len
+    }
+
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    /// Opens a sealed shard evicted before the last close from its metadata stub
+    /// (`evicted_path(path)`): checked like a shard file, then left unmapped, so its
+    /// bytes are fetched (to `path`) on first use. Attach the remote before searching.
+    pub fn open_evicted(
+        fs: &dyn FileSystem,
+        path: &Path,
+        expect: &ShardRecord,
+        identity: &ShardHeader,
+        vector_reads: VectorReads,
+    ) -> Result<ShardReader> {
+        let mut reader = Self::open(fs, &evicted_path(path), expect, identity, vector_reads)?;
+        reader.path = path.to_owned();
+        *reader.view.get_mut() = None;
+        reader.map_hint.store(0, Ordering::Relaxed);
+        Ok(reader)
     }
 
     #[cfg_attr(not(feature = "s3"), allow(dead_code))]

@@ -297,12 +297,22 @@ fn evicted_shards_come_back_on_demand_with_identical_results() {
     assert_eq!(db.stats().tier.unwrap().requests, fetched.requests, "warm queries send nothing");
     assert!(db.verify().unwrap().is_empty());
 
-    // Evicted again, then reopened: the files come back and answers stay the same.
+    // Evicted again, then reopened: the open downloads no shard (each evicted shard
+    // left a metadata stub), verify says where the bytes are, and the first searches
+    // fetch them back with the same answers.
     db.sync_object_store().unwrap();
     drop(c);
     drop(db);
+    let report = drift::verify_path(dir.path()).unwrap();
+    assert!(report.is_healthy(), "{:?}", report.problems);
+    assert!(report.notes.iter().any(|n| n.contains("evicted to the S3 tier")), "{:?}", report.notes);
     let db = Database::open(dir.path(), opts).unwrap();
+    let reopened = db.stats().tier.unwrap();
+    assert_eq!(reopened.fetches, 0, "the open fetched shards: {reopened:?}");
+    assert!(reopened.bytes_downloaded < 4096, "the open downloaded {} bytes", reopened.bytes_downloaded);
+    assert!(shard_files(dir.path()).is_empty());
     assert_eq!(answers(&db), before);
+    assert_eq!(db.stats().tier.unwrap().fetches, shards);
 }
 
 #[test]
