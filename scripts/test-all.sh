@@ -10,6 +10,9 @@
 # target/arrow-venv on first use).
 # Switches:
 #   DRIFT_CRASH_CYCLES=N   kill -9 cycles of the crash test (default 50)
+#   DRIFT_POWER_LOSS_IMAGES=N|all  power-loss images opened (default 600; all: a larger
+#                          workload, every crash point, over 10,000 distinct images)
+#   DRIFT_S3_RACE_ROUNDS=N takeover rounds of the S3 fencing race test (default 5)
 #   DRIFT_SKIP_BINDINGS=1  run the Rust tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -336,6 +336,12 @@ impl Database {
             fs.sync_dir(&shards_dir).map_err(|e| Error::io("fsync shards directory", &shards_dir, e))?;
         }
 
+        // A segment whose creation a crash cut short is only a temp file.
+        for file in fs.read_dir(&wal_dir).map_err(|e| Error::io("list WAL directory", &wal_dir, e))? {
+            if file.extension().is_some_and(|e| e == "tmp") {
+                fs.remove_file(&file).map_err(|e| Error::io("remove unfinished WAL segment", &file, e))?;
+            }
+        }
         let segments = replay::find_segments(fs.as_ref(), &wal_dir)?;
         let mut memtable_bytes = 0isize;
         let outcome = replay::replay(segments, manifest.checkpoint_lsn, |lsn, op| {

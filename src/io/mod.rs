@@ -4,7 +4,8 @@
 //! [`FileHandle`]s it opens: the WAL, shard files, the manifest and the lock. The real
 //! implementation ([`RealFileSystem`]) is a thin layer over `std::fs`; tests swap in
 //! `FaultInjectingFileSystem` (feature `unstable`) to make fsync fail, return ENOSPC or short-write without
-//! mocking the engine.
+//! mocking the engine, and `CrashSimulatingFileSystem` to journal every mutation and
+//! build the disk images a power loss could leave.
 //!
 //! Invariants:
 //! - `rename` is called only by [`durable_replace`], the single helper for atomically
@@ -12,6 +13,8 @@
 //! - Read-only memory maps are made only through [`FileHandle::map_readonly`], which
 //!   returns an [`MmapView`]; all casting of mapped bytes lives in `mmap.rs`.
 
+#[cfg(feature = "unstable")]
+mod crash;
 #[cfg(feature = "unstable")]
 mod fault;
 mod mmap;
@@ -25,10 +28,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[cfg(feature = "unstable")]
+pub use crash::{CrashSimulatingFileSystem, Journal, LossPolicy};
+#[cfg(feature = "unstable")]
 pub use fault::{FaultInjectingFileSystem, FaultPlan};
 pub use mmap::{MmapView, as_bytes, as_bytes_mut};
 pub use real::RealFileSystem;
-pub use replace::{durable_replace, durable_replace_sparse, ReplaceStage};
+pub use replace::{durable_replace, durable_replace_sparse, durable_replace_with, ReplaceStage};
 
 /// How [`FileSystem::open`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

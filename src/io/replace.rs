@@ -45,17 +45,29 @@ pub fn durable_replace_sparse(
     len: u64,
     pieces: &[(u64, &[u8])],
 ) -> std::result::Result<(), (Error, ReplaceStage)> {
+    durable_replace_with(fs, target, |file| {
+        let written = pieces.iter().map(|(o, b)| o + b.len() as u64).max().unwrap_or(0);
+        if written < len {
+            file.set_len(len)?;
+        }
+        for (offset, bytes) in pieces {
+            file.write_all_at(bytes, *offset)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`durable_replace`] with the contents written by `write` into the temp file.
+pub fn durable_replace_with(
+    fs: &dyn FileSystem,
+    target: &Path,
+    write: impl FnOnce(&dyn super::FileHandle) -> std::io::Result<()>,
+) -> std::result::Result<(), (Error, ReplaceStage)> {
     let tmp = target.with_extension("tmp");
     let before = |operation: &'static str, e| (Error::io(operation, &tmp, e), ReplaceStage::BeforeRename);
     let result = (|| {
         let file = fs.open(&tmp, OpenMode::CreateTruncate).map_err(|e| before("create temp file", e))?;
-        let written = pieces.iter().map(|(o, b)| o + b.len() as u64).max().unwrap_or(0);
-        if written < len {
-            file.set_len(len).map_err(|e| before("size temp file", e))?;
-        }
-        for (offset, bytes) in pieces {
-            file.write_all_at(bytes, *offset).map_err(|e| before("write temp file", e))?;
-        }
+        write(file.as_ref()).map_err(|e| before("write temp file", e))?;
         file.sync_data().map_err(|e| (Error::io("fsync temp file", &tmp, e), ReplaceStage::SyncFailed))?;
         drop(file);
         fs.rename(&tmp, target).map_err(|e| before("rename temp file", e))

@@ -140,17 +140,22 @@ pub(crate) fn parse_segment_name(path: &Path) -> Option<usize> {
 
 /// Creates a zero-filled segment file of `len` bytes and makes it durable (file data
 /// and the directory entry), so later record writes only overwrite allocated blocks.
+/// It is filled under a temporary name and renamed into place (the durable-replace
+/// helper): a crash while it is created leaves a `.tmp` file, removed at the next open,
+/// never a short segment the log might seem to need.
 pub(crate) fn create_segment(fs: &dyn FileSystem, wal_dir: &Path, index: usize, len: u64) -> Result<SegmentFile> {
     let path = segment_path(wal_dir, index);
-    let file = fs.open(&path, OpenMode::CreateTruncate).map_err(|e| Error::io("create WAL segment", &path, e))?;
-    let zeros = vec![0u8; 1 << 20];
-    let mut written = 0u64;
-    while written < len {
-        let n = (len - written).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], written).map_err(|e| Error::io("preallocate WAL segment", &path, e))?;
-        written += n as u64;
-    }
-    file.sync_data().map_err(|e| Error::io("fsync new WAL segment", &path, e))?;
-    fs.sync_dir(wal_dir).map_err(|e| Error::io("fsync WAL directory", wal_dir, e))?;
+    crate::io::durable_replace_with(fs, &path, |file| {
+        let zeros = vec![0u8; 1 << 20];
+        let mut written = 0u64;
+        while written < len {
+            let n = (len - written).min(zeros.len() as u64) as usize;
+            file.write_all_at(&zeros[..n], written)?;
+            written += n as u64;
+        }
+        Ok(())
+    })
+    .map_err(|(e, _)| e)?;
+    let file = fs.open(&path, OpenMode::ReadWrite).map_err(|e| Error::io("open new WAL segment", &path, e))?;
     Ok(SegmentFile { path, file, len })
 }

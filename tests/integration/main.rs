@@ -22,6 +22,7 @@ mod fault_injection;
 mod format_doc;
 mod format_fixtures;
 #[cfg(feature = "s3")]
+mod power_loss;
 mod s3_fencing;
 mod s3_tier;
 mod vector_reads;
