@@ -395,9 +395,8 @@ impl RowGroupMeta {
         let bytes = view
             .slice(self.offset + HEADER_LEN as u64, end.saturating_sub(HEADER_LEN as u64))
             .ok_or_else(|| Error::corrupt(path, self.offset, format!("{structure} out of bounds")))?;
-        let actual = format::crc(bytes);
-        if actual != expected {
-            return Err(Error::ChecksumMismatch { file: path.to_owned(), offset: self.offset, structure, expected, actual });
+        if format::crc(bytes) != expected {
+            return Err(format::checksum_error(path, self.offset, self.offset + HEADER_LEN as u64, bytes, structure, expected));
         }
         Ok(())
     }
@@ -521,15 +520,10 @@ impl<'a> RowGroupColumns<'a> {
     /// row's CRC (version 2 and later; nothing to check in version 1).
     pub fn check_vector(&self, row: usize, v: &[f32], path: &Path) -> Result<()> {
         if let Some(expected) = self.vector_crcs.get(row) {
-            let actual = format::crc(crate::io::as_bytes(v));
-            if actual != *expected {
-                return Err(Error::ChecksumMismatch {
-                    file: path.to_owned(),
-                    offset: self.vectors_at + (row * self.dimension * 4) as u64,
-                    structure: "vector",
-                    expected: *expected,
-                    actual,
-                });
+            let bytes = crate::io::as_bytes(v);
+            if format::crc(bytes) != *expected {
+                let at = self.vectors_at + (row * self.dimension * 4) as u64;
+                return Err(format::checksum_error(path, at, at, bytes, "vector", *expected));
             }
         }
         Ok(())

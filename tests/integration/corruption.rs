@@ -247,6 +247,12 @@ fn damaged_row_group_bodies_fail_reads_and_verify() {
                     let read = state(&db);
                     // Padding bytes between columns are covered by the body CRC too.
                     assert!(!problems.is_empty(), "{} byte {at}: verify missed the damage", shard.display());
+                    // One flipped bit: verify names the damaged byte, not the row group.
+                    assert!(
+                        problems.iter().any(|p| matches!(&p.error, drift::Error::Corrupt { offset, .. } if *offset == at as u64)),
+                        "{} byte {at}: verify did not name the damaged byte: {problems:?}",
+                        shard.display()
+                    );
                     let err = read.expect_err("a damaged body must not be served");
                     assert!(err.is_corruption(), "{err}");
                 }

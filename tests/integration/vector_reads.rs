@@ -84,18 +84,20 @@ fn a_damaged_vector_is_refused_by_a_pread_re_rank() {
         if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle.as_slice()) {
             bytes[at + DIM * 2] ^= 0x10;
             std::fs::write(&path, &bytes).unwrap();
-            damaged = Some(path);
+            damaged = Some((path, (at + DIM * 2) as u64));
             break;
         }
     }
-    let damaged = damaged.expect("row 7's vector is stored in a shard file");
+    let (damaged, byte) = damaged.expect("row 7's vector is stored in a shard file");
     for mode in [VectorReads::Mapped, VectorReads::Pread] {
         let db = Database::open(dir.path(), options(mode)).unwrap();
         let c = db.collection("c").unwrap();
         match c.search(&rows[7], &SearchOptions::new(10)) {
-            Err(Error::ChecksumMismatch { file, structure, .. }) => {
+            // One flipped bit: the error names the damaged byte itself.
+            Err(Error::Corrupt { file, offset, reason }) => {
                 assert_eq!(file, damaged, "{mode:?}");
-                assert_eq!(structure, "vector", "{mode:?}");
+                assert_eq!(offset, byte, "{mode:?}: {reason}");
+                assert!(reason.contains("bit 4") && reason.contains("vector"), "{mode:?}: {reason}");
             }
             other => panic!("{mode:?}: a search re-ranking the damaged vector returned {other:?}"),
         }
