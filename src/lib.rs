@@ -71,6 +71,8 @@ internal_module!(
     /// `docs/FORMAT.md`. Unstable.
     format
 );
+#[cfg(feature = "unstable")]
+pub mod fuzz;
 pub mod io;
 internal_module!(
     /// Distance, quantisation and k-means kernels. Unstable.

@@ -288,6 +288,26 @@ impl Manifest {
         out
     }
 
+    /// Frames `bytes` as a manifest around whatever body they hold — magic, a readable
+    /// version, body length, header CRC, trailer magic and body CRC — so a fuzzer reaches
+    /// the body's decoder behind the checksums.
+    #[cfg(feature = "unstable")]
+    pub(crate) fn reframe(bytes: &mut Vec<u8>) {
+        if bytes.len() < HEADER_LEN + TRAILER_LEN {
+            bytes.resize(HEADER_LEN + TRAILER_LEN, 0);
+        }
+        let body_end = bytes.len() - TRAILER_LEN;
+        bytes[MAGIC_OFFSET..MAGIC_OFFSET + 8].copy_from_slice(&MAGIC);
+        if !READABLE_VERSIONS.contains(&format::get_u16(bytes, VERSION_OFFSET)) {
+            format::put_u16(bytes, VERSION_OFFSET, VERSION);
+        }
+        format::put_u64(bytes, BODY_LEN_OFFSET, (body_end - HEADER_LEN) as u64);
+        format::seal_header(&mut bytes[..HEADER_LEN]);
+        let body_crc = format::crc(&bytes[HEADER_LEN..body_end]);
+        format::put_u32(&mut bytes[body_end..], TR_BODY_CRC, body_crc);
+        bytes[body_end + TR_MAGIC..body_end + TR_MAGIC + 8].copy_from_slice(&TRAILER_MAGIC);
+    }
+
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Manifest> {
         let corrupt = |offset: usize, reason: &str| Error::corrupt(path, offset as u64, reason.to_owned());
         if bytes.len() < HEADER_LEN + TRAILER_LEN {

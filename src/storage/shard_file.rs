@@ -124,7 +124,7 @@ impl ShardHeader {
         buf
     }
 
-    fn decode(buf: &[u8], path: &Path) -> Result<ShardHeader> {
+    pub(crate) fn decode(buf: &[u8], path: &Path) -> Result<ShardHeader> {
         format::check_header(buf, &MAGIC, VERSION, path, 0, "shard header")?;
         let metric = Metric::from_code(format::get_u8(buf, METRIC_OFFSET))
             .ok_or_else(|| Error::corrupt(path, METRIC_OFFSET as u64, "unknown metric code"))?;

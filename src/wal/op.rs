@@ -165,7 +165,12 @@ fn decode_batch(reader: &mut Reader<'_>) -> Result<PostingBatch, String> {
         batch.spans.push([reader.u32()?, reader.u32()?]);
     }
     for _ in 0..count * dimension as usize {
-        batch.vectors.push(f32::from_bits(reader.u32()?));
+        let x = f32::from_bits(reader.u32()?);
+        // Writes refuse non-finite values, so a logged one is damage or a bug, never data.
+        if !x.is_finite() {
+            return Err("a vector holds NaN or infinity, which no write can log".into());
+        }
+        batch.vectors.push(x);
     }
     Ok(batch)
 }

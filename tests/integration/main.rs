@@ -21,6 +21,7 @@ mod engine_core;
 mod fault_injection;
 mod format_doc;
 mod format_fixtures;
+mod fuzz_decoders;
 #[cfg(feature = "s3")]
 mod power_loss;
 mod s3_fencing;

@@ -1,0 +1,140 @@
+//! The decoders of untrusted bytes under a seeded mutation fuzzer (stable Rust, no
+//! coverage guidance): seeds are real files of a small database (manifest, WAL
+//! segments, shard files) and the S3 tier's objects; each round mutates a seed (bit
+//! flips, interesting bytes and integers, truncation, extension, splices) and runs the
+//! target from `drift::fuzz`, which must return without panicking (and round-trip
+//! whatever it accepts). Inputs that once failed are kept under `fuzz/crashers/` and
+//! replayed first. `DRIFT_FUZZ_SECONDS` sets the time per target (default 2);
+//! `DRIFT_FUZZ_EXECS=N` runs N mutated inputs per target instead, whatever it takes.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::{Rng, small_options, vector};
+use drift::{Database, DocumentId, Metric, Posting};
+
+/// Files of a small database, grouped by the target that decodes them.
+fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path(), small_options().with_index_min_rows(150).with_index_shard_rows(80)).unwrap();
+        let c = db.create_collection("c", 8, Metric::Cosine).unwrap();
+        let other = db.create_collection("other", 3, Metric::L2).unwrap();
+        for b in 0..12u64 {
+            let vs: Vec<Vec<f32>> = (0..20).map(|i| vector(b * 20 + i, 0, 8)).collect();
+            let ps: Vec<_> = vs.iter().enumerate().map(|(i, v)| Posting::new(b * 20 + i as u64, v).with_span(i as u32, 3)).collect();
+            c.add(&ps).unwrap();
+            if b % 4 == 3 {
+                c.remove(&[DocumentId::from(b * 20)]).unwrap();
+                db.flush().unwrap();
+            }
+        }
+        other.add(&[Posting::new(1u64, &[1.0, 2.0, 3.0])]).unwrap();
+        db.maintain(Duration::from_millis(100)).unwrap();
+        c.add(&[Posting::new(9999u64, &vector(9999, 0, 8))]).unwrap();
+    }
+    let mut out = vec![("manifest", std::fs::read(dir.path().join("MANIFEST")).unwrap())];
+    for (sub, target) in [("wal", "wal_segment"), ("shards", "shard_file")] {
+        for entry in std::fs::read_dir(dir.path().join(sub)).unwrap() {
+            out.push((target, std::fs::read(entry.unwrap().path()).unwrap()));
+        }
+    }
+    for (target, bytes) in drift::fuzz::synthetic_seeds() {
+        out.push((target, bytes));
+    }
+    out
+}
+
+/// One to eight random mutations of `input`, some splicing in bytes of `other`.
+fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut b = input.to_vec();
+    for _ in 0..1 + rng.below(8) {
+        let len = b.len().max(1) as u64;
+        let at = rng.below(len) as usize;
+        match rng.below(9) {
+            0 if !b.is_empty() => b[at] ^= 1 << rng.below(8),
+            1 if !b.is_empty() => b[at] = rng.below(256) as u8,
+            2 if !b.is_empty() => b[at] = [0u8, 0xff, 0x7f, 0x80, 1][rng.below(5) as usize],
+            3 if b.len() >= 8 => {
+                let at = at.min(b.len() - 8);
+                let value: u64 = [0, 1, u32::MAX as u64, u64::MAX, 1 << 31, 1 << 40, b.len() as u64, rng.next_u64()][rng.below(8) as usize];
+                let width = [2usize, 4, 8][rng.below(3) as usize];
+                b[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            }
+            4 => b.truncate(at),
+            5 => b.extend((0..rng.below(128)).map(|_| rng.below(256) as u8)),
+            6 if !other.is_empty() => {
+                let from = rng.below(other.len() as u64) as usize;
+                let n = (rng.below(256) as usize).min(other.len() - from);
+                let at = at.min(b.len());
+                b.splice(at..(at + n).min(b.len()), other[from..from + n].iter().copied());
+            }
+            7 if !b.is_empty() => {
+                let n = (rng.below(64) as usize).min(b.len() - at);
+                let chunk = b[at..at + n].to_vec();
+                b.splice(at..at, chunk);
+            }
+            _ => {}
+        }
+    }
+    b
+}
+
+fn crashers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/crashers")
+}
+
+/// Runs `target` on `data`, turning a panic into an error naming the saved input.
+fn run_caught(target: &str, data: &[u8]) -> Result<(), String> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| drift::fuzz::run(target, data))) {
+        Ok(()) => Ok(()),
+        Err(panic) => {
+            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashers");
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{target}-{:08x}.bin", crc32c::crc32c(data)));
+            std::fs::write(&path, data).unwrap();
+            Err(format!("{target} panicked ({message:?}) on the input saved as {}", path.display()))
+        }
+    }
+}
+
+#[test]
+fn every_decoder_survives_mutated_inputs() {
+    let seconds: u64 = std::env::var("DRIFT_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let execs: Option<u64> = std::env::var("DRIFT_FUZZ_EXECS").ok().and_then(|s| s.parse().ok());
+    let seeds = seeds();
+    let mut failures = Vec::new();
+    // Inputs that once failed come first.
+    for target in drift::fuzz::TARGETS {
+        if let Ok(entries) = std::fs::read_dir(crashers_dir().join(target)) {
+            for entry in entries {
+                let data = std::fs::read(entry.unwrap().path()).unwrap();
+                failures.extend(run_caught(target, &data).err());
+            }
+        }
+    }
+    let mut rng = Rng::new(std::env::var("DRIFT_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed));
+    for target in drift::fuzz::TARGETS {
+        let mine: Vec<&Vec<u8>> = seeds.iter().filter(|(t, _)| t == target).map(|(_, b)| b).collect();
+        assert!(!mine.is_empty(), "no seed for {target}");
+        let (started, mut runs) = (Instant::now(), 0u64);
+        for seed in &mine {
+            failures.extend(run_caught(target, seed).err());
+        }
+        let more = |runs: u64| match execs {
+            Some(n) => runs < n,
+            None => started.elapsed() < Duration::from_secs(seconds),
+        };
+        while more(runs) && failures.len() < 5 {
+            let seed = mine[rng.below(mine.len() as u64) as usize];
+            let other = &seeds[rng.below(seeds.len() as u64) as usize].1;
+            let input = mutate(&mut rng, seed, other);
+            failures.extend(run_caught(target, &input).err());
+            runs += 1;
+        }
+        println!("fuzz {target}: {runs} mutated inputs in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
