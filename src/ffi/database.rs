@@ -446,6 +446,9 @@ pub const DRIFT_KEEP_ALL_LOCAL: u64 = u64::MAX;
 /// `out` is NULL or points to writable memory for the struct.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn drift_object_store_options_default(out: *mut drift_object_store_options) {
+    if out.is_null() {
+        return;
+    }
     put(
         out,
         drift_object_store_options {
