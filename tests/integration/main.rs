@@ -26,6 +26,7 @@ mod fuzz_decoders;
 mod power_loss;
 mod s3_fencing;
 mod s3_tier;
+mod soak;
 mod vector_reads;
 mod wal_group_commit;
 mod wal_recovery;
