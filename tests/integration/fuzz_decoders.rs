@@ -5,7 +5,8 @@
 //! target from `drift::fuzz`, which must return without panicking (and round-trip
 //! whatever it accepts). Inputs that once failed are kept under `fuzz/crashers/` and
 //! replayed first. `DRIFT_FUZZ_SECONDS` sets the time per target (default 2);
-//! `DRIFT_FUZZ_EXECS=N` runs N mutated inputs per target instead, whatever it takes.
+//! `DRIFT_FUZZ_EXECS=N` runs N mutated inputs per target instead, whatever it takes;
+//! `DRIFT_WRITE_FUZZ_CORPUS=1` writes the seeds to `fuzz/corpus/` (libFuzzer's seeds).
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -105,6 +106,14 @@ fn every_decoder_survives_mutated_inputs() {
     let seconds: u64 = std::env::var("DRIFT_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
     let execs: Option<u64> = std::env::var("DRIFT_FUZZ_EXECS").ok().and_then(|s| s.parse().ok());
     let seeds = seeds();
+    // The seed corpus of the libFuzzer targets in fuzz/ is these seeds.
+    if std::env::var_os("DRIFT_WRITE_FUZZ_CORPUS").is_some() {
+        for (i, (target, bytes)) in seeds.iter().enumerate() {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("seed-{i:03}")), bytes).unwrap();
+        }
+    }
     let mut failures = Vec::new();
     // Inputs that once failed come first.
     for target in drift::fuzz::TARGETS {
