@@ -10,7 +10,7 @@
 # target/arrow-venv on first use).
 # Switches:
 #   DRIFT_CRASH_CYCLES=N   kill -9 cycles of the crash test (default 50)
-#   DRIFT_POWER_LOSS_IMAGES=N|all  power-loss images opened (default 600; all: a larger
+#   DRIFT_POWER_LOSS_IMAGES=N|all  power-loss images opened (default 2000; all: a larger
 #                          workload, every crash point, over 10,000 distinct images)
 #   DRIFT_S3_RACE_ROUNDS=N takeover rounds of the S3 fencing race test (default 5)
 #   DRIFT_FUZZ_SECONDS=N   seconds of mutation fuzzing per decoder (default 2);

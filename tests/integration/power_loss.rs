@@ -14,7 +14,9 @@
 //! - and, if it holds the checkpoint's `MANIFEST`, the checkpoint opens with the state
 //!   acknowledged before it was taken.
 //!
-//! The test command runs a sample (`DRIFT_POWER_LOSS_IMAGES`, default 600 images of a
+//! The operations between the adds are drawn at random (`DRIFT_POWER_LOSS_SEED`), so
+//! each seed is another API sequence checked against the model at every crash point.
+//! The test command runs a sample (`DRIFT_POWER_LOSS_IMAGES`, default 2000 images of a
 //! 48-batch workload); `DRIFT_POWER_LOSS_IMAGES=all` runs a 160-batch workload and
 //! builds up to 140 images at every crash point with unsynced data (identical images
 //! are opened once).
@@ -82,7 +84,7 @@ struct Workload {
 
 /// Runs the workload (`batches` add batches with the other steps between them) on `fs`
 /// under `root`, recording each step's journal positions.
-fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64) -> Workload {
+fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed: u64) -> Workload {
     let journal = fs.journal();
     let at = || journal.lock().len();
     let options = small_options().with_file_system(Arc::new(fs.clone())).with_index_min_rows(120).with_index_shard_rows(60);
@@ -101,7 +103,7 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64) -> Wo
     step("create collection", Effect::Nothing, &mut || {
         c = Some(db.as_ref().unwrap().create_collection("c", DIM, Metric::L2).unwrap());
     });
-    let mut rng = Rng::new(11);
+    let mut rng = Rng::new(seed);
     let mut rebalances = 0;
     for i in 0..batches {
         let ids: Vec<u64> = (i * 8..i * 8 + 8).collect();
@@ -112,7 +114,7 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64) -> Wo
             c.as_ref().unwrap().add(&ps).unwrap();
         });
         apply(&mut state, &effect);
-        if i % 4 == 3 {
+        if rng.below(4) == 0 && i > 0 {
             let gone: Vec<u64> = (0..2).map(|_| rng.below(i * 8)).collect();
             let effect = Effect::Remove(gone.clone());
             step("remove", effect.clone(), &mut || {
@@ -121,8 +123,8 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64) -> Wo
             });
             apply(&mut state, &effect);
         }
-        if i % 5 == 2 {
-            let id = i * 8 + 1;
+        if rng.below(5) == 0 {
+            let id = rng.below(i * 8 + 8);
             let effect = Effect::Upsert(id, 2);
             step("upsert", effect.clone(), &mut || {
                 let (a, b) = (vector(id, 1, DIM), vector(id, 2, DIM));
@@ -131,16 +133,16 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64) -> Wo
             });
             apply(&mut state, &effect);
         }
-        if i % 6 == 5 {
+        if rng.below(6) == 0 {
             step("flush", Effect::Nothing, &mut || db.as_ref().unwrap().flush().unwrap());
         }
-        if i % 7 == 6 {
+        if rng.below(6) == 0 {
             step("maintain", Effect::Nothing, &mut || {
                 let r = db.as_ref().unwrap().maintain(Duration::from_millis(200)).unwrap();
                 rebalances += r.splits + r.merges + r.consolidations;
             });
         }
-        if i % 11 == 10 {
+        if rng.below(10) == 0 {
             step("compact", Effect::Nothing, &mut || {
                 c.as_ref().unwrap().compact().unwrap();
             });
@@ -206,10 +208,12 @@ fn materialize(image: &BTreeMap<std::path::PathBuf, Vec<u8>>, dir: &Path) {
 
 #[test]
 fn every_power_loss_image_opens_with_every_acknowledged_write_and_nothing_half_applied() {
-    let budget = std::env::var("DRIFT_POWER_LOSS_IMAGES").unwrap_or_else(|_| "600".into());
+    let budget = std::env::var("DRIFT_POWER_LOSS_IMAGES").unwrap_or_else(|_| "2000".into());
     let root = tempfile::tempdir().unwrap();
     let fs = CrashSimulatingFileSystem::new();
-    let workload = run_workload(&fs, root.path(), if budget == "all" { 160 } else { 48 });
+    // The seed picks the workload's sequence of operations (a random API sequence).
+    let seed: u64 = std::env::var("DRIFT_POWER_LOSS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(11);
+    let workload = run_workload(&fs, root.path(), if budget == "all" { 160 } else { 48 }, seed);
     assert!(workload.rebalances > 0, "the workload's maintenance never split, merged or consolidated a list");
     let journal = fs.journal();
     let journal = journal.lock();
@@ -289,7 +293,7 @@ fn every_power_loss_image_opens_with_every_acknowledged_write_and_nothing_half_a
         }
     }
     println!(
-        "power loss: {images} distinct images over {} of {} crash points ({} workload steps, {} rebalances) in {:.1} s, {} failures",
+        "power loss (seed {seed}): {images} distinct images over {} of {} crash points ({} workload steps, {} rebalances) in {:.1} s, {} failures",
         chosen.len(),
         workload.journal_len + 1,
         workload.steps.len(),
