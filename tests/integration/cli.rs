@@ -202,3 +202,15 @@ fn a_failed_import_with_create_leaves_no_database_behind() {
     assert!(out.contains("removed"), "{out}");
     assert!(!p.join("db").exists(), "a new, empty database was left behind");
 }
+
+#[test]
+fn a_malformed_arrow_file_is_refused_with_its_name_not_a_panic() {
+    //! Found by the CLI input fuzzer: arrow-ipc panics on this file (a buffer past the
+    //! end of the body); the import reports it as a malformed file and leaves nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/crashers/cli_arrow/buffer-slice-past-end.arrow");
+    let out = fails(&["import", "db", "c", bad.to_str().unwrap(), "--create"], dir.path(), 1);
+    assert!(out.contains("malformed file") && out.contains("buffer-slice-past-end.arrow"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    assert!(!dir.path().join("db").exists(), "the failed import left its database behind");
+}

@@ -147,3 +147,116 @@ fn every_decoder_survives_mutated_inputs() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The `drift` tool's input readers, compiled into this test from the binary's source.
+#[allow(dead_code)]
+#[path = "../../src/bin/drift/input.rs"]
+mod input;
+
+/// Valid input files of every format the `drift` tool reads: 3 vectors of dimension 4.
+fn cli_seeds() -> Vec<(input::Format, &'static str, Vec<u8>)> {
+    use std::sync::Arc;
+    let rows: Vec<[f32; 4]> = vec![[1.0, 2.0, 3.0, 4.0], [0.5, -1.0, 0.0, 2.5], [9.0, 8.0, 7.0, 6.0]];
+    let mut fvecs = Vec::new();
+    let mut bvecs = Vec::new();
+    for r in &rows {
+        fvecs.extend(4i32.to_le_bytes());
+        bvecs.extend(4i32.to_le_bytes());
+        for x in r {
+            fvecs.extend(x.to_le_bytes());
+            bvecs.push(x.abs() as u8);
+        }
+    }
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }".to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    npy.extend((header.len() as u16).to_le_bytes());
+    npy.extend(header.as_bytes());
+    for r in &rows {
+        for x in r {
+            npy.extend(x.to_le_bytes());
+        }
+    }
+    let text = b"1,2,3,4\n[0.5 -1 0 2.5]\n9 8 7 6\n".to_vec();
+    let item = Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false));
+    let values = arrow_array::Float32Array::from(rows.iter().flatten().copied().collect::<Vec<f32>>());
+    let vectors = arrow_array::FixedSizeListArray::new(item, 4, Arc::new(values), None);
+    let ids = arrow_array::UInt64Array::from(vec![1u64, 2, 3]);
+    let batch = arrow_array::RecordBatch::try_from_iter(vec![
+        ("document_id", Arc::new(ids) as arrow_array::ArrayRef),
+        ("vector", Arc::new(vectors) as arrow_array::ArrayRef),
+    ])
+    .unwrap();
+    let mut ipc = Vec::new();
+    {
+        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut ipc, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+    }
+    let mut parquet_bytes = Vec::new();
+    {
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut parquet_bytes, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    use input::Format::*;
+    vec![(Fvecs, "fvecs", fvecs), (Bvecs, "bvecs", bvecs), (Npy, "npy", npy), (Text, "txt", text), (Arrow, "arrow", ipc), (Parquet, "parquet", parquet_bytes)]
+}
+
+#[test]
+fn every_cli_input_reader_survives_mutated_files() {
+    let seconds: u64 = std::env::var("DRIFT_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let execs: Option<u64> = std::env::var("DRIFT_FUZZ_EXECS").ok().and_then(|s| s.parse().ok());
+    let seeds = cli_seeds();
+    let dir = tempfile::tempdir().unwrap();
+    let columns = drift::arrow::ArrowColumns::default();
+    let mut rng = Rng::new(0xc11);
+    let mut failures = Vec::new();
+    for (format, ext, seed) in &seeds {
+        let path = dir.path().join(format!("input.{ext}"));
+        let read = |bytes: &[u8]| -> Result<(), String> {
+            std::fs::write(&path, bytes).unwrap();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                input::open_source(&path, *format, 2, &columns).and_then(|s| {
+                    let dimension = s.dimension;
+                    input::all_vectors(s, &columns).map(|v| (dimension, v))
+                })
+            }));
+            match outcome {
+                // No rows is for the caller to refuse (the CLI says "holds no vectors").
+                Ok(Ok((dimension, v))) if if dimension == 0 { !v.is_empty() } else { v.len() % dimension != 0 } => {
+                    Err(format!("{ext}: {} values read for dimension {dimension}", v.len()))
+                }
+                Ok(_) => Ok(()),
+                Err(_) => {
+                    let saved = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/fuzz-crashers/cli-{ext}-{:08x}", crc32c::crc32c(bytes)));
+                    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+                    std::fs::write(&saved, bytes).unwrap();
+                    Err(format!("the {ext} reader panicked on the input saved as {}", saved.display()))
+                }
+            }
+        };
+        assert!(read(seed).is_ok(), "the {ext} seed must read");
+        // Files that once failed come first.
+        if let Ok(entries) = std::fs::read_dir(crashers_dir().join(format!("cli_{ext}"))) {
+            for entry in entries {
+                failures.extend(read(&std::fs::read(entry.unwrap().path()).unwrap()).err());
+            }
+        }
+        let (started, mut runs) = (Instant::now(), 0u64);
+        let more = |runs: u64| match execs {
+            Some(n) => runs < n / 100,
+            None => started.elapsed() < Duration::from_secs(seconds) / 3,
+        };
+        while more(runs) && failures.len() < 5 {
+            let other = &seeds[rng.below(seeds.len() as u64) as usize].2;
+            failures.extend(read(&mutate(&mut rng, seed, other)).err());
+            runs += 1;
+        }
+        println!("fuzz cli input {ext}: {runs} mutated files in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

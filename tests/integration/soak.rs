@@ -155,7 +155,7 @@ fn soak_child() {
             }
         }));
     }
-    if cycle % 2 == 0 {
+    if cycle.is_multiple_of(2) {
         std::thread::sleep(Duration::from_millis(2500));
         stop.store(true, Ordering::Relaxed);
         for t in threads {
@@ -216,13 +216,13 @@ fn soak_with_kills_matches_the_model() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        if cycle % 2 == 1 {
+        if !cycle.is_multiple_of(2) {
             std::thread::sleep(Duration::from_millis(800 + rng.below(2500)));
             child.kill().unwrap();
             kills += 1;
         }
         let out = child.wait_with_output().unwrap();
-        if cycle % 2 == 0 {
+        if cycle.is_multiple_of(2) {
             assert!(out.status.success(), "cycle {cycle}: the child failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         // Everything acknowledged is there; each writer's operation in flight is

@@ -334,6 +334,49 @@ fn batches_source(
     Ok(Source { dimension, rows, chunks: Box::new(chunks) })
 }
 
+/// Runs a third-party decoder (Arrow IPC, Parquet) so that a panic on a malformed file
+/// becomes an error naming the file. The panic message is kept off stderr while it
+/// runs (the hook is process-wide; the CLI reads input on one thread).
+fn contained<T>(path: &Path, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    outcome.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no reason given");
+        Err(format!("{}: malformed file (its reader gave up: {why})", path.display()))
+    })
+}
+
+/// Batches read through [`contained`]; after an error it yields nothing more.
+struct ContainedBatches {
+    path: PathBuf,
+    inner: Box<dyn Iterator<Item = Result<RecordBatch, String>>>,
+    failed: bool,
+}
+
+impl Iterator for ContainedBatches {
+    type Item = Result<RecordBatch, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let inner = &mut self.inner;
+        let next = contained(&self.path, || Ok(inner.next())).unwrap_or_else(|e| Some(Err(e)));
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+}
+
+fn contain(path: &Path, inner: Box<dyn Iterator<Item = Result<RecordBatch, String>>>) -> Box<dyn Iterator<Item = Result<RecordBatch, String>>> {
+    Box::new(ContainedBatches { path: path.to_owned(), inner, failed: false })
+}
+
 fn arrow_ipc(path: &Path, columns: &ArrowColumns) -> Result<Source, String> {
     let mut file = open(path)?;
     let mut magic = [0u8; 6];
@@ -341,27 +384,32 @@ fn arrow_ipc(path: &Path, columns: &ArrowColumns) -> Result<Source, String> {
     let file = open(path)?;
     let shown: PathBuf = path.to_owned();
     let err = move |e: arrow_schema::ArrowError| format!("{}: {e}", shown.display());
-    if is_file {
-        let reader = arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None).map_err(&err)?;
-        let schema = reader.schema();
-        batches_source(path, &schema, None, columns, Box::new(reader.map(move |b| b.map_err(&err))))
-    } else {
-        let reader = arrow_ipc::reader::StreamReader::try_new(BufReader::new(file), None).map_err(&err)?;
-        let schema = reader.schema();
-        batches_source(path, &schema, None, columns, Box::new(reader.map(move |b| b.map_err(&err))))
-    }
+    type Batches = Box<dyn Iterator<Item = Result<RecordBatch, String>>>;
+    let (schema, batches): (arrow_schema::SchemaRef, Batches) = contained(path, || {
+        if is_file {
+            let reader = arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None).map_err(&err)?;
+            Ok((reader.schema(), Box::new(reader.map(move |b| b.map_err(&err))) as Batches))
+        } else {
+            let reader = arrow_ipc::reader::StreamReader::try_new(BufReader::new(file), None).map_err(&err)?;
+            Ok((reader.schema(), Box::new(reader.map(move |b| b.map_err(&err))) as Batches))
+        }
+    })?;
+    batches_source(path, &schema, None, columns, contain(path, batches))
 }
 
 fn parquet(path: &Path, chunk_rows: usize, columns: &ArrowColumns) -> Result<Source, String> {
     let shown: PathBuf = path.to_owned();
     let err = move |e: parquet::errors::ParquetError| parquet_error(&shown, e);
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(&err)?;
-    let rows = builder.metadata().file_metadata().num_rows() as u64;
-    let reader = builder.with_batch_size(chunk_rows).build().map_err(&err)?;
+    let file = open(path)?;
+    let (rows, reader) = contained(path, || {
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).map_err(&err)?;
+        let rows = builder.metadata().file_metadata().num_rows() as u64;
+        Ok((rows, builder.with_batch_size(chunk_rows).build().map_err(&err)?))
+    })?;
     let schema = arrow_array::RecordBatchReader::schema(&reader);
     let shown: PathBuf = path.to_owned();
     let batches = reader.map(move |b| b.map_err(|e| parquet_error(&shown, parquet::errors::ParquetError::from(e))));
-    batches_source(path, &schema, Some(rows), columns, Box::new(batches))
+    batches_source(path, &schema, Some(rows), columns, contain(path, Box::new(batches)))
 }
 
 /// A Parquet error, with the remedy when the file uses a codec this build leaves out.
