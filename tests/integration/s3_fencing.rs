@@ -111,6 +111,18 @@ fn background_rounds_and_explicit_syncs_never_overlap() {
     assert_eq!(restored_ids(&ep, &prefix), (0..750).collect());
 }
 
+/// A writer in `old_dir` that promoted documents 0..100, and a restore into `new_dir`
+/// that took the prefix over while the old writer stays open.
+fn promoted_then_taken_over(ep: &(String, String), prefix: &str, old_dir: &Path, new_dir: &Path) -> (Database, drift::Collection, Database) {
+    let old = Database::open(old_dir, options(ep, prefix, TierMode::Writer)).unwrap();
+    let old_c = old.create_collection("c", DIM, Metric::L2).unwrap();
+    add_ids(&old_c, 0, 100);
+    old.flush().unwrap();
+    old.sync_object_store().unwrap();
+    let new = Database::open(new_dir, options(ep, prefix, TierMode::Restore)).unwrap();
+    (old, old_c, new)
+}
+
 #[test]
 fn an_old_writer_after_a_takeover_cannot_lock_the_new_owner_out() {
     //! Defect 2: the old writer wrote `manifests/...02` before its pointer update
@@ -119,13 +131,7 @@ fn an_old_writer_after_a_takeover_cannot_lock_the_new_owner_out() {
     let Some(ep) = endpoint() else { return };
     let prefix = unique_prefix("old-writer-lockout");
     let (old_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let old = Database::open(old_dir.path(), options(&ep, &prefix, TierMode::Writer)).unwrap();
-    let old_c = old.create_collection("c", DIM, Metric::L2).unwrap();
-    add_ids(&old_c, 0, 100);
-    old.flush().unwrap();
-    old.sync_object_store().unwrap();
-
-    let new = Database::open(new_dir.path(), options(&ep, &prefix, TierMode::Restore)).unwrap();
+    let (old, old_c, new) = promoted_then_taken_over(&ep, &prefix, old_dir.path(), new_dir.path());
     // The old writer, idle, learns it lost the prefix.
     let message = not_owner(old.sync_object_store());
     assert!(message.contains("took the prefix over"), "{message}");
@@ -162,13 +168,7 @@ fn an_old_writer_cannot_replace_the_new_owners_data() {
     let Some(ep) = endpoint() else { return };
     let prefix = unique_prefix("old-writer-overwrite");
     let (old_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let old = Database::open(old_dir.path(), options(&ep, &prefix, TierMode::Writer)).unwrap();
-    let old_c = old.create_collection("c", DIM, Metric::L2).unwrap();
-    add_ids(&old_c, 0, 100);
-    old.flush().unwrap();
-    old.sync_object_store().unwrap();
-
-    let new = Database::open(new_dir.path(), options(&ep, &prefix, TierMode::Restore)).unwrap();
+    let (old, old_c, new) = promoted_then_taken_over(&ep, &prefix, old_dir.path(), new_dir.path());
     add_ids(&new.collection("c").unwrap(), 200_000, 1000);
     new.flush().unwrap();
     new.sync_object_store().unwrap();
@@ -469,5 +469,4 @@ fn bad_configurations_are_named_and_leave_nothing_behind() {
     assert!(std::fs::read_dir(other.path()).unwrap().next().is_none(), "a refused writer open left files behind");
     let replica = Database::open(other.path(), options(&ep, &prefix, TierMode::Replica)).unwrap();
     assert_eq!(ids(&replica), (0..10).collect());
-    let _ = Path::new("");
 }
