@@ -8,7 +8,7 @@
 //! long run is 1800).
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -34,13 +34,14 @@ enum Op {
 }
 
 impl Op {
-    fn parse(s: &str) -> Op {
+    fn parse(s: &str) -> Option<Op> {
         let p: Vec<&str> = s.split(' ').collect();
+        let n = |i: usize| p.get(i).and_then(|x| x.parse::<u64>().ok());
         match p[0] {
-            "add" => Op::Add(p[1].parse().unwrap()),
-            "upsert" => Op::Upsert(p[1].parse().unwrap(), p[2].parse().unwrap()),
-            "remove" => Op::Remove(p[1].parse().unwrap()),
-            other => panic!("bad log line {other}"),
+            "add" => Some(Op::Add(n(1)?)),
+            "upsert" => Some(Op::Upsert(n(1)?, n(2)? as usize)),
+            "remove" => Some(Op::Remove(n(1)?)),
+            _ => None,
         }
     }
 
@@ -109,7 +110,8 @@ fn soak_child() {
                     _ if next > 0 => Op::Remove(base + 1 + rng.below(next)),
                     _ => continue,
                 };
-                writeln!(log, "B {}", op.text()).unwrap();
+                // One write per line, so a kill leaves whole lines (or an unfinished last one).
+                log.write_all(format!("B {}\n", op.text()).as_bytes()).unwrap();
                 let id = op.document();
                 match &op {
                     Op::Add(_) => {
@@ -122,7 +124,7 @@ fn soak_child() {
                     }
                     Op::Remove(_) => c.remove(&[DocumentId::from(id)]).unwrap(),
                 };
-                writeln!(log, "A").unwrap();
+                log.write_all(b"A\n").unwrap();
             }
         }));
     }
@@ -177,11 +179,17 @@ fn read_logs(dir: &Path, cycle: u64) -> Vec<(Vec<Op>, Option<Op>)> {
         .map(|w| {
             let text = std::fs::read_to_string(dir.join(format!("log-{cycle}-{w}"))).unwrap_or_default();
             let (mut acked, mut pending) = (Vec::new(), None);
-            for line in text.lines() {
+            for line in text.split_inclusive('\n') {
+                let whole = line.ends_with('\n');
+                let line = line.trim_end_matches('\n');
                 if let Some(op) = line.strip_prefix("B ") {
-                    pending = Some(Op::parse(op));
+                    // An unfinished last line was cut by the kill before its operation began.
+                    pending = Op::parse(op);
+                    assert!(pending.is_some() || !whole, "bad log line {line:?}");
                 } else if line == "A" {
                     acked.push(pending.take().expect("an A follows its B"));
+                } else {
+                    assert!(!whole, "bad log line {line:?}");
                 }
             }
             (acked, pending)
