@@ -1,5 +1,5 @@
 //! Fuzz targets: every decoder of bytes drift did not write itself in this process
-//! (files on disk, objects in a bucket), each a function of arbitrary bytes that must
+//! (files on disk, objects in a bucket, filter text), each a function of arbitrary bytes that must
 //! return — an error is fine — without panicking, reading out of bounds or allocating
 //! from an unchecked length. Where a decoder sits behind a checksum, the target also
 //! re-frames the input with valid checksums, so the fuzzer reaches the code a CRC
@@ -20,7 +20,7 @@ use crate::wal::record::{self, RecordKind};
 use crate::wal::segment::{self, SegmentHeader};
 
 /// The names of the targets, for [`run`].
-pub const TARGETS: &[&str] = &["manifest", "wal_segment", "wal_payload", "shard_file", "tier_objects"];
+pub const TARGETS: &[&str] = &["manifest", "wal_segment", "wal_payload", "shard_file", "tier_objects", "filter"];
 
 /// Runs target `name` on `data`. Panics for an unknown name.
 pub fn run(name: &str, data: &[u8]) {
@@ -30,6 +30,7 @@ pub fn run(name: &str, data: &[u8]) {
         "wal_payload" => wal_payload(data),
         "shard_file" => shard_file(data),
         "tier_objects" => tier_objects(data),
+        "filter" => filter(data),
         other => panic!("no fuzz target {other:?}"),
     }
 }
@@ -153,6 +154,16 @@ pub fn tier_objects(data: &[u8]) {
     }
 }
 
+/// Filter text: parsed, and whatever parses prints to a text that parses back equal.
+pub fn filter(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(f) = crate::filter::Filter::parse(text) {
+        let printed = f.to_string();
+        let again = crate::filter::Filter::parse(&printed).expect("a printed filter parses");
+        assert_eq!(again, f, "filter round trip through {printed:?}");
+    }
+}
+
 /// Seeds the fuzzers cannot take from a database's files: WAL payloads of each kind
 /// (with the kind byte [`wal_payload`] reads first) and the S3 tier's objects.
 pub fn synthetic_seeds() -> Vec<(&'static str, Vec<u8>)> {
@@ -179,5 +190,12 @@ pub fn synthetic_seeds() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("tier_objects", envelope::Pointer::new(4, 0x0123_4567_89ab_cdef).encode()));
     out.push(("tier_objects", envelope::encode_generation(4, 0x0123_4567_89ab_cdef, &manifest, &[(1, 2, 0x0123_4567_89ab_cdef), (1, 3, 0)])));
     out.push(("tier_objects", envelope::encode_owner(envelope::Owner { writer_id: 5, predecessor: 6 })));
+    for text in [
+        "section == 'net' and installed_size < 500",
+        "arch in ('amd64', 'all') or not (tags contains 'x11' and size >= 1.5e3)",
+        "built is not null and flag == true and t > -9223372036854775808",
+    ] {
+        out.push(("filter", text.as_bytes().to_vec()));
+    }
     out
 }

@@ -71,6 +71,7 @@ internal_module!(
     /// `docs/FORMAT.md`. Unstable.
     format
 );
+pub mod filter;
 #[cfg(feature = "unstable")]
 pub mod fuzz;
 pub mod io;
