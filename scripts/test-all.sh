@@ -12,7 +12,9 @@
 #   DRIFT_CRASH_CYCLES=N   kill -9 cycles of the crash test (default 50)
 #   DRIFT_POWER_LOSS_IMAGES=N|all  power-loss images opened (default 2000; all: a larger
 #                          workload, every crash point, over 10,000 distinct images)
-#   DRIFT_S3_RACE_ROUNDS=N takeover rounds of the S3 fencing race test (default 5)
+#   DRIFT_POWER_LOSS_SEED=N  the power-loss workload's random operation sequence (default 11)
+#   DRIFT_S3_RACE_ROUNDS=N takeover rounds of the S3 fencing race test (default 5;
+#                          DRIFT_S3_RACE_SEED=N picks the order)
 #   DRIFT_FUZZ_SECONDS=N   seconds of mutation fuzzing per decoder (default 2);
 #   DRIFT_FUZZ_EXECS=N     or N mutated inputs per decoder (10000000 for the long run)
 #   DRIFT_SOAK_SECONDS=N   soak with kill -9 against a model (default 60; long run 1800)
