@@ -75,14 +75,12 @@ public final class Database implements AutoCloseable {
      */
     public static Database open(Path path, long memtableFlushBytes, boolean preadVectors) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment options = arena.allocate(Native.OPTIONS);
-            Native.OPTIONS_DEFAULT.invokeExact(options);
+            MemorySegment options = defaultOptions(arena);
             if (memtableFlushBytes > 0) {
-                options.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, memtableFlushBytes);
+                options.set(JAVA_LONG, optionOffset("memtable_flush_bytes"), memtableFlushBytes);
             }
             if (preadVectors) {
-                long at = Native.OPTIONS.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("vector_reads"));
-                options.set(java.lang.foreign.ValueLayout.JAVA_INT, at, 1);
+                options.set(JAVA_INT, optionOffset("vector_reads"), 1);
             }
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment err = arena.allocate(ADDRESS);
@@ -111,10 +109,9 @@ public final class Database implements AutoCloseable {
      */
     public static Database openWithObjectStore(Path path, ObjectStore store, boolean backgroundThreads) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment options = arena.allocate(Native.OPTIONS);
-            Native.OPTIONS_DEFAULT.invokeExact(options);
+            MemorySegment options = defaultOptions(arena);
             if (!backgroundThreads) {
-                options.set(JAVA_INT, Native.OPTIONS.byteOffset(PathElement.groupElement("background_threads")), 0);
+                options.set(JAVA_INT, optionOffset("background_threads"), 0);
             }
             MemorySegment tier = arena.allocate(Native.OBJECT_STORE_OPTIONS);
             Native.OBJECT_STORE_OPTIONS_DEFAULT.invokeExact(tier);
@@ -143,6 +140,17 @@ public final class Database implements AutoCloseable {
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
+    }
+
+    /** {@code drift_options} filled by {@code drift_options_default}. */
+    private static MemorySegment defaultOptions(Arena arena) throws Throwable {
+        MemorySegment options = arena.allocate(Native.OPTIONS);
+        Native.OPTIONS_DEFAULT.invokeExact(options);
+        return options;
+    }
+
+    private static long optionOffset(String field) {
+        return Native.OPTIONS.byteOffset(PathElement.groupElement(field));
     }
 
     private static long offset(String field) {
