@@ -623,6 +623,39 @@ int32_t drift_add(struct drift_collection *collection,
                   struct drift_error **err);
 
 /**
+ * `drift_add` with attribute values: `attributes` is NULL (no values) or `count`
+ * pointers, each NULL or a NUL-terminated string of `name=value` entries separated by
+ * tabs (`"section=net\tsize=12\ttags=x11,gui"`; tags separated by `,`, an empty
+ * value is null). Names must be in the collection's schema and values must fit their
+ * types, or nothing is added (`DRIFT_EINVAL`, naming the posting and the entry).
+ *
+ * # Safety
+ * As `drift_add`; `attributes` is NULL or valid for `count` pointers.
+ */
+int32_t drift_add_with_attributes(struct drift_collection *collection,
+                                  const uint8_t *document_ids,
+                                  const uint32_t *starts,
+                                  const uint32_t *lengths,
+                                  const float *vectors,
+                                  const char *const *attributes,
+                                  size_t count,
+                                  size_t dimension,
+                                  uint8_t *out_document_ids,
+                                  struct drift_error **err);
+
+/**
+ * Adds an attribute (`"name:type"`) to the collection's schema; postings written
+ * before read it as null. The same declaration again does nothing; another type for
+ * an existing name fails with `DRIFT_EINVAL`. Durable on return.
+ *
+ * # Safety
+ * `attribute` is a NUL-terminated string.
+ */
+int32_t drift_collection_add_attribute(struct drift_collection *collection,
+                                       const char *attribute,
+                                       struct drift_error **err);
+
+/**
  * Replaces every posting of the document `document_id` (16 bytes, little-endian
  * u128) with the `count` given ones, atomically. `count == 0` removes the document.
  * Arrays as in `drift_add`.
@@ -728,6 +761,23 @@ int32_t drift_collection_create(struct drift_db *db,
                                 uint32_t metric,
                                 struct drift_collection **out_collection,
                                 struct drift_error **err);
+
+/**
+ * `drift_collection_create` with a schema of typed attributes in text form:
+ * `name:type` entries separated by `,` (types `u64`, `i64`, `f64`, `bool`, `string`,
+ * `tags`, `timestamp`), e.g. `"section:string, size:u64, tags:tags"`; NULL or empty
+ * for none. Durable on return.
+ *
+ * # Safety
+ * Pointers are NULL or valid as described.
+ */
+int32_t drift_collection_create_with_schema(struct drift_db *db,
+                                            const char *name,
+                                            uint32_t dimension,
+                                            uint32_t metric,
+                                            const char *schema,
+                                            struct drift_collection **out_collection,
+                                            struct drift_error **err);
 
 /**
  * Opens an existing collection; `DRIFT_ENOTFOUND` if there is none of that name.
@@ -886,6 +936,26 @@ int32_t drift_search(struct drift_collection *collection,
                      size_t capacity,
                      size_t *out_count,
                      struct drift_error **err);
+
+/**
+ * `drift_search` with a filter over the collection's attributes, in the filter
+ * language's text form (`"section == 'net' and size < 500"`; see `drift::filter`), or
+ * NULL / empty for none. A syntax error, an unknown attribute or a value of the wrong
+ * type fails with `DRIFT_EINVAL` and a message naming the byte offset, before any
+ * work.
+ *
+ * # Safety
+ * As `drift_search`; `filter` is NULL or a NUL-terminated string.
+ */
+int32_t drift_search_filtered(struct drift_collection *collection,
+                              const float *query,
+                              size_t dimension,
+                              const struct drift_search_options *options,
+                              const char *filter,
+                              struct drift_hit *out_hits,
+                              size_t capacity,
+                              size_t *out_count,
+                              struct drift_error **err);
 
 /**
  * Searches `query_count` queries (`query_count × dimension` floats, row-major). On

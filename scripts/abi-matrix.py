@@ -37,6 +37,10 @@ VALUES = {
     ("drift_error", 2, "err"): ("&C.err", ["NULL"]),
     ("char", 1, "path"): ("C.path", ["NULL", '""', "C.long_string"]),
     ("char", 1, "name"): ('"c"', ["NULL", '""', "C.long_string", '"missing"']),
+    ("char", 1, "filter"): ('""', ['"size <"', '"missing == 1"', "C.long_string"]),
+    ("char", 1, "schema"): ('"size:u64, tags:tags"', ['"size"', '"size:int"', '"size:u64, size:u64"', "C.long_string"]),
+    ("char", 1, "attribute"): ('"extra:u64"', ["NULL", '"extra"', '"and:u64"', "C.long_string"]),
+    ("char", 2, "attributes"): ("NULL", ['(const char *const[]){"missing=1", NULL}', '(const char *const[]){NULL, C.long_string}']),
     ("float", 1, "vectors"): ("C.vectors", ["NULL", "C.unaligned"]),
     ("float", 1, "query"): ("C.vectors", ["NULL", "C.unaligned"]),
     ("float", 1, "queries"): ("C.vectors", ["NULL", "C.unaligned"]),
@@ -278,7 +282,7 @@ def parse(header):
             p = " ".join(p.split())
             if p in ("", "void"):
                 continue
-            m = re.match(r"(?:const )?(?:struct )?(\w+)\s*((?:\*\s*)*)(\w+)$", p)
+            m = re.match(r"(?:const )?(?:struct )?(\w+)\s*((?:\*\s*(?:const\s*)?)*)(\w+)$", p)
             if not m:
                 sys.exit(f"abi-matrix: cannot parse parameter {p!r} of {name}")
             args.append((m.group(1), m.group(2).count("*"), m.group(3)))

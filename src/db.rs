@@ -29,6 +29,7 @@ use crate::engine::version_set::{Edit, VersionSet, VersionSetParts};
 use crate::error::{Error, Result};
 use crate::io::{FileSystem, OpenMode};
 use crate::maintenance::flush;
+use crate::attributes::AttributeDef;
 use crate::options::{self, DatabaseOptions, Metric};
 use crate::storage::manifest::{self, CollectionRecord, Manifest};
 use crate::storage::shard_file::{self, ShardHeader, ShardReader};
@@ -400,9 +401,32 @@ impl Database {
 
     /// Creates a collection. Durable when this returns.
     pub fn create_collection(&self, name: &str, dimension: usize, metric: Metric) -> Result<Collection> {
+        self.create_collection_with_schema(name, dimension, metric, &[])
+    }
+
+    /// Creates a collection whose postings carry the typed `attributes` (more can be
+    /// added later with [`Collection::add_attribute`]). Durable when this returns.
+    ///
+    /// ```
+    /// use drift::{AttributeDef, AttributeType, Attributes, Posting, SearchOptions};
+    /// use drift::filter::Filter;
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let schema = [AttributeDef::new("lang", AttributeType::String), AttributeDef::new("year", AttributeType::U64)];
+    /// let c = db.create_collection_with_schema("docs", 2, drift::Metric::L2, &schema)?;
+    /// let (en, fr) = (Attributes::new().set("lang", "en").set("year", 2024u64), Attributes::new().set("lang", "fr"));
+    /// c.add(&[Posting::new(1u64, &[0.0, 1.0]).with_attributes(&en), Posting::new(2u64, &[0.0, 0.9]).with_attributes(&fr)])?;
+    /// let hits = c.search(&[0.0, 0.9], &SearchOptions::new(5).with_filter(Filter::parse("lang == 'en'")?))?;
+    /// assert_eq!(hits.len(), 1);
+    /// assert_eq!(hits[0].document_id, drift::DocumentId(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn create_collection_with_schema(&self, name: &str, dimension: usize, metric: Metric, attributes: &[AttributeDef]) -> Result<Collection> {
         self.inner.check_writable()?;
         options::validate_collection_name(name)?;
         options::validate_dimension(dimension)?;
+        crate::attributes::check_schema(attributes)?;
         let vs = &self.inner.versions;
         let _m = vs.maintenance.lock();
         if vs.lookup(name).is_ok() {
@@ -421,6 +445,7 @@ impl Database {
             shards: Vec::new(),
             tombstones: Vec::new(),
             centroids: Vec::new(),
+            attributes: attributes.to_vec(),
         };
         let inner = Arc::new(CollectionCore::new(&record, Vec::new()));
         edit.manifest.collections.push(record);

@@ -251,15 +251,36 @@ impl Filter {
 
     /// Parses the text form (see the module documentation).
     pub fn parse(text: &str) -> Result<Filter> {
+        Filter::parse_located(text).map(|(f, _)| f)
+    }
+
+    /// Parses the text form and returns, beside the filter, the byte offset of every
+    /// comparison's attribute name, in the order [`Filter::leaves`] visits them (so a
+    /// schema check can name the position of a bad name or value).
+    pub(crate) fn parse_located(text: &str) -> Result<(Filter, Vec<usize>)> {
         if text.len() > MAX_FILTER_LEN {
             return Err(Error::invalid(format!("filter is {} bytes long; at most {MAX_FILTER_LEN}", text.len())));
         }
-        let mut p = Parser { tokens: tokenize(text)?, at: 0, len: text.len() };
+        let mut p = Parser { tokens: tokenize(text)?, at: 0, len: text.len(), leaves: Vec::new() };
         let f = p.or(0)?;
         match p.peek() {
-            None => Ok(f),
+            None => Ok((f, p.leaves)),
             Some((pos, t)) => Err(syntax(*pos, format!("expected `and`, `or` or the end, found {}", t.describe()))),
         }
+    }
+
+    /// Every comparison of the filter (not an `and`, `or` or `not`), left to right.
+    pub fn leaves(&self) -> Vec<&Filter> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(f) = stack.pop() {
+            match f {
+                Filter::And(parts) | Filter::Or(parts) => stack.extend(parts.iter().rev()),
+                Filter::Not(inner) => stack.push(inner),
+                leaf => out.push(leaf),
+            }
+        }
+        out
     }
 }
 
@@ -393,10 +414,17 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>> {
 
 const KEYWORDS: &[&str] = &["and", "or", "not", "in", "contains", "is", "null"];
 
+/// Whether `word` is a keyword of the grammar (so it cannot name an attribute).
+pub(crate) fn is_keyword(word: &str) -> bool {
+    KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k))
+}
+
 struct Parser {
     tokens: Vec<(usize, Token)>,
     at: usize,
     len: usize,
+    /// Byte offset of each comparison's name, in the order they were parsed.
+    leaves: Vec<usize>,
 }
 
 impl Parser {
@@ -464,7 +492,11 @@ impl Parser {
 
     fn comparison(&mut self) -> Result<Filter> {
         let name = match self.peek() {
-            Some((_, Token::Name(n))) if !KEYWORDS.iter().any(|k| n.eq_ignore_ascii_case(k)) => n.clone(),
+            Some((at, Token::Name(n))) if !KEYWORDS.iter().any(|k| n.eq_ignore_ascii_case(k)) => {
+                let (at, n) = (*at, n.clone());
+                self.leaves.push(at);
+                n
+            }
             _ => return Err(syntax(self.position(), format!("expected an attribute name, `not` or `(`, found {}", self.found()))),
         };
         self.at += 1;

@@ -175,6 +175,7 @@ pub fn synthetic_seeds() -> Vec<(&'static str, Vec<u8>)> {
         document_ids: vec![document, document],
         spans: vec![[0, 4], [4, 4]],
         vectors: vec![0.5, -1.0, 2.0, 3.0, 0.0, 1.0],
+        attributes: Vec::new(),
     };
     let mut out = Vec::new();
     for (kind, op) in [

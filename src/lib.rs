@@ -48,6 +48,7 @@ mod collection;
 mod db;
 pub(crate) mod engine;
 mod error;
+mod explain;
 /// Declares a module that is public with the `unstable` feature (for drift's own tests
 /// and benchmarks) and private otherwise.
 macro_rules! internal_module {
@@ -71,6 +72,7 @@ internal_module!(
     /// `docs/FORMAT.md`. Unstable.
     format
 );
+pub mod attributes;
 pub mod filter;
 #[cfg(feature = "unstable")]
 pub mod fuzz;
@@ -95,10 +97,12 @@ internal_module!(
 );
 pub(crate) mod wal;
 
+pub use attributes::{AttributeDef, AttributeType, AttributeValue, Attributes};
 pub use collection::{Collection, CollectionInfo, CollectionStats};
 pub use snapshot::Snapshot;
 pub use db::{Database, DatabaseStats, RecoveryReport, VerifyProblem};
 pub use error::{Error, ErrorCode, Result};
+pub use explain::{SearchExplain, SearchPlan};
 pub use maintenance::budget::MaintenanceReport;
 pub use maintenance::checkpoint::CheckpointReport;
 pub use maintenance::compaction::CompactionReport;

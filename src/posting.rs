@@ -3,6 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use crate::attributes::Attributes;
+use crate::filter::Filter;
 use crate::error::{Error, Result};
 
 /// A 128-bit document id. New ids are ULIDs (time-ordered, random); any `u128` or `u64`
@@ -70,12 +74,27 @@ pub struct Posting<'a> {
     pub length: u32,
     /// The embedding; its length must be the collection's dimension.
     pub vector: &'a [f32],
+    /// Attribute values (`None`: every attribute null); names must be in the
+    /// collection's schema.
+    pub attributes: Option<&'a Attributes>,
 }
 
 impl<'a> Posting<'a> {
     /// A posting of `document_id` with an unused span.
     pub fn new(document_id: impl Into<DocumentId>, vector: &'a [f32]) -> Self {
-        Posting { document_id: Some(document_id.into()), start: 0, length: 0, vector }
+        Posting { document_id: Some(document_id.into()), start: 0, length: 0, vector, attributes: None }
+    }
+
+    /// The same posting carrying `attributes` (see [`crate::Collection`]'s schema).
+    ///
+    /// ```
+    /// let values = drift::Attributes::new().set("lang", "en");
+    /// let p = drift::Posting::new(7u64, &[0.1, 0.2]).with_attributes(&values);
+    /// assert_eq!(p.attributes.unwrap().len(), 1);
+    /// ```
+    pub fn with_attributes(mut self, attributes: &'a Attributes) -> Self {
+        self.attributes = Some(attributes);
+        self
     }
 
     /// The same posting with the span `start..start+length`.
@@ -115,7 +134,7 @@ pub struct StoredPosting {
 /// let options = drift::SearchOptions::new(10).with_nprobe(64).with_rerank_factor(6);
 /// assert_eq!((options.k(), options.nprobe(), options.rerank_factor()), (10, Some(64), Some(6)));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchOptions {
     /// Number of hits wanted (1 to [`MAX_K`]).
     pub(crate) k: usize,
@@ -150,6 +169,16 @@ pub struct SearchOptions {
     /// Scan every row with exact f32 distances (ground truth; slow on large
     /// collections).
     pub(crate) exact: bool,
+    /// Only postings whose attributes match (see [`SearchOptions::with_filter`]).
+    pub(crate) filter: Option<Arc<FilterSpec>>,
+}
+
+/// A filter as a search carries it: the expression and, when it came as text, where
+/// each comparison starts (for errors that name the byte).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FilterSpec {
+    pub filter: Filter,
+    pub positions: Option<Vec<usize>>,
 }
 
 /// Rerank factor used when [`SearchOptions::rerank_factor`] is `None`.
@@ -174,7 +203,45 @@ pub const MAX_K: usize = 100_000;
 impl SearchOptions {
     /// `k` nearest postings, several per document allowed.
     pub fn new(k: usize) -> Self {
-        SearchOptions { k, one_per_document: false, nprobe: None, probe_patience: None, rerank_factor: None, exact: false }
+        SearchOptions { k, one_per_document: false, nprobe: None, probe_patience: None, rerank_factor: None, exact: false, filter: None }
+    }
+
+    /// Only postings whose attributes match `filter` (see [`crate::filter`]). Rows are
+    /// masked inside the scan, before the candidates are chosen, so a filter never
+    /// returns fewer than `k` hits when `k` matching postings exist in the scanned
+    /// lists; per query, a selective filter is answered by an exact scan of the
+    /// matching rows and any other by a probe widened until it has covered as many
+    /// matching rows as an unfiltered probe covers rows ([`crate::Collection::explain`]
+    /// says which). A filter naming an attribute the schema lacks, or comparing it with
+    /// a value of the wrong type, fails the search before any work.
+    ///
+    /// ```
+    /// use drift::filter::Filter;
+    /// let options = drift::SearchOptions::new(10).with_filter(Filter::attr("lang").eq("en"));
+    /// assert_eq!(options.filter().unwrap().to_string(), "lang == 'en'");
+    /// ```
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(Arc::new(FilterSpec { filter, positions: None }));
+        self
+    }
+
+    /// [`SearchOptions::with_filter`] with the filter's text form, parsed here (a
+    /// syntax error is returned at once; a schema error names the byte at search time).
+    ///
+    /// ```
+    /// let options = drift::SearchOptions::new(10).with_filter_text("size < 100 and lang in ('en', 'fr')").unwrap();
+    /// assert!(options.filter().is_some());
+    /// assert!(drift::SearchOptions::new(10).with_filter_text("size <").unwrap_err().to_string().contains("byte 6"));
+    /// ```
+    pub fn with_filter_text(mut self, text: &str) -> Result<Self> {
+        let (filter, positions) = Filter::parse_located(text)?;
+        self.filter = Some(Arc::new(FilterSpec { filter, positions: Some(positions) }));
+        Ok(self)
+    }
+
+    /// The filter, if set.
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_deref().map(|f| &f.filter)
     }
 
     /// Centroids whose shards are scanned (the recall/speed knob). `None`: the

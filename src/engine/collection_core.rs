@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::memtable::MemtableView;
+use crate::attributes::AttributeDef;
 use super::version::CollectionVersion;
 use crate::index::routing::{CentroidTable, RoutingSnapshot};
 use crate::options::Metric;
@@ -37,6 +38,8 @@ pub(crate) struct CollectionCore {
     /// Serialises the builders of the next version (WAL apply, edit installs).
     writer: Mutex<()>,
     pub next_row_id: AtomicU64,
+    /// The attribute schema as last published (it only grows: ids never change).
+    schema: ArcSwap<Vec<AttributeDef>>,
     pub dropped: AtomicBool,
     /// Centroid id → row count at which a split was refused (duplicate-heavy list);
     /// not retried until the list doubles. In memory only: a restart retries once.
@@ -71,8 +74,21 @@ impl CollectionCore {
             current: ArcSwap::from_pointee(version),
             writer: Mutex::new(()),
             next_row_id: AtomicU64::new(record.next_row_id),
+            schema: ArcSwap::from_pointee(record.attributes.clone()),
             dropped: AtomicBool::new(false),
             split_refused: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The attribute schema (one atomic load).
+    pub fn schema(&self) -> Arc<Vec<AttributeDef>> {
+        self.schema.load_full()
+    }
+
+    /// Takes the schema of a just-published manifest record.
+    pub fn set_schema(&self, attributes: &[AttributeDef]) {
+        if self.schema.load().len() != attributes.len() {
+            self.schema.store(Arc::new(attributes.to_vec()));
         }
     }
 

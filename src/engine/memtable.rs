@@ -30,6 +30,7 @@ pub(crate) struct MemBatch {
 }
 
 impl MemBatch {
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -100,9 +101,9 @@ pub(crate) struct MemtableView {
 }
 
 /// A row of a memtable view.
+#[cfg(test)]
 pub(crate) struct MemRow<'a> {
     pub document_id: u128,
-    pub span: [u32; 2],
     pub row_id: u64,
     pub lsn: u64,
     pub vector: &'a [f32],
@@ -132,13 +133,13 @@ impl MemtableView {
     }
 
     /// The view's rows, in LSN order.
+    #[cfg(test)]
     pub fn rows(&self) -> impl Iterator<Item = MemRow<'_>> {
         let d = self.table.dimension;
         self.batches().flat_map(move |b| {
             let rows = &b.rows;
             (0..b.len()).map(move |r| MemRow {
                 document_id: rows.document_ids[r],
-                span: rows.spans[r],
                 row_id: rows.row_id_base + r as u64,
                 lsn: b.lsn,
                 vector: &rows.vectors[r * d..(r + 1) * d],
@@ -169,6 +170,7 @@ mod tests {
             document_ids: ids.to_vec(),
             spans: ids.iter().map(|&i| [i as u32, 1]).collect(),
             vectors: ids.iter().flat_map(|&i| vec![i as f32; dim]).collect(),
+            attributes: Vec::new(),
         }
     }
 

@@ -17,6 +17,9 @@
 use std::sync::Arc;
 
 use super::memtable::MemtableView;
+use crate::attributes::predicate::Predicate;
+use crate::attributes::section::Section;
+use crate::explain::Trace;
 use crate::error::Result;
 use crate::index::routing::{CentroidTable, RoutingSnapshot};
 use crate::storage::shard_file::ShardReader;
@@ -63,29 +66,77 @@ impl CollectionVersion {
         CollectionVersion { routing: Arc::new(RoutingSnapshot::new(table, &shards)), shards: Arc::new(shards), ..self.clone() }
     }
 
-    /// Visits every visible memtable row and every row of `shards`, scored by `pre`
-    /// (which may reject a row before the tombstone check).
+    /// Visits every visible memtable row and every row of `shards` that `filter`
+    /// matches (all rows without one), scored by `pre` (which may reject a row before
+    /// the tombstone check). Row groups whose summaries rule the filter out are
+    /// skipped unread; `trace` counts what was read.
     pub fn scan_rows<'s>(
         &'s self,
         shards: impl IntoIterator<Item = &'s Arc<ShardReader>>,
+        filter: Option<&Predicate>,
+        trace: &mut Trace,
         mut pre: impl FnMut(&[f32]) -> Option<f32>,
         mut visit: impl FnMut(RowRef<'_>, f32),
     ) -> Result<()> {
         let check = !self.tombstones.is_empty();
+        let mut mask = Vec::new();
+        let d = self.active.table.dimension;
+        let scanned_before = trace.rows_scanned;
         for m in std::iter::once(&self.active).chain(&self.frozen) {
-            for row in m.rows() {
-                if let Some(score) = pre(row.vector)
-                    && !(check && self.tombstones.hides(row.document_id, row.lsn))
-                {
-                    visit(RowRef { document_id: row.document_id, span: row.span, row_id: row.row_id, vector: row.vector }, score);
+            for batch in m.batches() {
+                let rows = &batch.rows;
+                let n = rows.len();
+                if let Some(p) = filter {
+                    // Checked when the write was logged (or replayed): it parses.
+                    let section = Section::parse(&rows.attributes, n).unwrap_or_default();
+                    trace.bytes += rows.attributes.len() as u64;
+                    if p.mask(&section, n, &mut mask) == 0 {
+                        trace.groups_without_match += 1;
+                        continue;
+                    }
+                }
+                trace.groups_scanned += 1;
+                for r in 0..n {
+                    if filter.is_some() && mask[r / 64] >> (r % 64) & 1 == 0 {
+                        continue;
+                    }
+                    trace.rows_scanned += 1;
+                    let (id, vector) = (rows.document_ids[r], &rows.vectors[r * d..(r + 1) * d]);
+                    if let Some(score) = pre(vector)
+                        && !(check && self.tombstones.hides(id, batch.lsn))
+                    {
+                        visit(RowRef { document_id: id, span: rows.spans[r], row_id: rows.row_id_base + r as u64, vector }, score);
+                    }
                 }
             }
         }
+        let now = crate::storage::shard_file::now_millis();
         for shard in shards {
-            let view = shard.mapped()?;
+            let view = shard.mapped_at(now)?;
+            let summaries = if filter.is_some() { shard.summaries(&view)? } else { &[] };
             for g in 0..shard.row_groups.len() {
+                if let Some(p) = filter
+                    && summaries.get(g).is_some_and(|summary| !p.may_match_summary(summary))
+                {
+                    trace.groups_skipped += 1;
+                    continue;
+                }
                 let columns = shard.row_group(&view, g)?;
-                for row in 0..columns.rows {
+                let n = columns.rows;
+                if let Some(p) = filter {
+                    let section = columns.attributes(&shard.path)?;
+                    trace.bytes += shard.row_groups[g].layout.attributes_len;
+                    if p.mask(&section, n, &mut mask) == 0 {
+                        trace.groups_without_match += 1;
+                        continue;
+                    }
+                }
+                trace.groups_scanned += 1;
+                for row in 0..n {
+                    if filter.is_some() && mask[row / 64] >> (row % 64) & 1 == 0 {
+                        continue;
+                    }
+                    trace.rows_scanned += 1;
                     let v = columns.vector(row);
                     if let Some(score) = pre(v) {
                         let id = columns.document_id(row);
@@ -96,13 +147,48 @@ impl CollectionVersion {
                 }
             }
         }
+        let scanned = trace.rows_scanned - scanned_before;
+        trace.rows_matched += scanned;
+        trace.bytes += scanned * (d as u64 * 4);
         Ok(())
+    }
+
+    /// How many rows `filter` matches, estimated from the memtables and the row groups
+    /// of every `stride`-th shard (a group its summaries rule out counts zero without
+    /// being read); returns (matching rows found, rows looked at).
+    pub fn count_matches(&self, filter: &Predicate, stride: usize, trace: &mut Trace) -> Result<(u64, u64)> {
+        let (mut matched, mut seen) = (0u64, 0u64);
+        let mut mask = Vec::new();
+        for m in std::iter::once(&self.active).chain(&self.frozen) {
+            for batch in m.batches() {
+                let n = batch.rows.len();
+                let section = Section::parse(&batch.rows.attributes, n).unwrap_or_default();
+                matched += filter.mask(&section, n, &mut mask) as u64;
+                seen += n as u64;
+                trace.bytes += batch.rows.attributes.len() as u64;
+            }
+        }
+        let now = crate::storage::shard_file::now_millis();
+        for shard in self.shards.iter().step_by(stride.max(1)) {
+            let view = shard.mapped_at(now)?;
+            let summaries = shard.summaries(&view)?;
+            for (g, summary) in summaries.iter().enumerate() {
+                seen += summary.rows as u64;
+                if filter.may_match_summary(summary) {
+                    let columns = shard.row_group_for_search(&view, g)?;
+                    let section = columns.attributes(&shard.path)?;
+                    trace.bytes += shard.row_groups[g].layout.attributes_len;
+                    matched += filter.mask(&section, columns.rows, &mut mask) as u64;
+                }
+            }
+        }
+        Ok((matched, seen))
     }
 
     /// Visits every visible row. `pre` sees the vector first and may reject the row
     /// before the (more expensive) tombstone check; `visit` gets the rows that pass.
     pub fn scan(&self, pre: impl FnMut(&[f32]) -> Option<f32>, visit: impl FnMut(RowRef<'_>, f32)) -> Result<()> {
-        self.scan_rows(self.shards.iter(), pre, visit)
+        self.scan_rows(self.shards.iter(), None, &mut Trace::default(), pre, visit)
     }
 
     /// Whether some memtable or shard of this version may hold rows of `document_id`

@@ -272,6 +272,11 @@ impl VersionSet {
             self.remove_created(&created);
             return Err(error);
         }
+        for record in &manifest.collections {
+            if let Some(c) = added.iter().find(|c| c.id == record.id).cloned().or_else(|| self.by_id(record.id)) {
+                c.set_schema(&record.attributes);
+            }
+        }
         *self.manifest.lock() = manifest;
         if !added.is_empty() || !dropped.is_empty() {
             let mut registry = self.registry.write();

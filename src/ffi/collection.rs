@@ -1,8 +1,10 @@
 //! C ABI: writes to a collection, its stats, compaction, and freeing its handle.
 
+use std::ffi::c_char;
+
 use super::{Object, drift_collection, drift_error, put, require, run, slice, slice_mut};
 use crate::error::Error;
-use crate::{DocumentId, Posting};
+use crate::{Attributes, DocumentId, Posting};
 
 /// Counters of one collection.
 #[repr(C)]
@@ -53,6 +55,7 @@ fn postings<'a>(
             start: starts.map_or(0, |s| s[i]),
             length: lengths.map_or(0, |l| l[i]),
             vector: &vectors[i * dimension..(i + 1) * dimension],
+            attributes: None,
         })
         .collect())
 }
@@ -109,6 +112,74 @@ pub unsafe extern "C" fn drift_add(
             }
         }
         Ok(())
+    })
+}
+
+/// `drift_add` with attribute values: `attributes` is NULL (no values) or `count`
+/// pointers, each NULL or a NUL-terminated string of `name=value` entries separated by
+/// tabs (`"section=net\tsize=12\ttags=x11,gui"`; tags separated by `,`, an empty
+/// value is null). Names must be in the collection's schema and values must fit their
+/// types, or nothing is added (`DRIFT_EINVAL`, naming the posting and the entry).
+///
+/// # Safety
+/// As `drift_add`; `attributes` is NULL or valid for `count` pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_add_with_attributes(
+    collection: *mut drift_collection,
+    document_ids: *const u8,
+    starts: *const u32,
+    lengths: *const u32,
+    vectors: *const f32,
+    attributes: *const *const c_char,
+    count: usize,
+    dimension: usize,
+    out_document_ids: *mut u8,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        let ids = id_array(document_ids, count)?;
+        let vs = self::vectors(vectors, count, dimension, c.dimension())?;
+        let out = if out_document_ids.is_null() {
+            None
+        } else {
+            Some(slice_mut(out_document_ids, count.saturating_mul(16), "out_document_ids")?)
+        };
+        let texts = if attributes.is_null() { &[][..] } else { slice(attributes, count, "attributes")? };
+        let schema = c.schema();
+        let mut values = Vec::with_capacity(texts.len());
+        for (i, &text) in texts.iter().enumerate() {
+            values.push(match text.is_null() {
+                true => Attributes::new(),
+                false => Attributes::parse_text(super::string(text, "an attributes string")?, &schema)
+                    .map_err(|e| Error::invalid(format!("posting {i}: {e}")))?,
+            });
+        }
+        let mut ps = postings(&ids, starts, lengths, vs, count, dimension)?;
+        for (p, a) in ps.iter_mut().zip(&values) {
+            p.attributes = Some(a);
+        }
+        let assigned = c.add(&ps)?;
+        if let Some(out) = out {
+            for (chunk, id) in out.chunks_exact_mut(16).zip(assigned) {
+                chunk.copy_from_slice(&id.to_le_bytes());
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Adds an attribute (`"name:type"`) to the collection's schema; postings written
+/// before read it as null. The same declaration again does nothing; another type for
+/// an existing name fails with `DRIFT_EINVAL`. Durable on return.
+///
+/// # Safety
+/// `attribute` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_add_attribute(collection: *mut drift_collection, attribute: *const c_char, err: *mut *mut drift_error) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        c.add_attribute(crate::AttributeDef::parse(super::string(attribute, "attribute")?)?)
     })
 }
 

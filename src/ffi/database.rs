@@ -207,6 +207,35 @@ pub unsafe extern "C" fn drift_collection_create(
     })
 }
 
+/// `drift_collection_create` with a schema of typed attributes in text form:
+/// `name:type` entries separated by `,` (types `u64`, `i64`, `f64`, `bool`, `string`,
+/// `tags`, `timestamp`), e.g. `"section:string, size:u64, tags:tags"`; NULL or empty
+/// for none. Durable on return.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_collection_create_with_schema(
+    db: *mut drift_db,
+    name: *const c_char,
+    dimension: u32,
+    metric: u32,
+    schema: *const c_char,
+    out_collection: *mut *mut drift_collection,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let db = super::database(db)?;
+        let name = string(name, "name")?;
+        let metric = metric_of(metric)?;
+        let schema = if schema.is_null() { Vec::new() } else { crate::AttributeDef::parse_list(string(schema, "schema")?)? };
+        require(out_collection, "out_collection")?;
+        let c = db.create_collection_with_schema(name, dimension as usize, metric, &schema)?;
+        put(out_collection, register(Object::Collection(c)));
+        Ok(())
+    })
+}
+
 /// Opens an existing collection; `DRIFT_ENOTFOUND` if there is none of that name.
 ///
 /// # Safety

@@ -1,5 +1,6 @@
 //! C ABI: search one query into a caller buffer, or many into a results handle.
 
+use std::ffi::c_char;
 use std::sync::Arc;
 
 use super::{Object, drift_collection, drift_error, drift_results, put, require, run, slice, slice_mut};
@@ -58,6 +59,7 @@ pub(crate) fn options(ptr: *const drift_search_options) -> Result<SearchOptions,
         probe_patience: (o.probe_patience != 0).then_some(o.probe_patience as usize),
         rerank_factor: (o.rerank_factor != 0).then_some(o.rerank_factor as usize),
         exact: false,
+        filter: None,
     })
 }
 
@@ -83,6 +85,50 @@ pub unsafe extern "C" fn drift_search(
     run(err, || {
         let c = super::collection(collection)?;
         let opts = self::options(options)?;
+        if capacity < opts.k {
+            return Err(Error::invalid(format!("capacity {capacity} is smaller than k = {}", opts.k)));
+        }
+        require(out_count, "out_count")?;
+        let query = slice(query, dimension, "query")?;
+        let out = slice_mut(out_hits, capacity, "out_hits")?;
+        let hits = c.search(query, &opts)?;
+        for (slot, hit) in out.iter_mut().zip(&hits) {
+            *slot = (*hit).into();
+        }
+        put(out_count, hits.len());
+        Ok(())
+    })
+}
+
+/// `drift_search` with a filter over the collection's attributes, in the filter
+/// language's text form (`"section == 'net' and size < 500"`; see `drift::filter`), or
+/// NULL / empty for none. A syntax error, an unknown attribute or a value of the wrong
+/// type fails with `DRIFT_EINVAL` and a message naming the byte offset, before any
+/// work.
+///
+/// # Safety
+/// As `drift_search`; `filter` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_search_filtered(
+    collection: *mut drift_collection,
+    query: *const f32,
+    dimension: usize,
+    options: *const drift_search_options,
+    filter: *const c_char,
+    out_hits: *mut drift_hit,
+    capacity: usize,
+    out_count: *mut usize,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        let mut opts = self::options(options)?;
+        if !filter.is_null() {
+            let text = super::string(filter, "filter")?;
+            if !text.trim().is_empty() {
+                opts = opts.with_filter_text(text)?;
+            }
+        }
         if capacity < opts.k {
             return Err(Error::invalid(format!("capacity {capacity} is smaller than k = {}", opts.k)));
         }

@@ -89,12 +89,14 @@ pub(crate) fn compact(vs: &VersionSet, c: &Arc<CollectionCore>) -> Result<Compac
             let view = victim.mapped()?;
             for g in 0..victim.row_groups.len() {
                 let columns = victim.row_group(&view, g)?;
+                let attributes = columns.attributes(&victim.path)?;
                 for r in 0..columns.rows {
                     let id = columns.document_id(r);
                     if applied.hides(id, columns.max_lsn) {
                         continue;
                     }
-                    buffer.push(id, columns.span(r), columns.row_id(r), columns.vector(r), victim.row_groups[g].min_lsn, columns.max_lsn);
+                    let (span, row_id, vector) = (columns.span(r), columns.row_id(r), columns.vector(r));
+                    buffer.push(id, span, row_id, vector, attributes.row(r), victim.row_groups[g].min_lsn, columns.max_lsn);
                     if buffer.ids.len() >= vs.options.row_group_max_rows {
                         buffer.write(&mut out, c.dimension)?;
                     }

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::attributes::RowValues;
 use crate::engine::version_set::VersionSet;
 use crate::error::{Error, Result};
 use crate::io::{FileHandle, OpenMode};
@@ -149,13 +150,16 @@ pub(crate) struct RowBuffer {
     pub spans: Vec<[u32; 2]>,
     pub row_ids: Vec<u64>,
     pub vectors: Vec<f32>,
+    /// Each row's attribute values (empty when no row has any).
+    pub attributes: Vec<RowValues>,
     pub min_lsn: u64,
     pub max_lsn: u64,
 }
 
 impl RowBuffer {
     /// Adds one row whose LSNs lie within `min_lsn..=max_lsn`.
-    pub fn push(&mut self, id: u128, span: [u32; 2], row_id: u64, vector: &[f32], min_lsn: u64, max_lsn: u64) {
+    #[allow(clippy::too_many_arguments)] // one row's columns
+    pub fn push(&mut self, id: u128, span: [u32; 2], row_id: u64, vector: &[f32], values: RowValues, min_lsn: u64, max_lsn: u64) {
         if self.ids.is_empty() {
             self.min_lsn = min_lsn;
             self.max_lsn = max_lsn;
@@ -164,6 +168,12 @@ impl RowBuffer {
         self.spans.push(span);
         self.row_ids.push(row_id);
         self.vectors.extend_from_slice(vector);
+        if !values.is_empty() && self.attributes.len() < self.ids.len() {
+            self.attributes.resize(self.ids.len() - 1, RowValues::new());
+        }
+        if !self.attributes.is_empty() || !values.is_empty() {
+            self.attributes.push(values);
+        }
         self.min_lsn = self.min_lsn.min(min_lsn);
         self.max_lsn = self.max_lsn.max(max_lsn);
     }
@@ -177,12 +187,17 @@ impl RowBuffer {
     pub fn write(&mut self, draft: &mut ShardDraft, dimension: usize) -> Result<()> {
         if !self.ids.is_empty() {
             let centroid = draft.centroid.clone();
+            if !self.attributes.is_empty() {
+                self.attributes.resize(self.ids.len(), RowValues::new());
+            }
+            let attributes = crate::attributes::section::encode(&self.attributes);
             draft.append(&RowGroupInput {
                 dimension,
                 document_ids: &self.ids,
                 spans: &self.spans,
                 row_ids: &self.row_ids,
                 vectors: &self.vectors,
+                attributes: &attributes,
                 min_lsn: self.min_lsn,
                 max_lsn: self.max_lsn,
                 centroid: centroid.as_deref(),

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::draft::{RowBuffer, ShardDraft};
+use crate::attributes::RowValues;
+use crate::attributes::section::Section;
 use crate::engine::memtable::MemtableView;
 use crate::engine::version_set::VersionSet;
 use crate::error::Result;
@@ -24,6 +26,9 @@ pub(crate) struct RowSet {
     pub spans: Vec<[u32; 2]>,
     pub row_ids: Vec<u64>,
     pub vectors: Vec<f32>,
+    /// Row `i`'s attribute values (shorter than the other columns when the rows past
+    /// its end have none).
+    pub attributes: Vec<RowValues>,
     pub min_lsns: Vec<u64>,
     pub max_lsns: Vec<u64>,
 }
@@ -41,7 +46,12 @@ impl RowSet {
         &self.vectors[i * self.dimension..(i + 1) * self.dimension]
     }
 
-    fn push(&mut self, id: u128, span: [u32; 2], row_id: u64, vector: &[f32], min_lsn: u64, max_lsn: u64) {
+    #[allow(clippy::too_many_arguments)] // one row's columns
+    fn push(&mut self, id: u128, span: [u32; 2], row_id: u64, vector: &[f32], values: RowValues, min_lsn: u64, max_lsn: u64) {
+        if !values.is_empty() {
+            self.attributes.resize(self.ids.len(), RowValues::new());
+            self.attributes.push(values);
+        }
         self.ids.push(id);
         self.spans.push(span);
         self.row_ids.push(row_id);
@@ -55,11 +65,12 @@ impl RowSet {
         let view = shard.mapped()?;
         for g in 0..shard.row_groups.len() {
             let columns = shard.row_group(&view, g)?;
+            let attributes = columns.attributes(&shard.path)?;
             let min_lsn = shard.row_groups[g].min_lsn;
             for r in 0..columns.rows {
                 let id = columns.document_id(r);
                 if !tombstones.hides(id, columns.max_lsn) {
-                    self.push(id, columns.span(r), columns.row_id(r), columns.vector(r), min_lsn, columns.max_lsn);
+                    self.push(id, columns.span(r), columns.row_id(r), columns.vector(r), attributes.row(r), min_lsn, columns.max_lsn);
                 }
             }
         }
@@ -69,11 +80,24 @@ impl RowSet {
     /// Adds the rows of a memtable view that `tombstones` does not hide.
     pub fn add_memtable(&mut self, m: &MemtableView, tombstones: &Tombstones) {
         let check = !tombstones.is_empty();
-        for row in m.rows() {
-            if !(check && tombstones.hides(row.document_id, row.lsn)) {
-                self.push(row.document_id, row.span, row.row_id, row.vector, row.lsn, row.lsn);
+        let d = m.table.dimension;
+        for batch in m.batches() {
+            let rows = &batch.rows;
+            // Checked when the write was logged (or replayed): it parses.
+            let attributes = Section::parse(&rows.attributes, rows.len()).unwrap_or_default();
+            for r in 0..rows.len() {
+                let id = rows.document_ids[r];
+                if !(check && tombstones.hides(id, batch.lsn)) {
+                    let vector = &rows.vectors[r * d..(r + 1) * d];
+                    self.push(id, rows.spans[r], rows.row_id_base + r as u64, vector, attributes.row(r), batch.lsn, batch.lsn);
+                }
             }
         }
+    }
+
+    /// Row `i`'s attribute values.
+    pub fn values(&self, i: usize) -> RowValues {
+        self.attributes.get(i).cloned().unwrap_or_default()
     }
 
     /// Writes the rows `members` into `draft` in row groups of at most
@@ -82,7 +106,7 @@ impl RowSet {
         let mut buffer = RowBuffer::default();
         for &i in members {
             let i = i as usize;
-            buffer.push(self.ids[i], self.spans[i], self.row_ids[i], self.vector(i), self.min_lsns[i], self.max_lsns[i]);
+            buffer.push(self.ids[i], self.spans[i], self.row_ids[i], self.vector(i), self.values(i), self.min_lsns[i], self.max_lsns[i]);
             if buffer.len() >= row_group_max_rows {
                 buffer.write(draft, self.dimension)?;
             }
@@ -147,6 +171,7 @@ mod tests {
             document_ids: ids.to_vec(),
             spans: ids.iter().map(|&i| [i as u32, 1]).collect(),
             vectors: ids.iter().flat_map(|&i| [i as f32, -(i as f32)]).collect(),
+            attributes: Vec::new(),
         };
         m.append(batch, lsn);
         m.view()

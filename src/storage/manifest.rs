@@ -4,16 +4,19 @@
 //! The body is, for each collection: a 64-byte collection entry, its name padded with
 //! zeros to a multiple of 8, its shard entries (48 bytes each), its tombstones (24
 //! bytes each), then (version 2) its centroids: an 8-byte centroid entry followed by
-//! `dimension` f32 values, padded with zeros to a multiple of 8. All integers
-//! little-endian. Version 1 manifests (no centroids; `centroid_count` was a zero
-//! reserved field) are still read.
+//! `dimension` f32 values, padded with zeros to a multiple of 8, then (version 3) its
+//! attribute schema: per attribute an 8-byte attribute entry followed by its name
+//! padded with zeros to a multiple of 8 (an attribute's id is its position). All
+//! integers little-endian. Version 1 manifests (no centroids; `centroid_count` was a
+//! zero reserved field) and version 2 (no schema; `attribute_count` was zero reserved
+//! bytes) are still read.
 //!
 //! Header:
 //!
 //! | offset | size | field              | meaning                                       |
 //! |-------:|-----:|--------------------|-----------------------------------------------|
 //! | 0      | 8    | magic              | `DRFTMANI`                                    |
-//! | 8      | 2    | version            | 2 (1 is still read)                           |
+//! | 8      | 2    | version            | 3 (1 and 2 are still read)                    |
 //! | 10     | 2    | reserved           | zero                                          |
 //! | 12     | 4    | collection_count   | collections in the body                       |
 //! | 16     | 8    | generation         | grows by one at every publication             |
@@ -30,15 +33,16 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::format::{self, Field, Layout, align_up};
+use crate::attributes::{AttributeDef, AttributeType};
 use crate::options::Metric;
 
 /// File name of the manifest in the database directory.
 pub const FILE_NAME: &str = "MANIFEST";
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTMANI";
 pub(crate) const TRAILER_MAGIC: [u8; 8] = *b"DRFTMEND";
-pub(crate) const VERSION: u16 = 2;
+pub(crate) const VERSION: u16 = 3;
 /// Versions this code reads.
-pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2];
+pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2, 3];
 
 const MAGIC_OFFSET: usize = 0;
 const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
@@ -82,9 +86,10 @@ const C_NAME_LEN: usize = C_RESERVED + 1;
 const C_SHARD_COUNT: usize = C_NAME_LEN + 2;
 const C_CENTROID_COUNT: usize = C_SHARD_COUNT + 4;
 const C_TOMBSTONE_COUNT: usize = C_CENTROID_COUNT + 4;
-const C_RESERVED3: usize = C_TOMBSTONE_COUNT + 8;
+const C_ATTRIBUTE_COUNT: usize = C_TOMBSTONE_COUNT + 8;
+const C_RESERVED3: usize = C_ATTRIBUTE_COUNT + 4;
 /// Size of a collection entry.
-pub const COLLECTION_LEN: usize = C_RESERVED3 + 16;
+pub const COLLECTION_LEN: usize = C_RESERVED3 + 12;
 const _: () = assert!(COLLECTION_LEN == 64);
 
 /// Layout of a manifest collection entry, checked against `docs/FORMAT.md`.
@@ -102,7 +107,8 @@ pub const COLLECTION_LAYOUT: Layout = Layout {
         Field { name: "shard_count", offset: C_SHARD_COUNT, size: 4 },
         Field { name: "centroid_count", offset: C_CENTROID_COUNT, size: 4 },
         Field { name: "tombstone_count", offset: C_TOMBSTONE_COUNT, size: 8 },
-        Field { name: "reserved3", offset: C_RESERVED3, size: 16 },
+        Field { name: "attribute_count", offset: C_ATTRIBUTE_COUNT, size: 4 },
+        Field { name: "reserved3", offset: C_RESERVED3, size: 12 },
     ],
 };
 
@@ -158,6 +164,26 @@ pub const TOMBSTONE_LAYOUT: Layout = Layout {
     fields: &[Field { name: "document_id", offset: T_DOCUMENT_ID, size: 16 }, Field { name: "lsn", offset: T_LSN, size: 8 }],
 };
 
+const A_KIND: usize = 0;
+const A_RESERVED: usize = A_KIND + 1;
+const A_NAME_LEN: usize = A_RESERVED + 1;
+const A_RESERVED2: usize = A_NAME_LEN + 2;
+/// Size of an attribute entry's head (its name follows, padded to a multiple of 8).
+pub const ATTRIBUTE_LEN: usize = A_RESERVED2 + 4;
+const _: () = assert!(ATTRIBUTE_LEN == 8);
+
+/// Layout of a manifest attribute entry head, checked against `docs/FORMAT.md`.
+pub const ATTRIBUTE_LAYOUT: Layout = Layout {
+    name: "Manifest attribute entry",
+    size: ATTRIBUTE_LEN,
+    fields: &[
+        Field { name: "kind", offset: A_KIND, size: 1 },
+        Field { name: "reserved", offset: A_RESERVED, size: 1 },
+        Field { name: "name_len", offset: A_NAME_LEN, size: 2 },
+        Field { name: "reserved2", offset: A_RESERVED2, size: 4 },
+    ],
+};
+
 const TR_BODY_CRC: usize = 0;
 const TR_RESERVED: usize = TR_BODY_CRC + 4;
 const TR_MAGIC: usize = TR_RESERVED + 4;
@@ -201,6 +227,8 @@ pub(crate) struct CollectionRecord {
     pub tombstones: Vec<(u128, u64)>,
     /// The centroid index (empty until the collection is large enough to be indexed).
     pub centroids: Vec<CentroidRecord>,
+    /// The attribute schema; an attribute's id is its position.
+    pub attributes: Vec<AttributeDef>,
 }
 
 /// One centroid of a collection's index; shards name it by `id`.
@@ -241,6 +269,7 @@ impl Manifest {
             format::put_u32(&mut entry, C_SHARD_COUNT, c.shards.len() as u32);
             format::put_u32(&mut entry, C_CENTROID_COUNT, c.centroids.len() as u32);
             format::put_u64(&mut entry, C_TOMBSTONE_COUNT, c.tombstones.len() as u64);
+            format::put_u32(&mut entry, C_ATTRIBUTE_COUNT, c.attributes.len() as u32);
             body.extend_from_slice(&entry);
             body.extend_from_slice(c.name.as_bytes());
             body.resize(align_up(body.len() as u64, 8) as usize, 0);
@@ -267,6 +296,14 @@ impl Manifest {
                 for x in &k.vector {
                     body.extend_from_slice(&x.to_le_bytes());
                 }
+                body.resize(align_up(body.len() as u64, 8) as usize, 0);
+            }
+            for a in &c.attributes {
+                let mut e = [0u8; ATTRIBUTE_LEN];
+                format::put_u8(&mut e, A_KIND, a.kind.code());
+                format::put_u16(&mut e, A_NAME_LEN, a.name.len() as u16);
+                body.extend_from_slice(&e);
+                body.extend_from_slice(a.name.as_bytes());
                 body.resize(align_up(body.len() as u64, 8) as usize, 0);
             }
         }
@@ -363,7 +400,12 @@ impl Manifest {
                 shards: Vec::new(),
                 tombstones: Vec::new(),
                 centroids: Vec::new(),
+                attributes: Vec::new(),
             };
+            let attribute_count = format::get_u32(e, C_ATTRIBUTE_COUNT) as usize;
+            if attribute_count > crate::attributes::MAX_ATTRIBUTES {
+                return Err(corrupt(entry_at, "collection entry claims more attributes than a schema may hold"));
+            }
             let name = take(&mut at, align_up(name_len as u64, 8) as usize)?;
             record.name = std::str::from_utf8(&name[..name_len])
                 .map_err(|_| corrupt(entry_at, "collection name is not UTF-8"))?
@@ -401,6 +443,15 @@ impl Manifest {
                 }
                 record.centroids.push(CentroidRecord { id: format::get_u32(k, K_ID), vector });
             }
+            for _ in 0..attribute_count {
+                let a = take(&mut at, ATTRIBUTE_LEN)?;
+                let kind = AttributeType::from_code(format::get_u8(a, A_KIND)).ok_or_else(|| corrupt(entry_at, "unknown attribute type"))?;
+                let name_len = format::get_u16(a, A_NAME_LEN) as usize;
+                let name = take(&mut at, align_up(name_len as u64, 8) as usize)?;
+                let name = std::str::from_utf8(&name[..name_len]).map_err(|_| corrupt(entry_at, "attribute name is not UTF-8"))?;
+                record.attributes.push(AttributeDef::new(name, kind));
+            }
+            crate::attributes::check_schema(&record.attributes).map_err(|e| corrupt(entry_at, &format!("bad attribute schema: {e}")))?;
             manifest.collections.push(record);
         }
         if at != body.len() {
@@ -430,6 +481,7 @@ mod tests {
                 shards: vec![ShardRecord { shard_id: 1, committed_len: 4096, row_count: 10, row_group_count: 1, centroid_id: u32::MAX, sealed: true }],
                 tombstones: vec![(5, 40)],
                 centroids: Vec::new(),
+                attributes: vec![crate::attributes::AttributeDef::new("size", crate::attributes::AttributeType::U64)],
             }],
         };
         let bytes = m.encode();

@@ -10,7 +10,7 @@
 //! | offset | size | field       | meaning                                           |
 //! |-------:|-----:|-------------|---------------------------------------------------|
 //! | 0      | 8    | magic       | `DRFTROWG`                                        |
-//! | 8      | 2    | version     | 4 (1, 2 and 3 are still read)                     |
+//! | 8      | 2    | version     | 5 (1, 2, 3 and 4 are still read)                  |
 //! | 10     | 2    | reserved    | zero                                              |
 //! | 12     | 4    | row_count   | rows in the group, 1 ..= `MAX_ROWS`               |
 //! | 16     | 4    | dimension   | vector dimension (equals the shard's)             |
@@ -20,14 +20,16 @@
 //! | 40     | 8    | body_len    | bytes after the header, padded to 64              |
 //! | 48     | 4    | body_crc    | CRC32C of the body                                |
 //! | 52     | 4    | hot_crc     | v2: CRC32C of the hot columns (v1: zero)          |
-//! | 56     | 4    | reserved3   | zero                                              |
+//! | 56     | 4    | attributes_len | v5: bytes of the `attributes` column (else 0)  |
 //! | 60     | 4    | header_crc  | CRC32C of bytes 0..60                             |
 //!
 //! Body columns, each starting at the next multiple of 64 (offsets from the row group
 //! start; `n` rows, dimension `d`, `B = code_bits / 8`, `H = ⌈d / 32⌉ × 16`). Version
-//! 4, in order:
+//! 5, in order:
 //! - hot (what a probed search reads, covered by `hot_crc`): `document_ids` (n × 16
 //!   bytes, u128 LE), `spans` (n × {start u32, length u32}), `row_ids` (n × u64),
+//!   `attributes` (`attributes_len` bytes: the rows' attribute section with each
+//!   column's summary, `attributes::section`; empty when no row has a value),
 //!   `bit_codes` (⌈n / 32⌉ blocks of 32 × B bytes: byte q of row 32·b + j at
 //!   `b·32·B + q·32 + j`, rows past n zero), `bit_factors` (3 planes of n f32: every
 //!   row's ‖x‖², then every s, then every popcount), `vector_crcs`
@@ -40,7 +42,9 @@
 //!   row-major) — these three only when code_bits is 0, empty otherwise — then
 //!   `vectors` (n × d × f32, row-major).
 //!
-//! Version 3: the same columns without `sq4_codes` and `sq4_params`.
+//! Version 4: the columns of version 5 without `attributes`.
+//!
+//! Version 3: the columns of version 4 without `sq4_codes` and `sq4_params`.
 //!
 //! Version 2: the columns of version 3 with `bit_codes` row-major (n × B bytes, row r at r·B)
 //! and `bit_factors` row by row (the 3 f32 of row r at 3r).
@@ -66,12 +70,13 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::format::{self, Field, Layout, align_up};
 use crate::io::MmapView;
+use crate::attributes::section::Section;
 use crate::kernels::{rabitq, sq4};
 
 pub(crate) const MAGIC: [u8; 8] = *b"DRFTROWG";
-pub(crate) const VERSION: u16 = 4;
+pub(crate) const VERSION: u16 = 5;
 /// Versions this code reads.
-pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2, 3, 4];
+pub(crate) const READABLE_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
 /// Largest row count of one row group.
 pub const MAX_ROWS: usize = 1 << 22;
 /// Alignment of row groups and columns.
@@ -88,8 +93,8 @@ const MAX_LSN_OFFSET: usize = MIN_LSN_OFFSET + 8;
 const BODY_LEN_OFFSET: usize = MAX_LSN_OFFSET + 8;
 const BODY_CRC_OFFSET: usize = BODY_LEN_OFFSET + 8;
 const HOT_CRC_OFFSET: usize = BODY_CRC_OFFSET + 4;
-const RESERVED3_OFFSET: usize = HOT_CRC_OFFSET + 4;
-const HEADER_CRC_OFFSET: usize = RESERVED3_OFFSET + 4;
+const ATTRIBUTES_LEN_OFFSET: usize = HOT_CRC_OFFSET + 4;
+const HEADER_CRC_OFFSET: usize = ATTRIBUTES_LEN_OFFSET + 4;
 /// Size of the row group header.
 pub const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
 const _: () = assert!(HEADER_LEN == 64);
@@ -110,7 +115,7 @@ pub const LAYOUT: Layout = Layout {
         Field { name: "body_len", offset: BODY_LEN_OFFSET, size: 8 },
         Field { name: "body_crc", offset: BODY_CRC_OFFSET, size: 4 },
         Field { name: "hot_crc", offset: HOT_CRC_OFFSET, size: 4 },
-        Field { name: "reserved3", offset: RESERVED3_OFFSET, size: 4 },
+        Field { name: "attributes_len", offset: ATTRIBUTES_LEN_OFFSET, size: 4 },
         Field { name: "header_crc", offset: HEADER_CRC_OFFSET, size: 4 },
     ],
 };
@@ -121,6 +126,9 @@ pub(crate) struct ColumnLayout {
     pub document_ids: u64,
     pub spans: u64,
     pub row_ids: u64,
+    /// The attribute section (version 5; empty before).
+    pub attributes: u64,
+    pub attributes_len: u64,
     pub sq8_min: u64,
     pub sq8_scale: u64,
     pub sq8_codes: u64,
@@ -137,14 +145,16 @@ pub(crate) struct ColumnLayout {
 }
 
 impl ColumnLayout {
-    pub fn new(rows: usize, dimension: usize, code_bits: usize, version: u16) -> Option<ColumnLayout> {
+    pub fn new(rows: usize, dimension: usize, code_bits: usize, version: u16, attributes_len: u64) -> Option<ColumnLayout> {
         let n = rows as u64;
         let d = dimension as u64;
         let next = |start: u64, len: u64| -> Option<u64> { Some(align_up(start.checked_add(len)?, ALIGN)) };
         let document_ids = HEADER_LEN as u64;
         let spans = next(document_ids, n.checked_mul(16)?)?;
         let row_ids = next(spans, n.checked_mul(8)?)?;
-        let after_row_ids = next(row_ids, n.checked_mul(8)?)?;
+        let attributes = next(row_ids, n.checked_mul(8)?)?;
+        let attributes_len = if version >= 5 { attributes_len } else { 0 };
+        let after_row_ids = next(attributes, attributes_len)?;
         let factors = if code_bits == 0 { 0 } else { rabitq::FACTORS as u64 * 4 };
         if version == 1 {
             let sq8_min = after_row_ids;
@@ -156,6 +166,8 @@ impl ColumnLayout {
                 document_ids,
                 spans,
                 row_ids,
+                attributes,
+                attributes_len,
                 sq8_min,
                 sq8_scale,
                 sq8_codes,
@@ -188,6 +200,8 @@ impl ColumnLayout {
             document_ids,
             spans,
             row_ids,
+            attributes,
+            attributes_len,
             sq8_min,
             sq8_scale,
             sq8_codes,
@@ -211,6 +225,8 @@ pub(crate) struct RowGroupInput<'a> {
     pub spans: &'a [[u32; 2]],
     pub row_ids: &'a [u64],
     pub vectors: &'a [f32],
+    /// The rows' attribute section (`attributes::section`; empty: no values).
+    pub attributes: &'a [u8],
     pub min_lsn: u64,
     pub max_lsn: u64,
     /// The centroid the 1-bit codes are relative to (`None`: the zero vector).
@@ -233,7 +249,8 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
         return Err(Error::invalid(format!("row group of {n} rows is malformed or larger than {MAX_ROWS} rows")));
     }
     let code_bits = rabitq::code_bits(d);
-    let layout = ColumnLayout::new(n, d, code_bits, VERSION).ok_or_else(|| Error::invalid("row group too large"))?;
+    let layout = ColumnLayout::new(n, d, code_bits, VERSION, input.attributes.len() as u64)
+        .ok_or_else(|| Error::invalid("row group too large"))?;
     if input.centroid.is_some_and(|c| c.len() != d) {
         return Err(Error::invalid("centroid dimension differs from the row group's"));
     }
@@ -248,6 +265,8 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
     for (i, row_id) in input.row_ids.iter().enumerate() {
         format::put_u64(&mut buf, layout.row_ids as usize + i * 8, *row_id);
     }
+    let at = layout.attributes as usize;
+    buf[at..at + input.attributes.len()].copy_from_slice(input.attributes);
     if code_bits == 0 {
         let (mins, scales) = crate::kernels::sq8::train(input.vectors, d);
         for j in 0..d {
@@ -300,6 +319,7 @@ pub(crate) fn encode(input: &RowGroupInput<'_>) -> Result<(Vec<u8>, RowGroupMeta
     format::put_u64(header, BODY_LEN_OFFSET, layout.total_len - HEADER_LEN as u64);
     format::put_u32(header, BODY_CRC_OFFSET, body_crc);
     format::put_u32(header, HOT_CRC_OFFSET, hot_crc);
+    format::put_u32(header, ATTRIBUTES_LEN_OFFSET, input.attributes.len() as u32);
     format::seal_header(header);
     let meta = RowGroupMeta {
         offset: 0,
@@ -358,7 +378,11 @@ impl RowGroupMeta {
         if code_bits != 0 && code_bits != rabitq::code_bits(dim) {
             return Err(Error::corrupt(path, offset, format!("row group code_bits {code_bits} does not fit dimension {dim}")));
         }
-        let layout = ColumnLayout::new(rows, dim, code_bits, version)
+        let attributes_len = u64::from(format::get_u32(header, ATTRIBUTES_LEN_OFFSET));
+        if version < 5 && attributes_len != 0 {
+            return Err(Error::corrupt(path, offset, format!("version {version} row group has a nonzero reserved field")));
+        }
+        let layout = ColumnLayout::new(rows, dim, code_bits, version, attributes_len)
             .ok_or_else(|| Error::corrupt(path, offset, "row group size overflows"))?;
         let body_len = format::get_u64(header, BODY_LEN_OFFSET);
         if body_len != layout.total_len - HEADER_LEN as u64 {
@@ -425,6 +449,7 @@ impl RowGroupMeta {
             document_ids: view.typed::<u64>(at(self.layout.document_ids), n * 2).ok_or_else(bad)?,
             spans: view.typed::<u32>(at(self.layout.spans), n * 2).ok_or_else(bad)?,
             row_ids: view.typed::<u64>(at(self.layout.row_ids), n).ok_or_else(bad)?,
+            attributes: view.typed::<u8>(at(self.layout.attributes), self.layout.attributes_len as usize).ok_or_else(bad)?,
             sq8_min: view.typed::<f32>(at(self.layout.sq8_min), sq8_dims).ok_or_else(bad)?,
             sq8_scale: view.typed::<f32>(at(self.layout.sq8_scale), sq8_dims).ok_or_else(bad)?,
             sq8_codes: view.typed::<u8>(at(self.layout.sq8_codes), n * sq8_dims).ok_or_else(bad)?,
@@ -445,6 +470,7 @@ impl RowGroupMeta {
                 .typed::<f32>(at(self.layout.sq4_params), if self.layout.sq4_params > self.layout.sq4_codes { 2 * n } else { 0 })
                 .ok_or_else(bad)?,
             vectors_at: at(self.layout.vectors),
+            attributes_at: at(self.layout.attributes),
         })
     }
 }
@@ -458,6 +484,8 @@ pub(crate) struct RowGroupColumns<'a> {
     document_ids: &'a [u64],
     spans: &'a [u32],
     row_ids: &'a [u64],
+    /// The attribute section's bytes (empty: no values, or a version before 5).
+    attributes: &'a [u8],
     pub sq8_min: &'a [f32],
     pub sq8_scale: &'a [f32],
     pub sq8_codes: &'a [u8],
@@ -477,6 +505,8 @@ pub(crate) struct RowGroupColumns<'a> {
     sq4_params: &'a [f32],
     /// File offset of the vectors column (for error reports).
     vectors_at: u64,
+    /// File offset of the attributes column (for error reports).
+    attributes_at: u64,
 }
 
 impl<'a> RowGroupColumns<'a> {
@@ -490,6 +520,13 @@ impl<'a> RowGroupColumns<'a> {
 
     pub fn row_id(&self, row: usize) -> u64 {
         self.row_ids[row]
+    }
+
+    /// The rows' attribute section (its bounds checked; an empty section when the
+    /// group has no values). A section that does not parse is damage the hot or body
+    /// CRC did not catch, reported as corruption.
+    pub fn attributes(&self, path: &Path) -> Result<Section<'a>> {
+        Section::parse(self.attributes, self.rows).map_err(|e| Error::corrupt(path, self.attributes_at, format!("row group attribute section: {e}")))
     }
 
     /// Whether the group has SQ4 codes (version 4 with 1-bit codes).

@@ -36,6 +36,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::RwLock;
 
 use super::bloom;
+use crate::attributes::summary::GroupSummary;
 use super::footer::Footer;
 use super::manifest::ShardRecord;
 use super::row_group::{self, RowGroupColumns, RowGroupMeta};
@@ -202,6 +203,8 @@ pub(crate) struct ShardReader {
     pub vector_reads: VectorReads,
     /// Set when an edit retired the file: the last drop of the reader deletes it.
     retired: OnceLock<Arc<dyn FileSystem>>,
+    /// Each row group's attribute summaries, decoded on the first filtered search.
+    summaries: OnceLock<Vec<GroupSummary>>,
 }
 
 impl Drop for ShardReader {
@@ -341,6 +344,7 @@ impl ShardReader {
             last_used: AtomicU64::new(0),
             map_hint: AtomicUsize::new(map_hint(&view)),
             vector_reads,
+            summaries: OnceLock::new(),
         };
         // Reading the headers and the footer faulted in the pages around them.
         reader.unmap_vectors(&view, 0, u64::MAX);
@@ -615,6 +619,24 @@ impl ShardReader {
         meta.columns(view, self.header.dimension, &self.path)
     }
 
+    /// The attribute summaries of every row group, decoded on first use from the
+    /// groups' attribute sections (read through [`Self::row_group_for_search`], so
+    /// checked by their CRC, and validated whole once: a mask never reads an
+    /// unchecked code).
+    pub fn summaries(&self, view: &MmapView) -> Result<&[GroupSummary]> {
+        if let Some(s) = self.summaries.get() {
+            return Ok(s);
+        }
+        let mut out = Vec::with_capacity(self.row_groups.len());
+        for g in 0..self.row_groups.len() {
+            let columns = self.row_group_for_search(view, g)?;
+            let section = columns.attributes(&self.path)?;
+            section.validate().map_err(|e| Error::corrupt(&self.path, self.row_groups[g].offset, format!("row group attribute section: {e}")))?;
+            out.push(GroupSummary::of(&section, columns.rows));
+        }
+        Ok(self.summaries.get_or_init(|| out))
+    }
+
     /// Marks the file for deletion when the last reference to this reader drops (an
     /// edit published a manifest that no longer names it).
     pub fn retire(&self, fs: Arc<dyn FileSystem>) {
@@ -641,7 +663,12 @@ impl ShardReader {
                 if meta.has_hot_section() {
                     meta.verify_hot(&view, &self.path)?;
                 }
-                meta.columns(&view, self.header.dimension, &self.path)?.verify_vectors(&self.path)
+                let columns = meta.columns(&view, self.header.dimension, &self.path)?;
+                columns
+                    .attributes(&self.path)?
+                    .validate()
+                    .map_err(|e| Error::corrupt(&self.path, meta.offset, format!("row group attribute section: {e}")))?;
+                columns.verify_vectors(&self.path)
             });
             match checked {
                 Ok(()) => self.verified[i].store(true, Ordering::Release),

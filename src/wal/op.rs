@@ -4,7 +4,9 @@
 //!
 //! - **add** (kind 1): `collection_id u64, row_id_base u64, count u32, dimension u32`,
 //!   then `count` document ids (16 bytes each), `count` spans (`start u32, length u32`),
-//!   `count × dimension` f32 vector components. Posting `i` gets row id
+//!   `count × dimension` f32 vector components, then — only when some posting has
+//!   attribute values — `attributes_len u32, reserved u32` and the postings' attribute
+//!   section (`attributes::section`, `attributes_len` bytes). Posting `i` gets row id
 //!   `row_id_base + i`.
 //! - **upsert** (kind 2): `document_id` (16 bytes), then an add payload whose document
 //!   ids all equal it. Replaces every earlier posting of the document, atomically.
@@ -22,6 +24,8 @@ pub(crate) struct PostingBatch {
     pub document_ids: Vec<u128>,
     pub spans: Vec<[u32; 2]>,
     pub vectors: Vec<f32>,
+    /// The postings' attribute section (empty: no values).
+    pub attributes: Vec<u8>,
 }
 
 impl PostingBatch {
@@ -115,7 +119,8 @@ impl WalOp {
 }
 
 fn batch_len(batch: &PostingBatch) -> usize {
-    24 + batch.len() * (16 + 8) + batch.vectors.len() * 4
+    let attributes = if batch.attributes.is_empty() { 0 } else { 8 + batch.attributes.len() };
+    24 + batch.len() * (16 + 8) + batch.vectors.len() * 4 + attributes
 }
 
 fn encode_batch(batch: &PostingBatch, out: &mut Vec<u8>) {
@@ -133,6 +138,11 @@ fn encode_batch(batch: &PostingBatch, out: &mut Vec<u8>) {
     }
     for value in &batch.vectors {
         out.extend_from_slice(&value.to_le_bytes());
+    }
+    if !batch.attributes.is_empty() {
+        out.extend_from_slice(&(batch.attributes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&batch.attributes);
     }
 }
 
@@ -157,6 +167,7 @@ fn decode_batch(reader: &mut Reader<'_>) -> Result<PostingBatch, String> {
         document_ids: Vec::with_capacity(count),
         spans: Vec::with_capacity(count),
         vectors: Vec::with_capacity(count * dimension as usize),
+        attributes: Vec::new(),
     };
     for _ in 0..count {
         batch.document_ids.push(reader.u128()?);
@@ -171,6 +182,22 @@ fn decode_batch(reader: &mut Reader<'_>) -> Result<PostingBatch, String> {
             return Err("a vector holds NaN or infinity, which no write can log".into());
         }
         batch.vectors.push(x);
+    }
+    // An upsert's batch ends its payload, an add's too: anything after the vectors is
+    // the attribute section.
+    if reader.remaining() > 0 {
+        let len = reader.u32()? as usize;
+        if reader.u32()? != 0 {
+            return Err("attribute section reserved field is not zero".into());
+        }
+        let bytes = reader.bytes.get(reader.at..reader.at + len).ok_or("attribute section does not fit in the payload")?;
+        reader.at += len;
+        let section = crate::attributes::section::Section::parse(bytes, count)?;
+        section.validate()?;
+        if section.is_empty() {
+            return Err("attribute section is present but empty".into());
+        }
+        batch.attributes = bytes.to_vec();
     }
     Ok(batch)
 }

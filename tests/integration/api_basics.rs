@@ -142,7 +142,7 @@ fn writes_survive_reopen_bit_exact_with_spans_and_generated_ids() {
         let postings: Vec<_> = vs
             .iter()
             .enumerate()
-            .map(|(i, v)| Posting { document_id: None, start: i as u32, length: 3, vector: v })
+            .map(|(i, v)| Posting { document_id: None, start: i as u32, length: 3, vector: v, attributes: None })
             .collect();
         let ids = c.add(&postings[..200]).unwrap();
         db.flush().unwrap();

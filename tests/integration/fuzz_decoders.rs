@@ -13,18 +13,31 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::{Rng, small_options, vector};
-use drift::{Database, DocumentId, Metric, Posting};
+use drift::{Attributes, Database, DocumentId, Metric, Posting};
 
 /// Files of a small database, grouped by the target that decodes them.
 fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let dir = tempfile::tempdir().unwrap();
     {
         let db = Database::open(dir.path(), small_options().with_index_min_rows(150).with_index_shard_rows(80)).unwrap();
-        let c = db.create_collection("c", 8, Metric::Cosine).unwrap();
+        // Attributes of every type, so WAL records, row groups and the manifest carry
+        // attribute sections and a schema.
+        let schema = drift::AttributeDef::parse_list("lang:string, size:u64, delta:i64, score:f64, free:bool, tags:tags, at:timestamp").unwrap();
+        let c = db.create_collection_with_schema("c", 8, Metric::Cosine, &schema).unwrap();
         let other = db.create_collection("other", 3, Metric::L2).unwrap();
+        let values: Vec<Attributes> = (0..20u64)
+            .map(|i| {
+                let text = format!("lang={}\tsize={i}\tdelta=-{i}\tscore={}.5\tfree={}\ttags=t{},u\tat={}", ["en", "fr"][i as usize % 2], i, i % 3 == 0, i % 4, i * 1000);
+                if i % 5 == 4 { Attributes::new() } else { Attributes::parse_text(&text, &schema).unwrap() }
+            })
+            .collect();
         for b in 0..12u64 {
             let vs: Vec<Vec<f32>> = (0..20).map(|i| vector(b * 20 + i, 0, 8)).collect();
-            let ps: Vec<_> = vs.iter().enumerate().map(|(i, v)| Posting::new(b * 20 + i as u64, v).with_span(i as u32, 3)).collect();
+            let ps: Vec<_> = vs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Posting::new(b * 20 + i as u64, v).with_span(i as u32, 3).with_attributes(&values[i]))
+                .collect();
             c.add(&ps).unwrap();
             if b % 4 == 3 {
                 c.remove(&[DocumentId::from(b * 20)]).unwrap();

@@ -19,6 +19,7 @@ mod corruption;
 mod crash_kill9;
 mod engine_core;
 mod fault_injection;
+mod filtering;
 mod format_doc;
 mod format_fixtures;
 mod fuzz_decoders;
