@@ -214,3 +214,32 @@ fn a_malformed_arrow_file_is_refused_with_its_name_not_a_panic() {
     assert!(!out.contains("panicked"), "{out}");
     assert!(!dir.path().join("db").exists(), "the failed import left its database behind");
 }
+
+#[test]
+fn attributes_come_from_a_tsv_and_search_filters_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fvecs(&dir.path().join("v.fvecs"), 200, 8);
+    let mut tsv = String::from("row\tlang\tsize:u64\ttags\n");
+    for i in 0..200 {
+        tsv.push_str(&format!("{i}\t{}\t{i}\t{}\n", ["en", "fr"][i % 2], if i % 10 == 0 { "x11,gui" } else { "" }));
+    }
+    std::fs::write(dir.path().join("a.tsv"), tsv).unwrap();
+    let out = ok(&["create", "db", "docs", "--dim", "8", "--attribute", "lang:string", "--attribute", "tags:tags"], dir.path());
+    assert!(out.contains("attributes lang:string tags:tags"), "{out}");
+    ok(&["import", "db", "docs", "v.fvecs", "--attributes", "a.tsv", "-q"], dir.path());
+    std::fs::write(dir.path().join("q.txt"), format!("{}\n", row(20, 8).iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" "))).unwrap();
+    let out = ok(&["search", "db", "docs", "q.txt", "-k", "3", "--filter", "tags contains 'x11' and size < 100", "--json", "--explain"], dir.path());
+    let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let ids: Vec<u64> = line["hits"].as_array().unwrap().iter().map(|h| h["document_id"].as_str().unwrap().parse().unwrap()).collect();
+    assert!(ids.iter().all(|id| id % 10 == 0 && *id < 100) && ids[0] == 20, "{out}");
+    assert_eq!(line["explain"]["plan"], "filtered-exact", "{out}");
+    // A bad filter: exit 1, the byte and the reason.
+    let out = fails(&["search", "db", "docs", "q.txt", "--filter", "lang == 'en' and colour == 1"], dir.path(), 1);
+    assert!(out.contains("filter error at byte 17") && out.contains("unknown attribute `colour`"), "{out}");
+    let out = fails(&["search", "db", "docs", "q.txt", "--filter", "lang = 'en'"], dir.path(), 1);
+    assert!(out.contains("syntax error at byte 5"), "{out}");
+    // A TSV naming an attribute the schema lacks, without a type: refused with a hint.
+    std::fs::write(dir.path().join("b.tsv"), "colour\nred\n").unwrap();
+    let out = fails(&["import", "db", "docs", "v.fvecs", "--attributes", "b.tsv", "-q"], dir.path(), 1);
+    assert!(out.contains("\"colour\" is not in collection") && out.contains("colour:<type>"), "{out}");
+}

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use drift::arrow::ArrowColumns;
-use drift::{Collection, Database, DatabaseOptions, DocumentId, Error, Metric, Posting, SearchOptions};
+use drift::{
+    AttributeDef, AttributeType, AttributeValue, Attributes, Collection, Database, DatabaseOptions, DocumentId, Error, Metric, Posting,
+    SearchExplain, SearchOptions,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -64,11 +67,17 @@ fn metric_name(m: Metric) -> &'static str {
     m.name()
 }
 
-pub fn create(db: &Path, name: &str, dimension: usize, metric: Metric) -> Result<(), String> {
+pub fn create(db: &Path, name: &str, dimension: usize, metric: Metric, attributes: &[String]) -> Result<(), String> {
+    let schema = attributes.iter().map(|a| AttributeDef::parse(a)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     let database = open_or_create(db)?;
-    database.create_collection(name, dimension, metric).map_err(|e| explain(e, db))?;
+    database.create_collection_with_schema(name, dimension, metric, &schema).map_err(|e| explain(e, db))?;
     database.close().map_err(|e| explain(e, db))?;
-    println!("created collection {name:?} ({dimension} dimensions, {}) in {}", metric_name(metric), db.display());
+    let with = if schema.is_empty() {
+        String::new()
+    } else {
+        format!(", attributes {}", schema.iter().map(|a| format!("{}:{}", a.name, a.kind)).collect::<Vec<_>>().join(" "))
+    };
+    println!("created collection {name:?} ({dimension} dimensions, {}{with}) in {}", metric_name(metric), db.display());
     println!("next: drift import {} {name} <vectors.fvecs|.npy|.parquet|.arrow>", db.display());
     Ok(())
 }
@@ -100,6 +109,12 @@ pub struct ImportArgs {
     /// Rows per atomic, durable write batch.
     #[arg(long, default_value_t = 5000)]
     pub batch: usize,
+    /// Attribute values of fvecs/bvecs/.npy/text rows: a TSV file with a header, one
+    /// line per vector row in the same order. Header cells name attributes (`name`, or
+    /// `name:type` to add one the schema lacks); a column named `row` or `id` is
+    /// skipped. Empty cells are null; tags are separated by `,`.
+    #[arg(long, value_name = "TSV")]
+    pub attributes: Option<PathBuf>,
     #[command(flatten)]
     pub columns: ColumnArgs,
     /// No progress bar.
@@ -162,24 +177,107 @@ fn progress(rows: Option<u64>, quiet: bool) -> ProgressBar {
 
 /// Adds one chunk; record batches are added in slices of at most `batch` rows (each
 /// slice one atomic write that fits a WAL segment).
-fn add_chunk(c: &Collection, chunk: Chunk, next_id: &mut u64, columns: &ArrowColumns, batch: usize) -> Result<u64, Error> {
+/// The attribute values of an import, read from a TSV file one line per vector row.
+struct AttributeRows {
+    path: PathBuf,
+    lines: std::io::Lines<std::io::BufReader<File>>,
+    /// (column index, attribute name, type) of each attribute column.
+    columns: Vec<(usize, String, AttributeType)>,
+    line: u64,
+}
+
+impl AttributeRows {
+    /// Opens `path`, reads its header and declares attributes it types that `c` lacks.
+    fn open(path: &Path, c: &Collection) -> Result<AttributeRows, String> {
+        use std::io::BufRead;
+        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut lines = std::io::BufReader::new(file).lines();
+        let header = lines
+            .next()
+            .ok_or_else(|| format!("{} is empty: it needs a header line naming the attributes", path.display()))?
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut columns = Vec::new();
+        for (i, cell) in header.split('\t').enumerate() {
+            let cell = cell.trim();
+            if i == 0 && (cell == "row" || cell == "id") {
+                continue;
+            }
+            let kind = if cell.contains(':') {
+                let def = AttributeDef::parse(cell).map_err(|e| format!("{}: header cell {}: {e}", path.display(), i + 1))?;
+                c.add_attribute(def.clone()).map_err(|e| format!("{}: header cell {}: {e}", path.display(), i + 1))?;
+                (def.name, def.kind)
+            } else {
+                let kind = c.schema().into_iter().find(|a| a.name == cell).map(|a| a.kind).ok_or_else(|| {
+                    format!(
+                        "{}: attribute {cell:?} is not in collection {:?}'s schema\n  hint: write `{cell}:<type>` in the header (u64, i64, f64, bool, string, tags, timestamp) or create the collection with --attribute {cell}:<type>",
+                        path.display(),
+                        c.name()
+                    )
+                })?;
+                (cell.to_owned(), kind)
+            };
+            columns.push((i, kind.0, kind.1));
+        }
+        Ok(AttributeRows { path: path.to_owned(), lines, columns, line: 1 })
+    }
+
+    /// The next `n` rows' values.
+    fn take(&mut self, n: usize) -> Result<Vec<Attributes>, String> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            self.line += 1;
+            let line = self
+                .lines
+                .next()
+                .ok_or_else(|| format!("{} ends at line {} but the vectors go on: one line per vector row is needed", self.path.display(), self.line - 1))?
+                .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+            let cells: Vec<&str> = line.split('\t').collect();
+            let mut values = Attributes::new();
+            for (i, name, kind) in &self.columns {
+                let cell = cells.get(*i).copied().unwrap_or("");
+                let value = AttributeValue::parse_text(cell, *kind)
+                    .map_err(|e| format!("{} line {}, column {name:?}: {e}", self.path.display(), self.line))?;
+                if let Some(v) = value {
+                    values.insert(name.clone(), v);
+                }
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+}
+
+fn add_chunk(c: &Collection, chunk: Chunk, next_id: &mut u64, columns: &ArrowColumns, batch: usize, attributes: Option<&mut AttributeRows>) -> Result<u64, String> {
     match chunk {
         Chunk::Vectors(v) => {
             let d = c.dimension();
+            let values = match attributes {
+                Some(a) => a.take(v.len() / d)?,
+                None => Vec::new(),
+            };
             let postings: Vec<Posting<'_>> = v
                 .chunks_exact(d)
                 .enumerate()
-                .map(|(i, row)| Posting::new(DocumentId::from(*next_id + i as u64), row))
+                .map(|(i, row)| {
+                    let p = Posting::new(DocumentId::from(*next_id + i as u64), row);
+                    match values.get(i) {
+                        Some(a) => p.with_attributes(a),
+                        None => p,
+                    }
+                })
                 .collect();
-            c.add(&postings)?;
+            c.add(&postings).map_err(|e| e.to_string())?;
             *next_id += postings.len() as u64;
             Ok(postings.len() as u64)
         }
         Chunk::Batch(b) => {
+            if attributes.is_some() {
+                return Err("--attributes applies to fvecs, bvecs, .npy and text input; Arrow and Parquet rows carry their own columns".into());
+            }
             let mut added = 0;
             while added < b.num_rows() {
                 let len = batch.min(b.num_rows() - added);
-                added += c.add_record_batch_with(&b.slice(added, len), columns)?;
+                added += c.add_record_batch_with(&b.slice(added, len), columns).map_err(|e| e.to_string())?;
             }
             Ok(added as u64)
         }
@@ -211,7 +309,8 @@ fn import_into(args: &ImportArgs, total: &mut u64) -> Result<(), String> {
     let started = Instant::now();
     let database = if args.create { open_or_create(&args.db)? } else { open_existing(&args.db)? };
     let mut next_id = None;
-        for file in &args.files {
+    let mut attributes: Option<AttributeRows> = None;
+    for file in &args.files {
         let format = Format::resolve(args.format, file)?;
         let source = input::open_source(file, format, args.batch, &columns)?;
         let c = match database.collection(&args.collection) {
@@ -253,17 +352,28 @@ fn import_into(args: &ImportArgs, total: &mut u64) -> Result<(), String> {
         }
         let bar = progress(source.rows, args.quiet);
         let mut rows = 0u64;
+        // One TSV serves every file of the import, in order.
+        if attributes.is_none()
+            && let Some(path) = &args.attributes
+        {
+            attributes = Some(AttributeRows::open(path, &c)?);
+        }
         for chunk in source.chunks {
             let added = chunk.map_err(|e| format!("{e}\n  {rows} rows of {} were imported before this (they are durable)", file.display()))?;
-            let added = add_chunk(&c, added, next_id, &columns, args.batch).map_err(|e| {
-                format!("{}\n  {rows} rows of {} were imported before this (they are durable)", explain(e, &args.db), file.display())
-            })?;
+            let added = add_chunk(&c, added, next_id, &columns, args.batch, attributes.as_mut())
+                .map_err(|e| format!("{e}\n  {rows} rows of {} were imported before this (they are durable)", file.display()))?;
             rows += added;
             bar.inc(added);
         }
         bar.finish_and_clear();
         *total += rows;
         println!("imported {rows} rows from {} ({format:?})", shown(file));
+    }
+    if let Some(a) = &mut attributes
+        && let Some(Ok(extra)) = a.lines.next()
+        && !extra.trim().is_empty()
+    {
+        eprintln!("warning: {} has more lines than there were vectors (line {} and after were not used)", a.path.display(), a.line + 1);
     }
     let ingest = started.elapsed().as_secs_f64();
     database.flush().map_err(|e| explain(e, &args.db))?;
@@ -316,6 +426,14 @@ pub struct SearchArgs {
     /// At most one hit per document.
     #[arg(long)]
     pub one_per_document: bool,
+    /// Only postings whose attributes match, e.g. `section == 'net' and size < 500`
+    /// (==, !=, <, <=, >, >=, in (...), contains, is [not] null, and, or, not).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Print what each query did (plan, lists probed, row groups skipped, rows
+    /// scanned, vectors re-ranked, bytes touched) after its hits.
+    #[arg(long)]
+    pub explain: bool,
     /// Print JSON lines (one object per query) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -363,8 +481,17 @@ pub fn search(args: &SearchArgs) -> Result<(), String> {
     if args.one_per_document {
         options = options.one_per_document();
     }
+    if let Some(text) = &args.filter {
+        options = options.with_filter_text(text).map_err(|e| e.to_string())?;
+    }
     let started = Instant::now();
-    let results = c.search_batch(&queries, &options).map_err(|e| explain(e, &args.db))?;
+    let (results, explained) = if args.explain {
+        let explained: Vec<SearchExplain> =
+            queries.chunks_exact(dimension).map(|q| c.explain(q, &options)).collect::<Result<_, _>>().map_err(|e| explain(e, &args.db))?;
+        (explained.iter().map(|e| e.hits.clone()).collect::<Vec<_>>(), explained)
+    } else {
+        (c.search_batch(&queries, &options).map_err(|e| explain(e, &args.db))?, Vec::new())
+    };
     let elapsed = started.elapsed();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -376,13 +503,35 @@ pub fn search(args: &SearchArgs) -> Result<(), String> {
                 .enumerate()
                 .map(|(rank, h)| json!({"rank": rank, "document_id": show_id(h.document_id), "start": h.start, "length": h.length, "distance": h.distance}))
                 .collect();
-            w(writeln!(out, "{}", json!({"query": q, "hits": hits})))?;
+            let mut line = json!({"query": q, "hits": hits});
+            if let Some(e) = explained.get(q) {
+                line["explain"] = json!({
+                    "plan": e.plan.name(),
+                    "estimated_selectivity": e.estimated_selectivity,
+                    "lists_planned": e.lists_planned,
+                    "lists_probed": e.lists_probed,
+                    "row_groups_scanned": e.row_groups_scanned,
+                    "row_groups_skipped": e.row_groups_skipped,
+                    "row_groups_without_match": e.row_groups_without_match,
+                    "rows_scanned": e.rows_scanned,
+                    "rows_matched": e.rows_matched,
+                    "vectors_reranked": e.vectors_reranked,
+                    "bytes_touched": e.bytes_touched,
+                });
+            }
+            w(writeln!(out, "{line}"))?;
         }
     } else {
         w(writeln!(out, "{:>5}  {:>4}  {:>26}  {:>10}  {:>10}  {:>12}", "query", "rank", "document_id", "start", "length", "distance"))?;
         for (q, hits) in results.iter().enumerate() {
             for (rank, h) in hits.iter().enumerate() {
                 w(writeln!(out, "{q:>5}  {rank:>4}  {:>26}  {:>10}  {:>10}  {:>12.6}", show_id(h.document_id), h.start, h.length, h.distance))?;
+            }
+            if let Some(e) = explained.get(q) {
+                w(writeln!(out, "query {q} explained:"))?;
+                for line in e.to_string().lines() {
+                    w(writeln!(out, "  {line}"))?;
+                }
             }
         }
     }

@@ -4,7 +4,8 @@
 //! drift demo                                  build a collection from the bundled dataset, print recall and speed
 //! drift create  <DB> <COLLECTION> --dim N     create a collection
 //! drift import  <DB> <COLLECTION> <FILE>      load fvecs / bvecs / .npy / Arrow IPC / Parquet
-//! drift search  <DB> <COLLECTION> [FILE|-]    nearest neighbours of query vectors (table or --json)
+//! drift search  <DB> <COLLECTION> [FILE|-]    nearest neighbours of query vectors (table or --json;
+//!                                             --filter 'lang == "en"', --explain)
 //! drift stats   <DB>                          collections, rows, files, index
 //! drift verify  <DB>                          every checksum and cross-reference; exit 0 = healthy
 //! drift compact <DB> [COLLECTION]             drop deleted rows, rebalance the index
@@ -73,6 +74,11 @@ enum Command {
         /// Distance metric.
         #[arg(long, value_enum, default_value = "l2")]
         metric: MetricArg,
+        /// A typed attribute of the postings, `name:type` (type: u64, i64, f64, bool,
+        /// string, tags, timestamp); repeat for several. Filters (`drift search
+        /// --filter`) test them; more can be added later by an import's TSV header.
+        #[arg(long = "attribute", value_name = "NAME:TYPE")]
+        attributes: Vec<String>,
     },
     /// Load vectors from fvecs, bvecs, .npy, Arrow IPC or Parquet files.
     ///
@@ -127,7 +133,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Demo { dir } => demo::run(&dir),
-        Command::Create { db, collection, dim, metric } => commands::create(&db, &collection, dim, metric.into()),
+        Command::Create { db, collection, dim, metric, attributes } => commands::create(&db, &collection, dim, metric.into(), &attributes),
         Command::Import(args) => commands::import(&args),
         Command::Search(args) => commands::search(&args),
         Command::Stats { db, json } => commands::stats(&db, json),
