@@ -31,6 +31,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -365,7 +367,7 @@ func (db *DB) Close() error {
 	return check(C.drift_close(db.h, &cerr), cerr)
 }
 
-func (db *DB) collection(name string, create bool, dim int, metric Metric) (*Collection, error) {
+func (db *DB) collection(name string, create bool, dim int, metric Metric, schema string) (*Collection, error) {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var h *C.drift_collection
@@ -375,7 +377,9 @@ func (db *DB) collection(name string, create bool, dim int, metric Metric) (*Col
 		if dim <= 0 || dim > 1<<31-1 {
 			return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("dimension %d out of range", dim)}
 		}
-		status = C.drift_collection_create(db.h, cname, C.uint32_t(dim), C.uint32_t(metric), &h, &cerr)
+		cschema := C.CString(schema)
+		defer C.free(unsafe.Pointer(cschema))
+		status = C.drift_collection_create_with_schema(db.h, cname, C.uint32_t(dim), C.uint32_t(metric), cschema, &h, &cerr)
 	} else {
 		status = C.drift_collection_open(db.h, cname, &h, &cerr)
 	}
@@ -397,12 +401,20 @@ func (db *DB) collection(name string, create bool, dim int, metric Metric) (*Col
 
 // CreateCollection creates a collection (durable on return).
 func (db *DB) CreateCollection(name string, dimension int, metric Metric) (*Collection, error) {
-	return db.collection(name, true, dimension, metric)
+	return db.collection(name, true, dimension, metric, "")
+}
+
+// CreateCollectionWithSchema creates a collection whose postings carry typed
+// attributes, declared as `name:type` entries separated by commas (types u64, i64,
+// f64, bool, string, tags, timestamp), e.g. "lang:string, size:u64, tags:tags".
+// Durable on return.
+func (db *DB) CreateCollectionWithSchema(name string, dimension int, metric Metric, schema string) (*Collection, error) {
+	return db.collection(name, true, dimension, metric, schema)
 }
 
 // Collection opens an existing collection (ErrNotFound if there is none).
 func (db *DB) Collection(name string) (*Collection, error) {
-	return db.collection(name, false, 0, 0)
+	return db.collection(name, false, 0, 0, "")
 }
 
 // DropCollection drops a collection and deletes its files.
@@ -476,6 +488,54 @@ type Posting struct {
 	Start      uint32
 	Length     uint32
 	Vector     []float32
+	// Attributes are the posting's attribute values by name, in text form (numbers
+	// as written, bools true/false, tags separated by commas, timestamps as
+	// microseconds or RFC 3339); names must be in the collection's schema. Nil: none.
+	Attributes map[string]string
+}
+
+// attributeTexts is each posting's attributes as the C API's text form
+// ("name=value" entries separated by tabs), or nil when no posting has any.
+func attributeTexts(postings []Posting) ([]*C.char, func(), error) {
+	some := false
+	for _, p := range postings {
+		some = some || len(p.Attributes) > 0
+	}
+	if !some {
+		return nil, func() {}, nil
+	}
+	texts := make([]*C.char, len(postings))
+	free := func() {
+		for _, t := range texts {
+			if t != nil {
+				C.free(unsafe.Pointer(t))
+			}
+		}
+	}
+	for i, p := range postings {
+		if len(p.Attributes) == 0 {
+			continue
+		}
+		names := make([]string, 0, len(p.Attributes))
+		for name := range p.Attributes {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		var b strings.Builder
+		for j, name := range names {
+			value := p.Attributes[name]
+			if strings.ContainsAny(name+value, "\t\x00") || strings.Contains(name, "=") {
+				free()
+				return nil, nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("posting %d: attribute %q: names and values cannot hold tabs or NUL, names no '='", i, name)}
+			}
+			if j > 0 {
+				b.WriteByte('\t')
+			}
+			b.WriteString(name + "=" + value)
+		}
+		texts[i] = C.CString(b.String())
+	}
+	return texts, free, nil
 }
 
 type packed struct {
@@ -544,8 +604,22 @@ func (c *Collection) Add(postings []Posting) ([]DocumentID, error) {
 		in = nil
 	}
 	out := make([]DocumentID, len(postings))
+	texts, free, err := attributeTexts(postings)
+	if err != nil {
+		return nil, err
+	}
+	defer free()
 	var cerr *C.drift_error
-	status := C.drift_add(c.h, in, u32(p.starts), u32(p.lengths), f32(p.vectors), C.size_t(len(postings)), C.size_t(c.dim), u8(out), &cerr)
+	var status C.int32_t
+	if texts == nil {
+		status = C.drift_add(c.h, in, u32(p.starts), u32(p.lengths), f32(p.vectors), C.size_t(len(postings)), C.size_t(c.dim), u8(out), &cerr)
+	} else {
+		// The array of C string pointers is C memory: cgo allows passing it.
+		arr := (**C.char)(C.malloc(C.size_t(len(texts)) * C.size_t(unsafe.Sizeof(uintptr(0)))))
+		defer C.free(unsafe.Pointer(arr))
+		copy(unsafe.Slice(arr, len(texts)), texts)
+		status = C.drift_add_with_attributes(c.h, in, u32(p.starts), u32(p.lengths), f32(p.vectors), arr, C.size_t(len(postings)), C.size_t(c.dim), u8(out), &cerr)
+	}
 	runtime.KeepAlive(p)
 	if err := check(status, cerr); err != nil {
 		return nil, err
@@ -569,6 +643,16 @@ func (c *Collection) Upsert(id DocumentID, postings []Posting) error {
 	return check(status, cerr)
 }
 
+// AddAttribute adds an attribute ("name:type") to the collection's schema; postings
+// written before read it as null. Declaring it again with its type does nothing;
+// another type fails with ErrInvalidArgument. Durable on return.
+func (c *Collection) AddAttribute(attribute string) error {
+	ca := C.CString(attribute)
+	defer C.free(unsafe.Pointer(ca))
+	var cerr *C.drift_error
+	return check(C.drift_collection_add_attribute(c.h, ca, &cerr), cerr)
+}
+
 // Remove removes every posting of the given documents (unknown ids are ignored).
 func (c *Collection) Remove(ids ...DocumentID) error {
 	var cerr *C.drift_error
@@ -590,6 +674,10 @@ type SearchOptions struct {
 	// ProbePatience stops the probe once this many lists in a row (nearest centroid
 	// first) added nothing to the K best estimates; 0 scans all NProbe lists.
 	ProbePatience int
+	// Filter keeps only postings whose attributes match, in drift's filter language
+	// (e.g. "lang == 'en' and size < 500 and tags contains 'x11'"); "" for none. A bad
+	// filter fails with ErrInvalidArgument naming the byte offset.
+	Filter string
 }
 
 func (o SearchOptions) c() (C.drift_search_options, error) {
@@ -631,7 +719,14 @@ func (c *Collection) Search(query []float32, opts SearchOptions) ([]Hit, error) 
 	buf := make([]C.drift_hit, opts.K)
 	var count C.size_t
 	var cerr *C.drift_error
-	status := C.drift_search(c.h, f32(query), C.size_t(len(query)), &o, &buf[0], C.size_t(len(buf)), &count, &cerr)
+	var status C.int32_t
+	if opts.Filter == "" {
+		status = C.drift_search(c.h, f32(query), C.size_t(len(query)), &o, &buf[0], C.size_t(len(buf)), &count, &cerr)
+	} else {
+		filter := C.CString(opts.Filter)
+		defer C.free(unsafe.Pointer(filter))
+		status = C.drift_search_filtered(c.h, f32(query), C.size_t(len(query)), &o, filter, &buf[0], C.size_t(len(buf)), &count, &cerr)
+	}
 	runtime.KeepAlive(query)
 	if err := check(status, cerr); err != nil {
 		return nil, err
@@ -648,6 +743,18 @@ func (c *Collection) SearchBatch(queries [][]float32, opts SearchOptions) ([][]H
 	o, err := opts.c()
 	if err != nil {
 		return nil, err
+	}
+	if opts.Filter != "" {
+		// One filtered search per query (the C batch call takes no filter).
+		out := make([][]Hit, len(queries))
+		for i, q := range queries {
+			hits, err := c.Search(q, opts)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = hits
+		}
+		return out, nil
 	}
 	flat := make([]float32, 0, len(queries)*c.dim)
 	for i, q := range queries {

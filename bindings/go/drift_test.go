@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,5 +298,55 @@ func TestCheckpointOpensAsItsOwnDatabase(t *testing.T) {
 	hits, err := rc.Search([]float32{1, 0, 0, 0}, SearchOptions{K: 5})
 	if err != nil || len(hits) != 1 || hits[0].DocumentID.Uint64() != 1 {
 		t.Fatalf("the copy holds what was acknowledged before the checkpoint: %+v %v", hits, err)
+	}
+}
+
+func TestFilteredSearchOverTypedAttributes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.CreateCollectionWithSchema("docs", 2, L2, "lang:string, size:u64, tags:tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Add([]Posting{
+		{DocumentID: IDFromUint64(1), Vector: []float32{0, 1}, Attributes: map[string]string{"lang": "en", "size": "10", "tags": "gui,x11"}},
+		{DocumentID: IDFromUint64(2), Vector: []float32{0, 0.9}, Attributes: map[string]string{"lang": "fr", "size": "20"}},
+		{DocumentID: IDFromUint64(3), Vector: []float32{1, 0}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, err := c.Search([]float32{0, 1}, SearchOptions{K: 5, Filter: "lang == 'fr' or tags contains 'x11'"})
+	if err != nil || len(hits) != 2 || hits[0].DocumentID.Uint64() != 1 || hits[1].DocumentID.Uint64() != 2 {
+		t.Fatalf("filtered search: %v %v", hits, err)
+	}
+	batch, err := c.SearchBatch([][]float32{{0, 1}, {1, 0}}, SearchOptions{K: 5, Filter: "lang is null"})
+	if err != nil || len(batch[0]) != 1 || batch[1][0].DocumentID.Uint64() != 3 {
+		t.Fatalf("filtered batch: %v %v", batch, err)
+	}
+	// A bad filter names the byte; a bad value names the posting; nothing is added.
+	_, err = c.Search([]float32{0, 1}, SearchOptions{K: 5, Filter: "size < 5 and colour == 'red'"})
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "byte 13") {
+		t.Fatalf("bad filter: %v", err)
+	}
+	_, err = c.Add([]Posting{{Vector: []float32{0, 0}, Attributes: map[string]string{"size": "-1"}}})
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "posting 0") {
+		t.Fatalf("bad value: %v", err)
+	}
+	if err := c.AddAttribute("year:u64"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddAttribute("year:string"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a type change must be refused: %v", err)
+	}
+	hits, err = c.Search([]float32{0, 1}, SearchOptions{K: 5, Filter: "year is null and size >= 20"})
+	if err != nil || len(hits) != 1 || hits[0].DocumentID.Uint64() != 2 {
+		t.Fatalf("after adding an attribute: %v %v", hits, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

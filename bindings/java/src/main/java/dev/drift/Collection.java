@@ -10,6 +10,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -36,7 +38,21 @@ public final class Collection implements AutoCloseable {
      * and searchable.
      */
     public List<DocumentId> add(List<Posting> postings) {
+        return add(postings, null);
+    }
+
+    /**
+     * Adds postings with attribute values: {@code attributes.get(i)} holds posting i's
+     * values by name in text form (numbers as written, {@code true}/{@code false}, tags
+     * separated by commas, timestamps as microseconds or RFC 3339), or is null for none.
+     * Names must be in the collection's schema and values must fit their types, or
+     * nothing is added ({@code INVALID_ARGUMENT}, naming the posting).
+     */
+    public List<DocumentId> add(List<Posting> postings, List<Map<String, String>> attributes) {
         int n = postings.size();
+        if (attributes != null && attributes.size() != n) {
+            throw new DriftException(1, attributes.size() + " attribute maps for " + n + " postings");
+        }
         int unnamed = 0;
         for (Posting p : postings) {
             if (p.documentId() == null) {
@@ -66,13 +82,81 @@ public final class Collection implements AutoCloseable {
             }
             MemorySegment out = arena.allocate(16L * Math.max(n, 1));
             MemorySegment err = arena.allocate(ADDRESS);
-            int status = (int) Native.ADD.invokeExact(handle, ids, starts, lengths, vectors, (long) n, (long) dimension, out, err);
+            int status;
+            if (attributes == null) {
+                status = (int) Native.ADD.invokeExact(handle, ids, starts, lengths, vectors, (long) n, (long) dimension, out, err);
+            } else {
+                MemorySegment texts = arena.allocate(ADDRESS, Math.max(n, 1));
+                for (int i = 0; i < n; i++) {
+                    Map<String, String> values = attributes.get(i);
+                    texts.setAtIndex(ADDRESS, i, values == null || values.isEmpty()
+                            ? MemorySegment.NULL : arena.allocateFrom(attributeText(i, values)));
+                }
+                status = (int) Native.ADD_WITH_ATTRIBUTES.invokeExact(handle, ids, starts, lengths, vectors, texts,
+                        (long) n, (long) dimension, out, err);
+            }
             Native.check(status, err);
             List<DocumentId> result = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 result.add(DocumentId.ofBytes(out.asSlice(16L * i, 16).toArray(JAVA_BYTE)));
             }
             return result;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** One posting's values as the C API's text form: {@code name=value} entries separated by tabs. */
+    private static String attributeText(int posting, Map<String, String> values) {
+        StringBuilder b = new StringBuilder();
+        for (Map.Entry<String, String> e : new TreeMap<>(values).entrySet()) {
+            String name = e.getKey();
+            String value = e.getValue() == null ? "" : e.getValue();
+            if ((name + value).indexOf('\t') >= 0 || (name + value).indexOf('\0') >= 0 || name.indexOf('=') >= 0) {
+                throw new DriftException(1, "posting " + posting + ": attribute " + name
+                        + ": names and values cannot hold tabs or NUL, names no '='");
+            }
+            if (b.length() > 0) {
+                b.append('\t');
+            }
+            b.append(name).append('=').append(value);
+        }
+        return b.toString();
+    }
+
+    /**
+     * Adds an attribute ({@code "name:type"}) to the schema; postings written before read
+     * it as null. The same declaration again does nothing; another type throws
+     * {@code INVALID_ARGUMENT}. Durable on return.
+     */
+    public void addAttribute(String attribute) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.COLLECTION_ADD_ATTRIBUTE.invokeExact(handle, arena.allocateFrom(attribute), err), err);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * The {@code k} postings nearest to {@code query} whose attributes match {@code filter}
+     * (drift's filter language, e.g. {@code "lang == 'en' and size < 500"}; null or empty
+     * for none). A bad filter throws {@code INVALID_ARGUMENT} naming the byte offset.
+     */
+    public List<Hit> search(float[] query, int k, String filter) {
+        if (k <= 0) {
+            throw new DriftException(1, "k must be positive, got " + k);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment q = arena.allocateFrom(JAVA_FLOAT, query);
+            MemorySegment options = options(arena, k, false, 0, 0, 0);
+            MemorySegment f = filter == null ? MemorySegment.NULL : arena.allocateFrom(filter);
+            MemorySegment hits = arena.allocate(Native.HIT, k);
+            MemorySegment count = arena.allocate(JAVA_LONG);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.SEARCH_FILTERED.invokeExact(handle, q, (long) query.length, options, f, hits, (long) k, count, err);
+            Native.check(status, err);
+            return hits(hits, count.get(JAVA_LONG, 0));
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -217,6 +217,24 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates a collection whose postings carry typed attributes, declared as
+     * {@code name:type} entries separated by commas (types u64, i64, f64, bool, string,
+     * tags, timestamp), e.g. {@code "lang:string, size:u64, tags:tags"}. Durable on return.
+     */
+    public Collection createCollection(String name, int dimension, Metric metric, String schema) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment err = arena.allocate(ADDRESS);
+            int status = (int) Native.COLLECTION_CREATE_WITH_SCHEMA.invokeExact(
+                    handle, arena.allocateFrom(name), dimension, metric.code, arena.allocateFrom(schema), out, err);
+            Native.check(status, err);
+            return new Collection(out.get(ADDRESS, 0), dimension);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
     /** Opens an existing collection; throws with code {@code NOT_FOUND} if there is none. */
     public Collection collection(String name) {
         try (Arena arena = Arena.ofConfined()) {

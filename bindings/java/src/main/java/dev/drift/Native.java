@@ -138,6 +138,13 @@ final class Native {
     static final MethodHandle COMPACT = fn("drift_compact", status(ADDRESS, ADDRESS));
     static final MethodHandle SEARCH = fn("drift_search",
             status(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    static final MethodHandle SEARCH_FILTERED = fn("drift_search_filtered",
+            status(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    static final MethodHandle ADD_WITH_ATTRIBUTES = fn("drift_add_with_attributes",
+            status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS));
+    static final MethodHandle COLLECTION_CREATE_WITH_SCHEMA = fn("drift_collection_create_with_schema",
+            status(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    static final MethodHandle COLLECTION_ADD_ATTRIBUTE = fn("drift_collection_add_attribute", status(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle SEARCH_BATCH = fn("drift_search_batch",
             status(ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle RESULTS_GET = fn("drift_results_get", status(ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));

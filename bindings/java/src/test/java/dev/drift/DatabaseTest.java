@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -193,6 +194,31 @@ class DatabaseTest {
             List<Hit> hits = restored.collection("docs").search(new float[] {1, 0, 0, 0}, 5);
             assertEquals(1, hits.size());
             assertEquals(1, hits.get(0).documentId().low());
+        }
+    }
+
+    @Test
+    void filteredSearchOverTypedAttributes() {
+        try (Database db = Database.open(dir.resolve("db"))) {
+            Collection c = db.createCollection("docs", 2, Database.Metric.L2, "lang:string, size:u64, tags:tags");
+            c.add(List.of(
+                    Posting.of(DocumentId.of(1), new float[] {0, 1}),
+                    Posting.of(DocumentId.of(2), new float[] {0, 0.9f}),
+                    Posting.of(DocumentId.of(3), new float[] {1, 0})),
+                    java.util.Arrays.asList(Map.of("lang", "en", "size", "10", "tags", "gui,x11"), Map.of("lang", "fr", "size", "20"), null));
+            List<Hit> hits = c.search(new float[] {0, 1}, 5, "lang == 'fr' or tags contains 'x11'");
+            assertEquals(2, hits.size());
+            assertEquals(1, hits.get(0).documentId().low());
+            assertEquals(2, hits.get(1).documentId().low());
+            assertEquals(3, c.search(new float[] {0, 1}, 5, "lang is null").get(0).documentId().low());
+            DriftException bad = assertThrows(DriftException.class, () -> c.search(new float[] {0, 1}, 5, "size < 5 and colour == 'red'"));
+            assertTrue(bad.getMessage().contains("byte 13"), bad.getMessage());
+            DriftException value = assertThrows(DriftException.class,
+                    () -> c.add(List.of(Posting.of(DocumentId.of(4), new float[] {0, 0})), List.of(Map.of("size", "-1"))));
+            assertTrue(value.getMessage().contains("posting 0"), value.getMessage());
+            c.addAttribute("year:u64");
+            assertThrows(DriftException.class, () -> c.addAttribute("year:string"));
+            assertEquals(1, c.search(new float[] {0, 1}, 5, "year is null and size >= 20").size());
         }
     }
 }
