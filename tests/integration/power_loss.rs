@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Rng, small_options, vector};
 use drift::io::{CrashSimulatingFileSystem, LossPolicy};
-use drift::{Database, DocumentId, Metric, Posting};
+use drift::{AttributeDef, AttributeType, Attributes, Database, DocumentId, Metric, Posting, SearchOptions};
 
 const DIM: usize = 8;
 
@@ -101,7 +101,8 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed:
     step("open", Effect::Nothing, &mut || db = Some(Database::open(&db_path, options.clone()).unwrap()));
     let mut c = None;
     step("create collection", Effect::Nothing, &mut || {
-        c = Some(db.as_ref().unwrap().create_collection("c", DIM, Metric::L2).unwrap());
+        let schema = [AttributeDef::new("parity", AttributeType::U64)];
+        c = Some(db.as_ref().unwrap().create_collection_with_schema("c", DIM, Metric::L2, &schema).unwrap());
     });
     let mut rng = Rng::new(seed);
     let mut rebalances = 0;
@@ -110,7 +111,8 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed:
         let vectors: Vec<Vec<f32>> = ids.iter().map(|&id| vector(id, 0, DIM)).collect();
         let effect = Effect::Add(ids.clone());
         step("add", effect.clone(), &mut || {
-            let ps: Vec<_> = ids.iter().zip(&vectors).map(|(&id, v)| Posting::new(id, v)).collect();
+            let values: Vec<Attributes> = ids.iter().map(|&id| parity(id)).collect();
+            let ps: Vec<_> = ids.iter().zip(&vectors).zip(&values).map(|((&id, v), a)| Posting::new(id, v).with_attributes(a)).collect();
             c.as_ref().unwrap().add(&ps).unwrap();
         });
         apply(&mut state, &effect);
@@ -128,7 +130,8 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed:
             let effect = Effect::Upsert(id, 2);
             step("upsert", effect.clone(), &mut || {
                 let (a, b) = (vector(id, 1, DIM), vector(id, 2, DIM));
-                let ps = [Posting::new(id, &a).with_span(0, 1), Posting::new(id, &b).with_span(1, 1)];
+                let p = parity(id);
+                let ps = [Posting::new(id, &a).with_span(0, 1).with_attributes(&p), Posting::new(id, &b).with_span(1, 1).with_attributes(&p)];
                 c.as_ref().unwrap().upsert(DocumentId::from(id), &ps).unwrap();
             });
             apply(&mut state, &effect);
@@ -169,12 +172,33 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed:
     Workload { steps, rebalances, checkpoint, journal_len: at() }
 }
 
-/// The document ids and posting counts of collection "c" (empty if it does not exist).
+/// The attribute values every posting of document `id` carries.
+fn parity(id: u64) -> Attributes {
+    Attributes::new().set("parity", id % 3)
+}
+
+/// The document ids and posting counts of collection "c" (empty if it does not exist),
+/// after checking that every posting kept its attribute value: a filtered exact search
+/// for each value returns exactly the postings of the documents that carry it.
 fn actual_state(db: &Database) -> State {
     let Ok(c) = db.collection("c") else { return State::new() };
     let mut state = State::new();
     for p in c.export().unwrap() {
         *state.entry(p.document_id.0 as u64).or_default() += 1;
+    }
+    let total: usize = state.values().sum();
+    for r in 0..3u64 {
+        if total == 0 {
+            break;
+        }
+        let options = SearchOptions::new(total).exact().with_filter_text(&format!("parity == {r}")).unwrap();
+        let hits = c.search(&[0.0; DIM], &options).unwrap();
+        let want: usize = state.iter().filter(|&(id, _)| id % 3 == r).map(|(_, n)| n).sum();
+        assert!(
+            hits.len() == want && hits.iter().all(|h| h.document_id.0 as u64 % 3 == r),
+            "attribute parity == {r}: {} postings found, {want} carry it",
+            hits.len()
+        );
     }
     state
 }
