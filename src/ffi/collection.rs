@@ -95,24 +95,8 @@ pub unsafe extern "C" fn drift_add(
     out_document_ids: *mut u8,
     err: *mut *mut drift_error,
 ) -> i32 {
-    run(err, || {
-        let c = super::collection(collection)?;
-        let ids = id_array(document_ids, count)?;
-        let vs = self::vectors(vectors, count, dimension, c.dimension())?;
-        let out = if out_document_ids.is_null() {
-            None
-        } else {
-            Some(slice_mut(out_document_ids, count.saturating_mul(16), "out_document_ids")?)
-        };
-        let ps = postings(&ids, starts, lengths, vs, count, dimension)?;
-        let assigned = c.add(&ps)?;
-        if let Some(out) = out {
-            for (chunk, id) in out.chunks_exact_mut(16).zip(assigned) {
-                chunk.copy_from_slice(&id.to_le_bytes());
-            }
-        }
-        Ok(())
-    })
+    // SAFETY: the same arguments with no attributes; the caller's promises carry over.
+    unsafe { drift_add_with_attributes(collection, document_ids, starts, lengths, vectors, std::ptr::null(), count, dimension, out_document_ids, err) }
 }
 
 /// `drift_add` with attribute values: `attributes` is NULL (no values) or `count`

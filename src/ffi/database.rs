@@ -196,15 +196,8 @@ pub unsafe extern "C" fn drift_collection_create(
     out_collection: *mut *mut drift_collection,
     err: *mut *mut drift_error,
 ) -> i32 {
-    run(err, || {
-        let db = super::database(db)?;
-        let name = string(name, "name")?;
-        let metric = metric_of(metric)?;
-        require(out_collection, "out_collection")?;
-        let c = db.create_collection(name, dimension as usize, metric)?;
-        put(out_collection, register(Object::Collection(c)));
-        Ok(())
-    })
+    // SAFETY: the same arguments with no schema; the caller's promises carry over.
+    unsafe { drift_collection_create_with_schema(db, name, dimension, metric, std::ptr::null(), out_collection, err) }
 }
 
 /// `drift_collection_create` with a schema of typed attributes in text form:

@@ -82,22 +82,8 @@ pub unsafe extern "C" fn drift_search(
     out_count: *mut usize,
     err: *mut *mut drift_error,
 ) -> i32 {
-    run(err, || {
-        let c = super::collection(collection)?;
-        let opts = self::options(options)?;
-        if capacity < opts.k {
-            return Err(Error::invalid(format!("capacity {capacity} is smaller than k = {}", opts.k)));
-        }
-        require(out_count, "out_count")?;
-        let query = slice(query, dimension, "query")?;
-        let out = slice_mut(out_hits, capacity, "out_hits")?;
-        let hits = c.search(query, &opts)?;
-        for (slot, hit) in out.iter_mut().zip(&hits) {
-            *slot = (*hit).into();
-        }
-        put(out_count, hits.len());
-        Ok(())
-    })
+    // SAFETY: the same arguments with no filter; the caller's promises carry over.
+    unsafe { drift_search_filtered(collection, query, dimension, options, std::ptr::null(), out_hits, capacity, out_count, err) }
 }
 
 /// `drift_search` with a filter over the collection's attributes, in the filter
