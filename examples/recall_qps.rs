@@ -5,7 +5,15 @@
 //! ```text
 //! cargo run --release --example recall_qps -- build  <dataset-dir> <db-dir>
 //! cargo run --release --example recall_qps -- search <dataset-dir> <db-dir> <nprobe[/patience],...> [rerank_factor]
+//! cargo run --release --example recall_qps -- filtered <dataset-dir> <db-dir> [workload,...]
 //! ```
+//!
+//! When the dataset has `attributes.tsv` (the MiniLM dev set), `build` stores every
+//! row's attributes (`DRIFT_ATTRIBUTES=0` leaves them out), and `filtered` runs the
+//! workloads of its `filters.tsv` at the default settings: recall@10 against the
+//! filtered ground truth, queries/s, and the plans chosen. A workload `all:<filter>`
+//! runs a filter every row matches against the unfiltered ground truth: what a filter
+//! costs when it removes nothing.
 //!
 //! `nprobe/patience` also sets `SearchOptions::probe_patience` (for example `300/180`:
 //! at most 300 lists, stopping after 180 in a row that brought nothing closer).
@@ -27,6 +35,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use drift::{Database, DatabaseOptions, Metric, Posting, SearchOptions, VectorReads};
+
+#[path = "support/minilm_filters.rs"]
+mod minilm;
 
 /// Timed passes over the queries per configuration; the fastest counts (the same
 /// number as `benches/compare/compare.py` gives every peer).
@@ -91,12 +102,24 @@ fn main() {
             let (d, base) = read_fvecs(&dataset.join("base.fvecs"));
             let _ = std::fs::remove_dir_all(dir);
             let started = Instant::now();
+            let attributes_path = dataset.join("attributes.tsv");
+            let attributes = (attributes_path.exists() && std::env::var("DRIFT_ATTRIBUTES").as_deref() != Ok("0"))
+                .then(|| minilm::read_attributes(&attributes_path));
             let db = Database::open(dir, options()).expect("open");
-            let c = db.create_collection("bench", d, Metric::L2).expect("create");
+            let schema = if attributes.is_some() { minilm::schema() } else { Vec::new() };
+            let c = db.create_collection_with_schema("bench", d, Metric::L2, &schema).expect("create");
             let n = base.len() / d;
             for start in (0..n).step_by(1000) {
                 let end = (start + 1000).min(n);
-                let postings: Vec<_> = (start..end).map(|i| Posting::new(i as u64, &base[i * d..(i + 1) * d])).collect();
+                let postings: Vec<_> = (start..end)
+                    .map(|i| {
+                        let p = Posting::new(i as u64, &base[i * d..(i + 1) * d]);
+                        match &attributes {
+                            Some(a) => p.with_attributes(&a[i]),
+                            None => p,
+                        }
+                    })
+                    .collect();
                 c.add(&postings).expect("add");
             }
             let ingest = started.elapsed().as_secs_f64();
@@ -183,6 +206,69 @@ fn main() {
                     nq as f64 / secs,
                     rss_mb() - baseline,
                     status_mb("RssAnon:") - baseline_anon
+                );
+            }
+        }
+        "filtered" => {
+            let (d, queries) = read_fvecs(&dataset.join("query.fvecs"));
+            let query_attributes = minilm::read_attributes(&dataset.join("query_attributes.tsv"));
+            let workloads: Vec<String> =
+                args.get(4).map_or_else(|| minilm::WORKLOADS.iter().map(|w| w.to_string()).collect(), |s| s.split(',').map(str::to_owned).collect());
+            let baseline = rss_mb();
+            let db = Database::open(dir, options()).expect("open");
+            let c = db.collection("bench").expect("collection");
+            let nq = queries.len() / d;
+            for name in workloads {
+                // `all:<filter>`: a filter every row matches, against the unfiltered truth
+                // (what a filter costs when it removes nothing).
+                let (gt_k, gt) = match name.strip_prefix("all:") {
+                    Some(_) => read_vecs(&dataset.join("gt_l2_top100.ivecs")),
+                    None => read_vecs(&dataset.join(format!("gt_filter_{name}_l2_top100.ivecs"))),
+                };
+                let options: Vec<SearchOptions> = (0..nq)
+                    .map(|i| {
+                        let text = name.strip_prefix("all:").map_or_else(|| minilm::filter_text(&name, &query_attributes[i]), str::to_owned);
+                        SearchOptions::new(10).with_filter_text(&text).expect("filter")
+                    })
+                    .collect();
+                for (i, q) in queries.chunks_exact(d).enumerate().take(50) {
+                    c.search(q, &options[i]).expect("warm-up");
+                }
+                let (mut hits, mut secs) = (Vec::with_capacity(nq), f64::INFINITY);
+                for _ in 0..PASSES {
+                    hits.clear();
+                    let started = Instant::now();
+                    for (i, q) in queries.chunks_exact(d).enumerate() {
+                        hits.push(c.search(q, &options[i]).expect("search"));
+                    }
+                    secs = secs.min(started.elapsed().as_secs_f64());
+                }
+                let (mut found, mut wanted) = (0usize, 0usize);
+                for (i, h) in hits.iter().enumerate() {
+                    // -1 pads the ground truth of queries with fewer than 100 matches.
+                    let truth: Vec<u32> = gt[i * gt_k..i * gt_k + 10].iter().copied().filter(|&t| t as i32 >= 0).collect();
+                    found += h.iter().filter(|hit| truth.contains(&(hit.document_id.0 as u32))).count();
+                    wanted += truth.len();
+                }
+                let mut plans = std::collections::BTreeMap::new();
+                let (mut lists, mut scanned, mut reranked) = (0usize, 0u64, 0u64);
+                for (i, q) in queries.chunks_exact(d).enumerate() {
+                    let e = c.explain(q, &options[i]).expect("explain");
+                    *plans.entry(e.plan.name()).or_insert(0usize) += 1;
+                    lists += e.lists_probed;
+                    scanned += e.rows_scanned;
+                    reranked += e.vectors_reranked;
+                }
+                let plans: Vec<String> = plans.iter().map(|(p, n)| format!("\"{p}\":{n}")).collect();
+                println!(
+                    "{{\"phase\":\"filtered\",\"workload\":\"{name}\",\"recall\":{:.4},\"qps\":{:.1},\"plans\":{{{}}},\"lists_per_query\":{:.1},\"rows_scanned_per_query\":{:.0},\"reranked_per_query\":{:.1},\"rss_mb\":{:.1}}}",
+                    found as f64 / wanted.max(1) as f64,
+                    nq as f64 / secs,
+                    plans.join(","),
+                    lists as f64 / nq as f64,
+                    scanned as f64 / nq as f64,
+                    reranked as f64 / nq as f64,
+                    rss_mb() - baseline
                 );
             }
         }

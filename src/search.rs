@@ -294,7 +294,16 @@ pub(crate) struct FilteredProbe<'a> {
     /// Lists it scans at least (the unfiltered probe's count); past them it stops once
     /// it has scanned as many matching rows as those lists hold rows.
     pub min_lists: usize,
+    /// The share of rows the filter matches (estimated).
+    pub selectivity: f64,
 }
+
+/// Below this selectivity a filtered probe sets the estimates of rejected rows to +∞
+/// in one pass over each group (they are many, and would otherwise pass the bar one by
+/// one); above it, the mask is tested only for the rows that pass the bar. Measured on
+/// the MiniLM dev set (`recall_qps filtered`, one thread): the per-row test gained 25%
+/// queries/s at 85% selectivity and lost 23% at 4.6% (`own_section`).
+const BLANK_BELOW_SELECTIVITY: f64 = 0.5;
 
 pub(crate) fn probed(
     st: &CollectionVersion,
@@ -366,7 +375,8 @@ pub(crate) fn probed(
             let masking = filter.map(|f| {
                 let wanted: u64 = probed.iter().take(f.min_lists).map(|&l| routing.list_rows(l)).sum();
                 let quiet_lists = (f.min_lists * FILTER_QUIET_LISTS_PER_4 / 4).max(1);
-                Masking { predicate: f.predicate, min_lists: f.min_lists, wanted, quiet_lists, mask }
+                let blank = f.selectivity < BLANK_BELOW_SELECTIVITY;
+                Masking { predicate: f.predicate, min_lists: f.min_lists, wanted, quiet_lists, blank, mask }
             });
             let mut stage = Stage { bit_query, code_query, distances, views, shards, coarse, patience, bounds_only: true, masking, trace: &mut *trace };
             estimate_lists(st, lists, bits, &mut stage)?;
@@ -444,6 +454,9 @@ struct Masking<'a> {
     /// Lists in a row that added nothing to the best matching estimates before
     /// stopping (after `min_lists`).
     quiet_lists: usize,
+    /// Set the estimates of rejected rows to +∞ (selective filters) rather than test the
+    /// mask row by row after the bar (see [`BLANK_BELOW_SELECTIVITY`]).
+    blank: bool,
     /// The current group's row mask.
     mask: &'a mut Vec<u64>,
 }
@@ -499,8 +512,13 @@ fn estimate_lists(st: &CollectionVersion, lists: &[(usize, f32)], bits: usize, s
                 stage.trace.groups_scanned += 1;
                 stage.trace.rows_scanned += columns.rows as u64;
                 stage.trace.bytes += (columns.bit_codes.len() + columns.bit_factors.len() * 4 + columns.sq8_codes.len()) as u64;
+                let sparse = stage.masking.as_ref().filter(|m| m.blank).map(|m| &m.mask[..]);
                 if bits > 0 && columns.code_bits == bits {
-                    if columns.codes_blocked {
+                    if let (true, Some(mask)) = (columns.codes_blocked, sparse) {
+                        // A selective filter's rejected rows are blanked below: blocks of
+                        // 32 rows without a match are not scanned at all.
+                        stage.bit_query.scan_blocked_masked(columns.bit_codes, columns.rows, columns.bit_factors, centroid_dot, mask, stage.distances);
+                    } else if columns.codes_blocked {
                         stage.bit_query.scan_blocked(columns.bit_codes, columns.rows, columns.bit_factors, centroid_dot, stage.distances);
                     } else {
                         stage.bit_query.scan(columns.bit_codes, columns.bit_factors, centroid_dot, stage.distances);
@@ -510,12 +528,19 @@ fn estimate_lists(st: &CollectionVersion, lists: &[(usize, f32)], bits: usize, s
                     stage.code_query.scan(columns.sq8_codes, stage.distances);
                     stage.bounds_only = false;
                 }
+                // Rows the filter rejects never reach the shortlist: blanked in one pass,
+                // or tested after the bar (which about 1 row in 40 passes).
+                let mut masked = false;
+                let mut mask: &[u64] = &[];
                 if let Some(m) = &stage.masking {
-                    // Rows the filter rejects never reach the shortlist.
-                    for (r, d) in stage.distances.iter_mut().enumerate() {
-                        if m.mask[r / 64] >> (r % 64) & 1 == 0 {
-                            *d = f32::INFINITY;
+                    if m.blank {
+                        for (r, d) in stage.distances.iter_mut().enumerate() {
+                            if m.mask[r / 64] >> (r % 64) & 1 == 0 {
+                                *d = f32::INFINITY;
+                            }
                         }
+                    } else {
+                        (masked, mask) = (true, &m.mask[..]);
                     }
                 }
                 // The bar only falls as the shortlist fills, so most rows are turned away by
@@ -534,6 +559,9 @@ fn estimate_lists(st: &CollectionVersion, lists: &[(usize, f32)], bits: usize, s
                     let end = (start + SKIP_RUN).min(distances.len());
                     for (r, &d) in distances.iter().enumerate().take(end).skip(start) {
                         if d >= bar {
+                            continue;
+                        }
+                        if masked && mask[r / 64] >> (r % 64) & 1 == 0 {
                             continue;
                         }
                         if check_tombstones && st.tombstones.hides(columns.document_id(r), columns.max_lsn) {

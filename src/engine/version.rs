@@ -155,8 +155,9 @@ impl CollectionVersion {
 
     /// How many rows `filter` matches, estimated from the memtables and the row groups
     /// of every `stride`-th shard (a group its summaries rule out counts zero without
-    /// being read); returns (matching rows found, rows looked at).
-    pub fn count_matches(&self, filter: &Predicate, stride: usize, trace: &mut Trace) -> Result<(u64, u64)> {
+    /// being read), stopping early once `enough(matched, seen)` says so; returns
+    /// (matching rows found, rows looked at).
+    pub fn count_matches(&self, filter: &Predicate, stride: usize, trace: &mut Trace, enough: impl Fn(u64, u64) -> bool) -> Result<(u64, u64)> {
         let (mut matched, mut seen) = (0u64, 0u64);
         let mut mask = Vec::new();
         for m in std::iter::once(&self.active).chain(&self.frozen) {
@@ -172,6 +173,9 @@ impl CollectionVersion {
         for shard in self.shards.iter().step_by(stride.max(1)) {
             let view = shard.mapped_at(now)?;
             let summaries = shard.summaries(&view)?;
+            if enough(matched, seen) {
+                break;
+            }
             for (g, summary) in summaries.iter().enumerate() {
                 seen += summary.rows as u64;
                 if filter.may_match_summary(summary) {

@@ -367,6 +367,34 @@ impl BitQuery {
         planar_estimates(level, &self.terms(centroid_dot), &self.weighted, &planes, out);
     }
 
+    /// [`BitQuery::scan_blocked`] for the blocks of [`BLOCK_ROWS`] rows that hold a row
+    /// set in `mask` (bit r of word r / 64 for row r) only: the other blocks' codes are
+    /// not read, and their rows' estimates are not meaningful (the caller discards
+    /// them). A filtered search uses it when few rows of a group match.
+    pub fn scan_blocked_masked(&mut self, codes: &[u8], rows: usize, factors: &[f32], centroid_dot: f32, mask: &[u64], out: &mut Vec<f32>) {
+        let level = dispatch::active();
+        let bytes = self.words * 8;
+        let plane = factors.len() / FACTORS;
+        let rows = rows.min(plane).min(codes.len() / bytes.max(1) / BLOCK_ROWS * BLOCK_ROWS);
+        self.weighted.clear();
+        self.weighted.resize(rows, 0);
+        let block_bytes = BLOCK_ROWS * bytes;
+        const _: () = assert!(64 % BLOCK_ROWS == 0);
+        for (b, weighted) in self.weighted.chunks_mut(BLOCK_ROWS).enumerate() {
+            let first = b * BLOCK_ROWS;
+            let bits = mask.get(first / 64).map_or(0, |w| w >> (first % 64)) & ((1u64 << BLOCK_ROWS) - 1);
+            if bits != 0 {
+                weighted_sums_blocked(level, &codes[b * block_bytes..(b + 1) * block_bytes], bytes, &self.lut_lo, &self.lut_hi, weighted);
+            }
+        }
+        let (norms, rest) = factors.split_at(plane);
+        let (scales, rest) = rest.split_at(plane);
+        let planes = PlanarFactors { norms: &norms[..rows], scales: &scales[..rows], popcounts: &rest[..rows.min(rest.len())] };
+        out.clear();
+        out.resize(rows, 0.0);
+        planar_estimates(level, &self.terms(centroid_dot), &self.weighted, &planes, out);
+    }
+
     /// The per-query terms of [`EstimateTerms`] for a list whose centroid has
     /// `⟨c, q⟩ = centroid_dot`.
     fn terms(&self, centroid_dot: f32) -> EstimateTerms {
@@ -653,6 +681,38 @@ mod tests {
                         assert_eq!(bits_of(&got), bits_of(&want), "{metric:?} {level:?} d {d} rows {rows}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_masked_blocked_scan_gives_the_full_scans_estimates_for_every_masked_row() {
+        let d = 384;
+        let bits = code_bits(d);
+        let mut rng = SplitMix::new(9);
+        let mut gaussian = || (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0;
+        let query: Vec<f32> = (0..d).map(|_| gaussian()).collect();
+        for rows in [1usize, 31, 32, 65, 100, 128] {
+            let vectors: Vec<f32> = (0..rows * d).map(|_| gaussian()).collect();
+            let (mut codes, mut factors) = (vec![0u8; rows * bits / 8], vec![0f32; rows * FACTORS]);
+            encode(&vectors, d, None, &mut codes, &mut factors);
+            let mut blocked = vec![0u8; blocked_len(rows, bits)];
+            block_codes(&codes, bits / 8, &mut blocked);
+            let mut planar = vec![0f32; factors.len()];
+            plane_factors(&factors, &mut planar);
+            let mut q = BitQuery::default();
+            q.prepare(Metric::L2, &query);
+            let (mut all, mut some) = (Vec::new(), Vec::new());
+            q.scan_blocked(&blocked, rows, &planar, 0.0, &mut all);
+            // Rows 3 and 70 (blocks 0 and 2) only.
+            let mut mask = vec![0u64; rows.div_ceil(64)];
+            for r in [3usize, 70].into_iter().filter(|&r| r < rows) {
+                mask[r / 64] |= 1 << (r % 64);
+            }
+            q.scan_blocked_masked(&blocked, rows, &planar, 0.0, &mask, &mut some);
+            assert_eq!(some.len(), all.len());
+            for r in [3usize, 70].into_iter().filter(|&r| r < rows) {
+                assert_eq!(some[r].to_bits(), all[r].to_bits(), "rows {rows}, row {r}");
             }
         }
     }
