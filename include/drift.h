@@ -644,6 +644,19 @@ int32_t drift_add_with_attributes(struct drift_collection *collection,
                                   struct drift_error **err);
 
 /**
+ * Removes every document with a posting whose attributes match `filter` (text form),
+ * atomically and durably; `out_count` (may be NULL) receives how many documents. A bad
+ * filter fails with `DRIFT_EINVAL` naming the byte, before anything is removed.
+ *
+ * # Safety
+ * `filter` is a NUL-terminated string; `out_count` is NULL or valid for one value.
+ */
+int32_t drift_remove_where(struct drift_collection *collection,
+                           const char *filter,
+                           uint64_t *out_count,
+                           struct drift_error **err);
+
+/**
  * Adds an attribute (`"name:type"`) to the collection's schema; postings written
  * before read it as null. The same declaration again does nothing; another type for
  * an existing name fails with `DRIFT_EINVAL`. Durable on return.

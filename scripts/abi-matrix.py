@@ -62,6 +62,7 @@ VALUES = {
     ("drift_results", 2, "out_results"): ("&C.out_results", ["NULL"]),
     ("drift_string_list", 2, "out_list"): ("&C.out_list", ["NULL"]),
     ("size_t", 1, "out_count"): ("&C.out_count", ["NULL"]),
+    ("uint64_t", 1, "out_count"): ("&C.out_u64", ["NULL"]),
     ("size_t", 1, "out_added"): ("&C.out_count", ["NULL"]),
     ("uint64_t", 1, "out_added"): ("&C.out_u64", ["NULL"]),
     ("drift_hit", 1, "out_hits"): ("C.hits", ["NULL"]),

@@ -23,6 +23,7 @@ use crate::options::Metric;
 use crate::posting::{DocumentId, Hit, Posting, SearchOptions, StoredPosting};
 use crate::search::{self, FilteredProbe};
 use crate::attributes::predicate::Predicate;
+use crate::filter::Filter;
 use crate::explain::{SearchExplain, SearchPlan, Trace};
 use crate::posting::default_nprobe;
 use crate::snapshot::Snapshot;
@@ -226,6 +227,7 @@ impl Collection {
             return Ok(Vec::new());
         }
         let (batch, ids) = self.batch(postings, None)?;
+        let _gate = self.inner.write_gate.read();
         self.db.log(WalOp::Add(batch))?;
         Ok(ids)
     }
@@ -248,6 +250,7 @@ impl Collection {
     pub fn upsert(&self, document_id: DocumentId, postings: &[Posting<'_>]) -> Result<()> {
         self.check_open()?;
         let (batch, _) = self.batch(postings, Some(document_id))?;
+        let _gate = self.inner.write_gate.read();
         self.db.log(WalOp::Upsert { document_id: document_id.0, batch })?;
         Ok(())
     }
@@ -269,8 +272,55 @@ impl Collection {
         if document_ids.is_empty() {
             return Ok(());
         }
+        let _gate = self.inner.write_gate.read();
         self.db.log(WalOp::Remove { collection_id: self.inner.id, document_ids: document_ids.iter().map(|d| d.0).collect() })?;
         Ok(())
+    }
+
+    /// Removes every document with a posting whose attributes match `filter` (all of
+    /// its postings: deletes are per document), atomically and durably — one WAL record,
+    /// so after any crash all of them are gone or none — and returns how many. The
+    /// documents are those that match when it runs: writes to the collection wait while
+    /// it finds them (a scan of the matching row groups) and logs their removal.
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use drift::{AttributeDef, Attributes, Posting, filter::Filter};
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection_with_schema("c", 2, drift::Metric::L2, &AttributeDef::parse_list("tenant:u64")?)?;
+    /// let (a, b) = (Attributes::new().set("tenant", 1u64), Attributes::new().set("tenant", 2u64));
+    /// c.add(&[Posting::new(1u64, &[0.0, 1.0]).with_attributes(&a), Posting::new(2u64, &[1.0, 0.0]).with_attributes(&b)])?;
+    /// assert_eq!(c.remove_where(&Filter::attr("tenant").eq(1))?, 1);
+    /// assert_eq!(c.export()?.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn remove_where(&self, filter: &Filter) -> Result<usize> {
+        self.remove_matching(filter, None)
+    }
+
+    /// [`Collection::remove_where`] with the filter's text form (errors name the byte).
+    pub fn remove_where_text(&self, filter: &str) -> Result<usize> {
+        let (filter, positions) = Filter::parse_located(filter)?;
+        self.remove_matching(&filter, Some(&positions))
+    }
+
+    fn remove_matching(&self, filter: &Filter, positions: Option<&[usize]>) -> Result<usize> {
+        self.check_open()?;
+        self.db.check_writable()?;
+        let predicate = Predicate::resolve(filter, &self.inner.schema(), positions)?;
+        let _gate = self.inner.write_gate.write();
+        let version = self.inner.version();
+        let mut documents = std::collections::BTreeSet::new();
+        version.scan_rows(version.shards.iter(), Some(&predicate), &mut Trace::default(), |_| Some(0.0), |row, _| {
+            documents.insert(row.document_id);
+        })?;
+        if documents.is_empty() {
+            return Ok(0);
+        }
+        let count = documents.len();
+        self.db.log(WalOp::Remove { collection_id: self.inner.id, document_ids: documents.into_iter().collect() })?;
+        Ok(count)
     }
 
     /// The `options.k` nearest postings to `query`, closest first.

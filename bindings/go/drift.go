@@ -643,6 +643,20 @@ func (c *Collection) Upsert(id DocumentID, postings []Posting) error {
 	return check(status, cerr)
 }
 
+// RemoveWhere removes every document with a posting whose attributes match filter,
+// atomically and durably, and returns how many. A bad filter fails with
+// ErrInvalidArgument naming the byte, before anything is removed.
+func (c *Collection) RemoveWhere(filter string) (int, error) {
+	cf := C.CString(filter)
+	defer C.free(unsafe.Pointer(cf))
+	var n C.uint64_t
+	var cerr *C.drift_error
+	if err := check(C.drift_remove_where(c.h, cf, &n, &cerr), cerr); err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
+
 // AddAttribute adds an attribute ("name:type") to the collection's schema; postings
 // written before read it as null. Declaring it again with its type does nothing;
 // another type fails with ErrInvalidArgument. Durable on return.

@@ -346,6 +346,15 @@ func TestFilteredSearchOverTypedAttributes(t *testing.T) {
 	if err != nil || len(hits) != 1 || hits[0].DocumentID.Uint64() != 2 {
 		t.Fatalf("after adding an attribute: %v %v", hits, err)
 	}
+	if n, err := c.RemoveWhere("lang == 'fr'"); err != nil || n != 1 {
+		t.Fatalf("remove where: %d %v", n, err)
+	}
+	if _, err := c.RemoveWhere("lang =="); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a bad filter removes nothing: %v", err)
+	}
+	if hits, err := c.Search([]float32{0, 1}, SearchOptions{K: 5}); err != nil || len(hits) != 2 {
+		t.Fatalf("after remove where: %v %v", hits, err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -455,6 +455,12 @@ static void test_filtering(void) {
     CHECK(drift_collection_add_attribute(c, "year:u64", NULL) == DRIFT_OK);
     EXPECT_STATUS(drift_collection_add_attribute(c, "year:string", NULL), DRIFT_EINVAL);
     CHECK(drift_search_filtered(c, q, 2, &opts, "year is null and size >= 20", hits, 4, &n, NULL) == DRIFT_OK && n == 2);
+    /* Removing by filter: the documents that match, atomically; a bad filter removes nothing. */
+    uint64_t removed = 99;
+    EXPECT_STATUS(drift_remove_where(c, "lang is nul", &removed, NULL), DRIFT_EINVAL);
+    CHECK(removed == 99);
+    CHECK(drift_remove_where(c, "lang is null", &removed, NULL) == DRIFT_OK && removed == 1);
+    CHECK(drift_remove_where(c, "lang == 'de'", NULL, NULL) == DRIFT_OK);
     drift_collection_free(c);
     CHECK(drift_close(db, NULL) == DRIFT_OK);
 
@@ -462,6 +468,7 @@ static void test_filtering(void) {
     CHECK(drift_collection_open(db, "docs", &c, NULL) == DRIFT_OK);
     CHECK(drift_search_filtered(c, q, 2, &opts, "lang in ('fr') and size == 20", hits, 4, &n, NULL) == DRIFT_OK);
     CHECK(n == 1 && id_value(hits[0].document_id) == 2);
+    CHECK(drift_search_filtered(c, q, 2, &opts, NULL, hits, 4, &n, NULL) == DRIFT_OK && n == 3);
     drift_collection_free(c);
     CHECK(drift_close(db, NULL) == DRIFT_OK);
     free(dir);

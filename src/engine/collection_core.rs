@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::memtable::MemtableView;
 use crate::attributes::AttributeDef;
@@ -37,6 +37,10 @@ pub(crate) struct CollectionCore {
     current: ArcSwap<CollectionVersion>,
     /// Serialises the builders of the next version (WAL apply, edit installs).
     writer: Mutex<()>,
+    /// Held shared by every write of the collection from before it is logged until it
+    /// is applied, and exclusively by `remove_where` while it finds its documents and
+    /// logs their removal: no write lands between the two.
+    pub write_gate: RwLock<()>,
     pub next_row_id: AtomicU64,
     /// The attribute schema as last published (it only grows: ids never change).
     schema: ArcSwap<Vec<AttributeDef>>,
@@ -73,6 +77,7 @@ impl CollectionCore {
             metric: record.metric,
             current: ArcSwap::from_pointee(version),
             writer: Mutex::new(()),
+            write_gate: RwLock::new(()),
             next_row_id: AtomicU64::new(record.next_row_id),
             schema: ArcSwap::from_pointee(record.attributes.clone()),
             dropped: AtomicBool::new(false),

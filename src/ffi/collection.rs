@@ -153,6 +153,24 @@ pub unsafe extern "C" fn drift_add_with_attributes(
     })
 }
 
+/// Removes every document with a posting whose attributes match `filter` (text form),
+/// atomically and durably; `out_count` (may be NULL) receives how many documents. A bad
+/// filter fails with `DRIFT_EINVAL` naming the byte, before anything is removed.
+///
+/// # Safety
+/// `filter` is a NUL-terminated string; `out_count` is NULL or valid for one value.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_remove_where(collection: *mut drift_collection, filter: *const c_char, out_count: *mut u64, err: *mut *mut drift_error) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        let removed = c.remove_where_text(super::string(filter, "filter")?)?;
+        if !out_count.is_null() {
+            put(out_count, removed as u64);
+        }
+        Ok(())
+    })
+}
+
 /// Adds an attribute (`"name:type"`) to the collection's schema; postings written
 /// before read it as null. The same declaration again does nothing; another type for
 /// an existing name fails with `DRIFT_EINVAL`. Durable on return.

@@ -286,6 +286,43 @@ fn bad_filters_and_bad_values_are_refused_before_any_work() {
 }
 
 #[test]
+fn remove_where_removes_the_matching_documents_whole_and_nothing_written_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = small_options().with_index_min_rows(300).with_index_shard_rows(64);
+    let db = Database::open(dir.path(), options).unwrap();
+    let c = db.create_collection_with_schema("c", DIM, Metric::L2, &schema()).unwrap();
+    let mut model = BTreeMap::new();
+    add_rows(&c, &mut model, &mut Rng::new(5), 0..1500);
+    db.flush().unwrap();
+    // A document with two postings, one of which matches: the whole document goes.
+    let two = [row(&mut Rng::new(1), 5000), row(&mut Rng::new(2), 5000)];
+    let matching = Attributes::new().set("size", 3u64);
+    c.add(&[Posting::new(5000u64, &two[0].vector).with_attributes(&matching), Posting::new(5000u64, &two[1].vector)]).unwrap();
+    let e = c.remove_where_text("size < 10 and colour == 1").unwrap_err().to_string();
+    assert!(e.contains("byte 14"), "{e}");
+    // Writers keep going while it runs; what they write after it is kept.
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for d in 6000..6050u64 {
+                let v = vec![d as f32; DIM];
+                c.add(&[Posting::new(d, &v).with_attributes(&Attributes::new().set("size", 1u64))]).unwrap();
+            }
+        });
+        let removed = c.remove_where_text("size < 10").unwrap();
+        writer.join().unwrap();
+        let expected: usize = model.values().filter(|r| int(r, "size").is_some_and(|n| n < 10)).count() + 1;
+        let late = c.search(&[0.0; DIM], &SearchOptions::new(100).exact().with_filter_text("size == 1").unwrap()).unwrap();
+        // Each writer posting was either removed with the others (logged before) or kept.
+        assert!(removed >= expected && removed <= expected + 50, "removed {removed}, matched {expected} before the writer");
+        assert_eq!(removed - expected + late.iter().filter(|h| h.document_id.0 >= 6000).count(), 50);
+    });
+    assert!(c.postings(DocumentId::from(5000u64)).unwrap().is_empty(), "the whole document is removed");
+    let left = c.search(&[0.0; DIM], &SearchOptions::new(10).with_filter_text("size < 10 and size != 1").unwrap()).unwrap();
+    assert!(left.is_empty(), "nothing matching is left: {left:?}");
+    assert_eq!(c.remove_where_text("size < 10 and size != 1").unwrap(), 0);
+}
+
+#[test]
 fn explain_reports_the_plan_and_what_the_summaries_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let options = small_options().with_memtable_flush_bytes(64 << 20).with_index_min_rows(1000).with_index_shard_rows(64);

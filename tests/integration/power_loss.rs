@@ -136,6 +136,17 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed:
             });
             apply(&mut state, &effect);
         }
+        if rng.below(12) == 0 {
+            // Removal by filter: every document carrying parity 1 at this moment, in one
+            // WAL record (all of them or none after a crash).
+            let matching: Vec<u64> = state.keys().copied().filter(|id| id % 3 == 1).collect();
+            let effect = Effect::Remove(matching.clone());
+            step("remove where", effect.clone(), &mut || {
+                let removed = c.as_ref().unwrap().remove_where_text("parity == 1").unwrap();
+                assert_eq!(removed, matching.len());
+            });
+            apply(&mut state, &effect);
+        }
         if rng.below(6) == 0 {
             step("flush", Effect::Nothing, &mut || db.as_ref().unwrap().flush().unwrap());
         }

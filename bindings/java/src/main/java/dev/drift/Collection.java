@@ -125,6 +125,22 @@ public final class Collection implements AutoCloseable {
     }
 
     /**
+     * Removes every document with a posting whose attributes match {@code filter},
+     * atomically and durably, and returns how many. A bad filter throws
+     * {@code INVALID_ARGUMENT} naming the byte, before anything is removed.
+     */
+    public long removeWhere(String filter) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(JAVA_LONG);
+            MemorySegment err = arena.allocate(ADDRESS);
+            Native.check((int) Native.REMOVE_WHERE.invokeExact(handle, arena.allocateFrom(filter), count, err), err);
+            return count.get(JAVA_LONG, 0);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
      * Adds an attribute ({@code "name:type"}) to the schema; postings written before read
      * it as null. The same declaration again does nothing; another type throws
      * {@code INVALID_ARGUMENT}. Durable on return.
