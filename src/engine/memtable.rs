@@ -60,7 +60,8 @@ impl Memtable {
         self.batches.len()
     }
 
-    /// Approximate heap bytes held (what the flush threshold counts).
+    /// Approximate heap bytes held (what the flush threshold counts): vectors, per-row
+    /// overhead and attribute sections.
     pub fn bytes(&self) -> usize {
         self.bytes.load(Ordering::Relaxed)
     }
@@ -72,7 +73,7 @@ impl Memtable {
             return 0;
         }
         self.documents.lock().extend(batch.document_ids.iter().copied());
-        let added = batch.vectors.len() * 4 + batch.len() * ROW_OVERHEAD;
+        let added = batch.vectors.len() * 4 + batch.len() * ROW_OVERHEAD + batch.attributes.len();
         self.batches.push(MemBatch { lsn, rows: batch });
         self.bytes.fetch_add(added, Ordering::Relaxed);
         added
@@ -195,5 +196,8 @@ mod tests {
         assert_eq!(m.append(batch(&[1, 2], 4, 0), 1), 2 * (16 + ROW_OVERHEAD));
         assert_eq!(m.bytes(), 2 * (16 + ROW_OVERHEAD));
         assert_eq!(m.append(batch(&[], 4, 2), 2), 0);
+        let mut with_values = batch(&[3], 4, 2);
+        with_values.attributes = vec![0; 48];
+        assert_eq!(m.append(with_values, 3), 16 + ROW_OVERHEAD + 48, "attribute sections count too");
     }
 }
