@@ -11,11 +11,7 @@ if [ ! -f "$dataset/filters.tsv" ]; then
     echo "dataset with filter workloads not found at $dataset (needs attributes.tsv, filters.tsv, gt_filter_*.ivecs)" >&2
     exit 2
 fi
-venv=target/compare-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import faiss, hnswlib, numpy" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet numpy==2.4.6 faiss-cpu==1.15.1 hnswlib==0.8.0 usearch==2.26.6
-fi
+python="$(benches/compare/venv.sh)"
 cargo build --release --quiet --example recall_qps
 export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
-"$venv/bin/python" benches/compare/filtered.py --dataset "$dataset" --drift target/release/examples/recall_qps "${@:2}"
+"$python" benches/compare/filtered.py --dataset "$dataset" --drift target/release/examples/recall_qps "${@:2}"

@@ -13,11 +13,7 @@ if [ ! -f "$dataset/base.fvecs" ]; then
     echo "dataset not found at $dataset: pass the directory holding base.fvecs, query.fvecs and gt_l2_top100.ivecs" >&2
     exit 2
 fi
-venv=target/compare-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import faiss, hnswlib, usearch, numpy" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet numpy==2.4.6 faiss-cpu==1.15.1 hnswlib==0.8.0 usearch==2.26.6
-fi
+python="$(benches/compare/venv.sh)"
 cargo build --release --quiet --example recall_qps
 export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1   # one thread for every system, drift included
-"$venv/bin/python" benches/compare/compare.py --dataset "$dataset" --drift target/release/examples/recall_qps "${@:2}"
+"$python" benches/compare/compare.py --dataset "$dataset" --drift target/release/examples/recall_qps "${@:2}"

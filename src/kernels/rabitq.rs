@@ -359,12 +359,7 @@ impl BitQuery {
         self.weighted.clear();
         self.weighted.resize(rows, 0);
         weighted_sums_blocked(level, codes, bytes, &self.lut_lo, &self.lut_hi, &mut self.weighted);
-        let (norms, rest) = factors.split_at(plane);
-        let (scales, rest) = rest.split_at(plane);
-        let planes = PlanarFactors { norms: &norms[..rows], scales: &scales[..rows], popcounts: &rest[..rows.min(rest.len())] };
-        out.clear();
-        out.resize(rows, 0.0);
-        planar_estimates(level, &self.terms(centroid_dot), &self.weighted, &planes, out);
+        self.planar_estimates_into(level, factors, plane, rows, centroid_dot, out);
     }
 
     /// [`BitQuery::scan_blocked`] for the blocks of [`BLOCK_ROWS`] rows that hold a row
@@ -387,6 +382,12 @@ impl BitQuery {
                 weighted_sums_blocked(level, &codes[b * block_bytes..(b + 1) * block_bytes], bytes, &self.lut_lo, &self.lut_hi, weighted);
             }
         }
+        self.planar_estimates_into(level, factors, plane, rows, centroid_dot, out);
+    }
+
+    /// Turns `self.weighted` (the first `rows` rows) into estimates with the factor
+    /// planes (each `plane` long) of a blocked group.
+    fn planar_estimates_into(&self, level: KernelLevel, factors: &[f32], plane: usize, rows: usize, centroid_dot: f32, out: &mut Vec<f32>) {
         let (norms, rest) = factors.split_at(plane);
         let (scales, rest) = rest.split_at(plane);
         let planes = PlanarFactors { norms: &norms[..rows], scales: &scales[..rows], popcounts: &rest[..rows.min(rest.len())] };
