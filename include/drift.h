@@ -657,6 +657,23 @@ int32_t drift_remove_where(struct drift_collection *collection,
                            struct drift_error **err);
 
 /**
+ * Replaces the attribute values of every posting of the document `document_id` (16
+ * bytes, little-endian u128) with `values` (`"name=value\tname=value"`, as in
+ * `drift_add_with_attributes`; attributes not named become null), keeping vectors and
+ * spans: atomic and durable. `out_count` (may be NULL) receives the postings updated
+ * (0: no such document).
+ *
+ * # Safety
+ * `document_id` is valid for 16 bytes, `values` is a NUL-terminated string,
+ * `out_count` is NULL or valid for one value.
+ */
+int32_t drift_update_attributes(struct drift_collection *collection,
+                                const uint8_t *document_id,
+                                const char *values,
+                                uint64_t *out_count,
+                                struct drift_error **err);
+
+/**
  * Adds an attribute (`"name:type"`) to the collection's schema; postings written
  * before read it as null. The same declaration again does nothing; another type for
  * an existing name fails with `DRIFT_EINVAL`. Durable on return.

@@ -39,6 +39,7 @@ VALUES = {
     ("char", 1, "name"): ('"c"', ["NULL", '""', "C.long_string", '"missing"']),
     ("char", 1, "filter"): ('""', ['"size <"', '"missing == 1"', "C.long_string"]),
     ("char", 1, "schema"): ('"size:u64, tags:tags"', ['"size"', '"size:int"', '"size:u64, size:u64"', "C.long_string"]),
+    ("char", 1, "values"): ('"size=5"', ["NULL", '"missing=1"', '"size=-1"', '"size"', "C.long_string"]),
     ("char", 1, "attribute"): ('"extra:u64"', ["NULL", '"extra"', '"and:u64"', "C.long_string"]),
     ("char", 2, "attributes"): ("NULL", ['(const char *const[]){"missing=1", NULL}', '(const char *const[]){NULL, C.long_string}']),
     ("float", 1, "vectors"): ("C.vectors", ["NULL", "C.unaligned"]),

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::attributes::{AttributeDef, RowValues};
+use crate::attributes::{AttributeDef, Attributes, RowValues};
 use crate::db::DbInner;
 use crate::engine::collection_core::CollectionCore;
 use crate::engine::version::CollectionVersion;
@@ -303,6 +303,60 @@ impl Collection {
     pub fn remove_where_text(&self, filter: &str) -> Result<usize> {
         let (filter, positions) = Filter::parse_located(filter)?;
         self.remove_matching(&filter, Some(&positions))
+    }
+
+    /// Replaces the attribute values of every posting of `document_id` with `values`
+    /// (attributes `values` does not name become null), keeping the vectors and spans
+    /// as stored — no re-embedding. Atomic and durable: one WAL upsert record of the
+    /// document's postings with their new values, so after any crash a search sees the
+    /// old values or the new ones, never a mix; writes to the collection wait while it
+    /// reads the postings and logs them. Returns how many postings were updated (0 for
+    /// an unknown document, which is left unknown).
+    ///
+    /// ```
+    /// # fn main() -> drift::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use drift::{AttributeDef, Attributes, DocumentId, Posting, SearchOptions};
+    /// let db = drift::Database::open(dir.path(), drift::DatabaseOptions::default())?;
+    /// let c = db.create_collection_with_schema("c", 2, drift::Metric::L2, &AttributeDef::parse_list("stage:string")?)?;
+    /// c.add(&[Posting::new(7u64, &[0.0, 1.0]).with_attributes(&Attributes::new().set("stage", "draft"))])?;
+    /// assert_eq!(c.update_attributes(DocumentId(7), &Attributes::new().set("stage", "published"))?, 1);
+    /// let hits = c.search(&[0.0, 1.0], &SearchOptions::new(1).with_filter_text("stage == 'published'")?)?;
+    /// assert_eq!(hits[0].document_id, DocumentId(7));
+    /// # Ok(()) }
+    /// ```
+    pub fn update_attributes(&self, document_id: DocumentId, values: &Attributes) -> Result<usize> {
+        self.check_open()?;
+        self.db.check_writable()?;
+        let row = crate::attributes::row_values(&self.inner.schema(), values, 0)?;
+        let _gate = self.inner.write_gate.write();
+        let version = self.inner.version();
+        let d = self.inner.dimension;
+        let mut postings: Vec<(u64, [u32; 2], Vec<f32>)> = Vec::new();
+        let candidates = version.shards.iter().filter(|s| s.may_contain(document_id.0));
+        version.scan_rows(candidates, None, &mut Trace::default(), |_| Some(0.0), |r, _| {
+            if r.document_id == document_id.0 {
+                postings.push((r.row_id, r.span, r.vector.to_vec()));
+            }
+        })?;
+        if postings.is_empty() {
+            return Ok(0);
+        }
+        postings.sort_by_key(|p| p.0);
+        let n = postings.len();
+        // The stored vectors as they are (already normalised for cosine): not passed
+        // through `batch`, which would normalise them again.
+        let batch = PostingBatch {
+            collection_id: self.inner.id,
+            row_id_base: self.inner.next_row_id.fetch_add(n as u64, Ordering::Relaxed),
+            dimension: d as u32,
+            document_ids: vec![document_id.0; n],
+            spans: postings.iter().map(|p| p.1).collect(),
+            vectors: postings.iter().flat_map(|p| p.2.iter().copied()).collect(),
+            attributes: crate::attributes::section::encode(&vec![row; n]),
+        };
+        self.db.log(WalOp::Upsert { document_id: document_id.0, batch })?;
+        Ok(n)
     }
 
     fn remove_matching(&self, filter: &Filter, positions: Option<&[usize]>) -> Result<usize> {

@@ -643,6 +643,30 @@ func (c *Collection) Upsert(id DocumentID, postings []Posting) error {
 	return check(status, cerr)
 }
 
+// UpdateAttributes replaces the attribute values of every posting of document id
+// with values (text form, as in Posting.Attributes; attributes not named become null),
+// keeping vectors and spans, atomically and durably. It returns the postings updated
+// (0: no such document).
+func (c *Collection) UpdateAttributes(id DocumentID, values map[string]string) (int, error) {
+	texts, free, err := attributeTexts([]Posting{{Attributes: values}})
+	if err != nil {
+		return 0, err
+	}
+	defer free()
+	empty := C.CString("")
+	defer C.free(unsafe.Pointer(empty))
+	text := empty
+	if texts != nil && texts[0] != nil {
+		text = texts[0]
+	}
+	var n C.uint64_t
+	var cerr *C.drift_error
+	if err := check(C.drift_update_attributes(c.h, (*C.uint8_t)(unsafe.Pointer(&id[0])), text, &n, &cerr), cerr); err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
+
 // RemoveWhere removes every document with a posting whose attributes match filter,
 // atomically and durably, and returns how many. A bad filter fails with
 // ErrInvalidArgument naming the byte, before anything is removed.

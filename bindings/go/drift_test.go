@@ -346,6 +346,12 @@ func TestFilteredSearchOverTypedAttributes(t *testing.T) {
 	if err != nil || len(hits) != 1 || hits[0].DocumentID.Uint64() != 2 {
 		t.Fatalf("after adding an attribute: %v %v", hits, err)
 	}
+	if n, err := c.UpdateAttributes(IDFromUint64(1), map[string]string{"lang": "de"}); err != nil || n != 1 {
+		t.Fatalf("update attributes: %d %v", n, err)
+	}
+	if hits, err := c.Search([]float32{0, 1}, SearchOptions{K: 5, Filter: "lang == 'de' and size is null"}); err != nil || len(hits) != 1 || hits[0].Distance != 0 {
+		t.Fatalf("after update: %v %v", hits, err)
+	}
 	if n, err := c.RemoveWhere("lang == 'fr'"); err != nil || n != 1 {
 		t.Fatalf("remove where: %d %v", n, err)
 	}

@@ -455,6 +455,13 @@ static void test_filtering(void) {
     CHECK(drift_collection_add_attribute(c, "year:u64", NULL) == DRIFT_OK);
     EXPECT_STATUS(drift_collection_add_attribute(c, "year:string", NULL), DRIFT_EINVAL);
     CHECK(drift_search_filtered(c, q, 2, &opts, "year is null and size >= 20", hits, 4, &n, NULL) == DRIFT_OK && n == 2);
+    /* New values for a document's postings, vectors kept. */
+    uint64_t updated = 0;
+    CHECK(drift_update_attributes(c, ids + 16, "lang=de\tsize=21", &updated, NULL) == DRIFT_OK && updated == 1);
+    CHECK(drift_search_filtered(c, q, 2, &opts, "lang == 'de' and size == 21", hits, 4, &n, NULL) == DRIFT_OK);
+    CHECK(n == 1 && id_value(hits[0].document_id) == 2 && fabsf(hits[0].distance - 0.01f) < 1e-6f);
+    EXPECT_STATUS(drift_update_attributes(c, ids + 16, "colour=red", &updated, NULL), DRIFT_EINVAL);
+    CHECK(drift_update_attributes(c, ids + 16, "lang=fr\tsize=20", NULL, NULL) == DRIFT_OK);
     /* Removing by filter: the documents that match, atomically; a bad filter removes nothing. */
     uint64_t removed = 99;
     EXPECT_STATUS(drift_remove_where(c, "lang is nul", &removed, NULL), DRIFT_EINVAL);

@@ -171,6 +171,35 @@ pub unsafe extern "C" fn drift_remove_where(collection: *mut drift_collection, f
     })
 }
 
+/// Replaces the attribute values of every posting of the document `document_id` (16
+/// bytes, little-endian u128) with `values` (`"name=value\tname=value"`, as in
+/// `drift_add_with_attributes`; attributes not named become null), keeping vectors and
+/// spans: atomic and durable. `out_count` (may be NULL) receives the postings updated
+/// (0: no such document).
+///
+/// # Safety
+/// `document_id` is valid for 16 bytes, `values` is a NUL-terminated string,
+/// `out_count` is NULL or valid for one value.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn drift_update_attributes(
+    collection: *mut drift_collection,
+    document_id: *const u8,
+    values: *const c_char,
+    out_count: *mut u64,
+    err: *mut *mut drift_error,
+) -> i32 {
+    run(err, || {
+        let c = super::collection(collection)?;
+        let id = id_array(document_id, 1)?.and_then(|ids| ids.first().copied()).ok_or_else(|| Error::invalid("document_id is NULL"))?;
+        let values = Attributes::parse_text(super::string(values, "values")?, &c.schema())?;
+        let updated = c.update_attributes(id, &values)?;
+        if !out_count.is_null() {
+            put(out_count, updated as u64);
+        }
+        Ok(())
+    })
+}
+
 /// Adds an attribute (`"name:type"`) to the collection's schema; postings written
 /// before read it as null. The same declaration again does nothing; another type for
 /// an existing name fails with `DRIFT_EINVAL`. Durable on return.

@@ -323,6 +323,33 @@ fn remove_where_removes_the_matching_documents_whole_and_nothing_written_meanwhi
 }
 
 #[test]
+fn update_attributes_replaces_a_documents_values_and_keeps_its_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), small_options()).unwrap();
+    let c = db.create_collection_with_schema("c", 2, Metric::Cosine, &schema()).unwrap();
+    let a = Attributes::new().set("section", "net").set("size", 5u64);
+    c.add(&[Posting::new(1u64, &[3.0, 4.0]).with_span(0, 10).with_attributes(&a), Posting::new(1u64, &[4.0, 3.0]).with_span(10, 5)]).unwrap();
+    c.add(&[Posting::new(2u64, &[1.0, 0.0]).with_attributes(&a)]).unwrap();
+    let before = c.postings(DocumentId::from(1u64)).unwrap();
+    for flushed in [false, true] {
+        let n = c.update_attributes(DocumentId::from(1u64), &Attributes::new().set("section", "web")).unwrap();
+        assert_eq!(n, 2);
+        let after = c.postings(DocumentId::from(1u64)).unwrap();
+        let shape = |p: &[drift::StoredPosting]| p.iter().map(|p| (p.start, p.length, p.vector.clone())).collect::<Vec<_>>();
+        assert_eq!(shape(&after), shape(&before), "vectors (bit for bit) and spans kept, flushed {flushed}");
+        let web = c.search(&[0.6, 0.8], &SearchOptions::new(5).exact().with_filter_text("section == 'web'").unwrap()).unwrap();
+        assert_eq!(web.len(), 2);
+        let sized = c.search(&[0.6, 0.8], &SearchOptions::new(5).with_filter_text("size == 5").unwrap()).unwrap();
+        assert_eq!(sized.iter().map(|h| h.document_id.0).collect::<Vec<_>>(), [2], "unnamed attributes became null");
+        db.flush().unwrap();
+    }
+    assert_eq!(c.update_attributes(DocumentId::from(99u64), &Attributes::new()).unwrap(), 0);
+    assert!(c.postings(DocumentId::from(99u64)).unwrap().is_empty(), "an unknown document stays unknown");
+    let e = c.update_attributes(DocumentId::from(1u64), &Attributes::new().set("colour", "red")).unwrap_err().to_string();
+    assert!(e.contains("colour"), "{e}");
+}
+
+#[test]
 fn explain_reports_the_plan_and_what_the_summaries_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let options = small_options().with_memtable_flush_bytes(64 << 20).with_index_min_rows(1000).with_index_shard_rows(64);

@@ -147,6 +147,18 @@ fn run_workload(fs: &CrashSimulatingFileSystem, root: &Path, batches: u64, seed:
             });
             apply(&mut state, &effect);
         }
+        if rng.below(8) == 0 {
+            // New attribute values (the same parity, so the check below still holds) for
+            // every posting of a document: one upsert record of its stored vectors.
+            let id = rng.below(i * 8 + 8);
+            let count = state.get(&id).copied().unwrap_or(0);
+            let effect = if count == 0 { Effect::Nothing } else { Effect::Upsert(id, count) };
+            step("update attributes", effect.clone(), &mut || {
+                let updated = c.as_ref().unwrap().update_attributes(DocumentId::from(id), &parity(id)).unwrap();
+                assert_eq!(updated, count);
+            });
+            apply(&mut state, &effect);
+        }
         if rng.below(6) == 0 {
             step("flush", Effect::Nothing, &mut || db.as_ref().unwrap().flush().unwrap());
         }

@@ -125,6 +125,25 @@ public final class Collection implements AutoCloseable {
     }
 
     /**
+     * Replaces the attribute values of every posting of {@code id} with {@code values}
+     * (text form, as in {@link #add(List, List)}; attributes not named become null),
+     * keeping vectors and spans, atomically and durably. Returns the postings updated
+     * (0: no such document).
+     */
+    public long updateAttributes(DocumentId id, Map<String, String> values) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(JAVA_LONG);
+            MemorySegment err = arena.allocate(ADDRESS);
+            MemorySegment idBytes = arena.allocateFrom(JAVA_BYTE, id.toBytes());
+            int status = (int) Native.UPDATE_ATTRIBUTES.invokeExact(handle, idBytes, arena.allocateFrom(attributeText(0, values)), count, err);
+            Native.check(status, err);
+            return count.get(JAVA_LONG, 0);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
      * Removes every document with a posting whose attributes match {@code filter},
      * atomically and durably, and returns how many. A bad filter throws
      * {@code INVALID_ARGUMENT} naming the byte, before anything is removed.

@@ -144,6 +144,7 @@ final class Native {
             status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS));
     static final MethodHandle COLLECTION_CREATE_WITH_SCHEMA = fn("drift_collection_create_with_schema",
             status(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    static final MethodHandle UPDATE_ATTRIBUTES = fn("drift_update_attributes", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle REMOVE_WHERE = fn("drift_remove_where", status(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle COLLECTION_ADD_ATTRIBUTE = fn("drift_collection_add_attribute", status(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle SEARCH_BATCH = fn("drift_search_batch",

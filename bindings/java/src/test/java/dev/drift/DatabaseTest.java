@@ -219,6 +219,8 @@ class DatabaseTest {
             c.addAttribute("year:u64");
             assertThrows(DriftException.class, () -> c.addAttribute("year:string"));
             assertEquals(1, c.search(new float[] {0, 1}, 5, "year is null and size >= 20").size());
+            assertEquals(1, c.updateAttributes(DocumentId.of(1), Map.of("lang", "de")));
+            assertEquals(1, c.search(new float[] {0, 1}, 5, "lang == 'de' and size is null").size());
             assertEquals(1, c.removeWhere("lang == 'fr'"));
             assertThrows(DriftException.class, () -> c.removeWhere("lang =="));
             assertEquals(2, c.search(new float[] {0, 1}, 5).size());
