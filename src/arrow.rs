@@ -9,6 +9,14 @@
 //! | `vector`        | `FixedSizeList<Float32>` of the collection's dimension (`List` / `LargeList<Float32>` are accepted when every row has that length) | yes |
 //! | `start`         | any integer type, 0 ..= u32::MAX                        | no (0)   |
 //! | `length`        | any integer type, 0 ..= u32::MAX                        | no (0)   |
+//! | an attribute's name | see below                                          | no (null) |
+//!
+//! A column named like an attribute of the collection's schema carries that attribute
+//! (a null cell: no value): integer types for `u64` / `i64` (and `f64` when exact),
+//! `Float32` / `Float64` for `f64`, `Boolean` for `bool`, `Utf8` / `LargeUtf8` for
+//! `string`, `List` / `LargeList` of `Utf8` for `tags`, `Timestamp` (any unit, read
+//! as microseconds) or integers for `timestamp`. Other columns are ignored. Output
+//! batches do not carry attributes yet.
 //!
 //! Invariants:
 //! - **All or nothing.** A batch is checked completely (types, nulls, lengths, ranges)
@@ -29,7 +37,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Result};
-use crate::{Collection, DocumentId, Hit, Posting, SearchOptions, StoredPosting};
+use crate::{AttributeDef, AttributeValue, Attributes, Collection, DocumentId, Hit, Posting, SearchOptions, StoredPosting};
 
 /// Names of the columns [`Collection::add_record_batch_with`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,6 +340,78 @@ fn read_batch<'a>(batch: &'a RecordBatch, columns: &ArrowColumns, dimension: usi
     Ok(BatchColumns { ids, spans, vectors })
 }
 
+/// Each row's attribute values from the batch's columns named like `schema`'s
+/// attributes (rows without any: empty); a column of a type its attribute cannot take
+/// is refused, naming both.
+fn read_attributes(batch: &RecordBatch, schema: &[AttributeDef]) -> Result<Vec<Attributes>> {
+    use arrow_array::types::{TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType};
+    use arrow_schema::TimeUnit;
+    let mut rows = vec![Attributes::new(); batch.num_rows()];
+    for def in schema {
+        let Some(a) = column(batch, &def.name) else { continue };
+        let wrong = || Error::invalid(format!("column {:?} is {}, which attribute {:?} ({}) cannot take", def.name, a.data_type(), def.name, def.kind));
+        for (r, row) in rows.iter_mut().enumerate() {
+            if a.is_null(r) {
+                continue;
+            }
+            let value = match a.data_type() {
+                DataType::Utf8 => AttributeValue::String(a.as_string::<i32>().value(r).to_owned()),
+                DataType::LargeUtf8 => AttributeValue::String(a.as_string::<i64>().value(r).to_owned()),
+                DataType::Boolean => AttributeValue::Bool(a.as_boolean().value(r)),
+                DataType::Float32 => AttributeValue::F64(f64::from(a.as_primitive::<Float32Type>().value(r))),
+                DataType::Float64 => AttributeValue::F64(a.as_primitive::<arrow_array::types::Float64Type>().value(r)),
+                DataType::Timestamp(unit, _) => {
+                    let (v, per_micro) = match unit {
+                        TimeUnit::Second => (a.as_primitive::<TimestampSecondType>().value(r), 1_000_000i128),
+                        TimeUnit::Millisecond => (a.as_primitive::<TimestampMillisecondType>().value(r), 1_000),
+                        TimeUnit::Microsecond => (a.as_primitive::<TimestampMicrosecondType>().value(r), 1),
+                        TimeUnit::Nanosecond => (a.as_primitive::<TimestampNanosecondType>().value(r) / 1_000, 1),
+                    };
+                    let micros = i64::try_from(i128::from(v) * per_micro).map_err(|_| wrong())?;
+                    AttributeValue::Timestamp(micros)
+                }
+                DataType::List(_) | DataType::LargeList(_) => {
+                    let list = match a.data_type() {
+                        DataType::List(_) => a.as_list::<i32>().value(r),
+                        _ => a.as_list::<i64>().value(r),
+                    };
+                    let tags = match list.data_type() {
+                        DataType::Utf8 => list.as_string::<i32>().iter().flatten().map(str::to_owned).collect(),
+                        DataType::LargeUtf8 => list.as_string::<i64>().iter().flatten().map(str::to_owned).collect(),
+                        _ => return Err(wrong()),
+                    };
+                    AttributeValue::Tags(tags)
+                }
+                t if t.is_integer() => {
+                    let n = integers(&a.slice(r, 1), &def.name, u64::MAX as u128).ok().and_then(|v| v.first().copied());
+                    match n {
+                        Some(n) => AttributeValue::U64(n as u64),
+                        // A negative integer (`integers` takes the non-negative ones).
+                        None => AttributeValue::I64(signed_at(a, r).ok_or_else(wrong)?),
+                    }
+                }
+                _ => return Err(wrong()),
+            };
+            let stored = value.coerce(def.kind).ok_or_else(|| {
+                Error::invalid(format!("column {:?} row {r}: {value:?} does not fit attribute {:?} ({})", def.name, def.name, def.kind))
+            })?;
+            row.insert(def.name.clone(), stored);
+        }
+    }
+    Ok(rows)
+}
+
+/// Row `r` of a signed integer column.
+fn signed_at(a: &ArrayRef, r: usize) -> Option<i64> {
+    Some(match a.data_type() {
+        DataType::Int8 => i64::from(a.as_primitive::<Int8Type>().value(r)),
+        DataType::Int16 => i64::from(a.as_primitive::<Int16Type>().value(r)),
+        DataType::Int32 => i64::from(a.as_primitive::<Int32Type>().value(r)),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(r),
+        _ => return None,
+    })
+}
+
 impl Collection {
     /// Adds every row of `batch` as a posting, atomically (all rows or none), with the
     /// default column names (`document_id`, `vector`, optional `start` and `length`;
@@ -364,12 +444,14 @@ impl Collection {
     /// [`Collection::add_record_batch`] with other column names.
     pub fn add_record_batch_with(&self, batch: &RecordBatch, columns: &ArrowColumns) -> Result<usize> {
         let read = read_batch(batch, columns, self.dimension())?;
+        let values = read_attributes(batch, &self.schema())?;
         let postings: Vec<Posting<'_>> = read
             .ids
             .iter()
             .zip(&read.spans)
             .zip(&read.vectors)
-            .map(|((&id, span), v)| Posting::new(id, v).with_span(span[0], span[1]))
+            .zip(&values)
+            .map(|(((&id, span), v), a)| Posting::new(id, v).with_span(span[0], span[1]).with_attributes(a))
             .collect();
         self.add(&postings)?;
         Ok(postings.len())

@@ -114,3 +114,64 @@ fn bad_columns_are_refused_with_the_column_and_row_and_nothing_is_added() {
     }
     assert!(c.export().unwrap().is_empty());
 }
+
+#[test]
+fn columns_named_like_attributes_carry_their_values_and_a_misfit_type_is_refused() {
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{BooleanArray, Float64Array, StringArray, TimestampMillisecondArray};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), DatabaseOptions::default()).unwrap();
+    let schema = drift::AttributeDef::parse_list("lang:string, size:u64, delta:i64, score:f64, free:bool, tags:tags, at:timestamp").unwrap();
+    let c = db.create_collection_with_schema("c", 3, Metric::L2, &schema).unwrap();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    tags.values().append_value("x11");
+    tags.values().append_value("gui");
+    tags.append(true);
+    tags.append(false);
+    tags.append(true);
+    let input = batch(vec![
+        ("document_id", Arc::new(UInt64Array::from(vec![1, 2, 3])) as ArrayRef),
+        ("vector", fixed(&[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])),
+        ("lang", Arc::new(StringArray::from(vec![Some("en"), None, Some("fr")]))),
+        ("size", Arc::new(Int64Array::from(vec![10, 20, 30]))),
+        ("delta", Arc::new(Int64Array::from(vec![-5, 0, 5]))),
+        ("score", Arc::new(Float64Array::from(vec![0.5, 1.5, 2.5]))),
+        ("free", Arc::new(BooleanArray::from(vec![true, false, true]))),
+        ("tags", Arc::new(tags.finish())),
+        ("at", Arc::new(TimestampMillisecondArray::from(vec![1_000, 2_000, 3_000]))),
+        ("unrelated", Arc::new(UInt32Array::from(vec![7, 8, 9]))),
+    ]);
+    assert_eq!(c.add_record_batch(&input).unwrap(), 3);
+    let ids = |filter: &str| -> Vec<u128> {
+        let mut v: Vec<u128> = c
+            .search(&[0.0; 3], &SearchOptions::new(5).with_filter_text(filter).unwrap())
+            .unwrap()
+            .iter()
+            .map(|h| h.document_id.0)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids("lang is null"), [2]);
+    assert_eq!(ids("size >= 20 and delta >= 0"), [2, 3]);
+    assert_eq!(ids("delta < 0 and score == 0.5 and free == true"), [1]);
+    assert_eq!(ids("tags contains 'gui'"), [1]);
+    assert_eq!(ids("tags is null"), [2]);
+    assert_eq!(ids("at == 2000000"), [2], "milliseconds read as microseconds");
+    // A column whose type its attribute cannot take: refused, nothing added.
+    let bad = batch(vec![
+        ("document_id", Arc::new(UInt64Array::from(vec![4])) as ArrayRef),
+        ("vector", fixed(&[[1.0, 1.0, 0.0]])),
+        ("size", Arc::new(StringArray::from(vec!["big"]))),
+    ]);
+    let e = c.add_record_batch(&bad).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert!(e.to_string().contains("\"size\"") && e.to_string().contains("u64"), "{e}");
+    let negative = batch(vec![
+        ("document_id", Arc::new(UInt64Array::from(vec![4])) as ArrayRef),
+        ("vector", fixed(&[[1.0, 1.0, 0.0]])),
+        ("size", Arc::new(Int64Array::from(vec![-1]))),
+    ]);
+    assert!(c.add_record_batch(&negative).unwrap_err().to_string().contains("does not fit"));
+    assert_eq!(c.export().unwrap().len(), 3);
+}
