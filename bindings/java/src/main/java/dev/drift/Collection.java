@@ -179,22 +179,7 @@ public final class Collection implements AutoCloseable {
      * for none). A bad filter throws {@code INVALID_ARGUMENT} naming the byte offset.
      */
     public List<Hit> search(float[] query, int k, String filter) {
-        if (k <= 0) {
-            throw new DriftException(1, "k must be positive, got " + k);
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment q = arena.allocateFrom(JAVA_FLOAT, query);
-            MemorySegment options = options(arena, k, false, 0, 0, 0);
-            MemorySegment f = filter == null ? MemorySegment.NULL : arena.allocateFrom(filter);
-            MemorySegment hits = arena.allocate(Native.HIT, k);
-            MemorySegment count = arena.allocate(JAVA_LONG);
-            MemorySegment err = arena.allocate(ADDRESS);
-            int status = (int) Native.SEARCH_FILTERED.invokeExact(handle, q, (long) query.length, options, f, hits, (long) k, count, err);
-            Native.check(status, err);
-            return hits(hits, count.get(JAVA_LONG, 0));
-        } catch (Throwable t) {
-            throw Native.rethrow(t);
-        }
+        return search(query, k, false, 0, 0, 0, filter);
     }
 
     /** Replaces every posting of {@code id} with the given vectors (spans unused), atomically. */
@@ -258,6 +243,11 @@ public final class Collection implements AutoCloseable {
      * k best estimates (0 = scan all {@code nprobe} lists).
      */
     public List<Hit> search(float[] query, int k, boolean onePerDocument, int nprobe, int rerankFactor, int probePatience) {
+        return search(query, k, onePerDocument, nprobe, rerankFactor, probePatience, null);
+    }
+
+    /** The one search call: {@code drift_search_filtered}, with a NULL filter for none. */
+    private List<Hit> search(float[] query, int k, boolean onePerDocument, int nprobe, int rerankFactor, int probePatience, String filter) {
         if (nprobe < 0 || rerankFactor < 0 || probePatience < 0) {
             throw new DriftException(1, "nprobe, rerankFactor and probePatience must not be negative");
         }
@@ -267,10 +257,11 @@ public final class Collection implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment q = arena.allocateFrom(JAVA_FLOAT, query);
             MemorySegment options = options(arena, k, onePerDocument, nprobe, rerankFactor, probePatience);
+            MemorySegment f = filter == null ? MemorySegment.NULL : arena.allocateFrom(filter);
             MemorySegment hits = arena.allocate(Native.HIT, k);
             MemorySegment count = arena.allocate(JAVA_LONG);
             MemorySegment err = arena.allocate(ADDRESS);
-            int status = (int) Native.SEARCH.invokeExact(handle, q, (long) query.length, options, hits, (long) k, count, err);
+            int status = (int) Native.SEARCH_FILTERED.invokeExact(handle, q, (long) query.length, options, f, hits, (long) k, count, err);
             Native.check(status, err);
             return hits(hits, count.get(JAVA_LONG, 0));
         } catch (Throwable t) {

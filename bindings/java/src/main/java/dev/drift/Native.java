@@ -136,8 +136,6 @@ final class Native {
             status(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
     static final MethodHandle REMOVE = fn("drift_remove", status(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     static final MethodHandle COMPACT = fn("drift_compact", status(ADDRESS, ADDRESS));
-    static final MethodHandle SEARCH = fn("drift_search",
-            status(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
     static final MethodHandle SEARCH_FILTERED = fn("drift_search_filtered",
             status(ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
     static final MethodHandle ADD_WITH_ATTRIBUTES = fn("drift_add_with_attributes",
