@@ -15,8 +15,11 @@
 //! (a null cell: no value): integer types for `u64` / `i64` (and `f64` when exact),
 //! `Float32` / `Float64` for `f64`, `Boolean` for `bool`, `Utf8` / `LargeUtf8` for
 //! `string`, `List` / `LargeList` of `Utf8` for `tags`, `Timestamp` (any unit, read
-//! as microseconds) or integers for `timestamp`. Other columns are ignored. Output
-//! batches do not carry attributes yet.
+//! as microseconds) or integers for `timestamp`. Other columns are ignored. Exported
+//! postings ([`postings_schema`]) carry one nullable column per attribute, named like
+//! it, of the first type listed for its kind (`UInt64`, `Int64`, `Float64`, `Boolean`,
+//! `Utf8`, `List<Utf8>`, `Timestamp(µs)`), so an export reads back as it was. Hit
+//! batches ([`hits_schema`]) do not carry attributes.
 //!
 //! Invariants:
 //! - **All or nothing.** A batch is checked completely (types, nulls, lengths, ranges)
@@ -30,14 +33,17 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{FixedSizeBinaryBuilder, FixedSizeListBuilder, Float32Builder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    BooleanBuilder, FixedSizeBinaryBuilder, FixedSizeListBuilder, Float32Builder, Float64Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Result};
-use crate::{AttributeDef, AttributeValue, Attributes, Collection, DocumentId, Hit, Posting, SearchOptions, StoredPosting};
+use crate::{AttributeDef, AttributeType, AttributeValue, Attributes, Collection, DocumentId, Hit, Posting, SearchOptions, StoredPosting};
 
 /// Names of the columns [`Collection::add_record_batch_with`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,17 +83,71 @@ pub fn hits_schema() -> SchemaRef {
 
 /// Schema of [`postings_to_record_batch`]: `document_id: FixedSizeBinary(16)`,
 /// `document_id_u64: UInt64` (nullable), `start: UInt32`, `length: UInt32`,
-/// `row_id: UInt64`, `vector: FixedSizeList<Float32>(dimension)`. It is accepted back
-/// by [`Collection::add_record_batch`].
-pub fn postings_schema(dimension: usize) -> SchemaRef {
-    Arc::new(Schema::new(vec![
+/// `row_id: UInt64`, `vector: FixedSizeList<Float32>(dimension)`, then one nullable
+/// column per attribute of `attributes` (see the [module documentation](crate::arrow)).
+/// It is accepted back by [`Collection::add_record_batch`].
+pub fn postings_schema(dimension: usize, attributes: &[AttributeDef]) -> SchemaRef {
+    let mut fields = vec![
         Field::new("document_id", DataType::FixedSizeBinary(16), false),
         Field::new("document_id_u64", DataType::UInt64, true),
         Field::new("start", DataType::UInt32, false),
         Field::new("length", DataType::UInt32, false),
         Field::new("row_id", DataType::UInt64, false),
         Field::new("vector", vector_type(dimension), false),
-    ]))
+    ];
+    fields.extend(attributes.iter().map(|def| Field::new(&def.name, attribute_type(def.kind), true)));
+    Arc::new(Schema::new(fields))
+}
+
+/// The Arrow type an attribute of `kind` is exported as.
+fn attribute_type(kind: AttributeType) -> DataType {
+    match kind {
+        AttributeType::U64 => DataType::UInt64,
+        AttributeType::I64 => DataType::Int64,
+        AttributeType::F64 => DataType::Float64,
+        AttributeType::Bool => DataType::Boolean,
+        AttributeType::String => DataType::Utf8,
+        AttributeType::Tags => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        AttributeType::Timestamp => DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None),
+    }
+}
+
+/// The column of attribute `def` over `postings` (null where a posting has no value).
+fn attribute_column(postings: &[StoredPosting], def: &AttributeDef) -> ArrayRef {
+    let values = postings.iter().map(|p| p.attributes.get(&def.name));
+    macro_rules! fixed {
+        ($builder:expr, $variant:path) => {{
+            let mut b = $builder;
+            for v in values {
+                b.append_option(match v {
+                    Some($variant(x)) => Some(x.clone()),
+                    _ => None,
+                });
+            }
+            Arc::new(b.finish()) as ArrayRef
+        }};
+    }
+    match def.kind {
+        AttributeType::U64 => fixed!(UInt64Builder::with_capacity(postings.len()), AttributeValue::U64),
+        AttributeType::I64 => fixed!(Int64Builder::with_capacity(postings.len()), AttributeValue::I64),
+        AttributeType::F64 => fixed!(Float64Builder::with_capacity(postings.len()), AttributeValue::F64),
+        AttributeType::Bool => fixed!(BooleanBuilder::with_capacity(postings.len()), AttributeValue::Bool),
+        AttributeType::String => fixed!(StringBuilder::with_capacity(postings.len(), 0), AttributeValue::String),
+        AttributeType::Timestamp => fixed!(TimestampMicrosecondBuilder::with_capacity(postings.len()), AttributeValue::Timestamp),
+        AttributeType::Tags => {
+            let mut b = ListBuilder::new(StringBuilder::new());
+            for v in values {
+                match v {
+                    Some(AttributeValue::Tags(tags)) => {
+                        tags.iter().for_each(|t| b.values().append_value(t));
+                        b.append(true);
+                    }
+                    _ => b.append(false),
+                }
+            }
+            Arc::new(b.finish())
+        }
+    }
 }
 
 fn vector_type(dimension: usize) -> DataType {
@@ -132,8 +192,9 @@ pub fn hits_to_record_batch(results: &[Vec<Hit>]) -> Result<RecordBatch> {
     RecordBatch::try_new(hits_schema(), columns).map_err(arrow_error)
 }
 
-/// Builds a record batch of stored postings ([`postings_schema`]).
-pub fn postings_to_record_batch(postings: &[StoredPosting], dimension: usize) -> Result<RecordBatch> {
+/// Builds a record batch of stored postings ([`postings_schema`]) with a column per
+/// attribute of `attributes`.
+pub fn postings_to_record_batch(postings: &[StoredPosting], dimension: usize, attributes: &[AttributeDef]) -> Result<RecordBatch> {
     let rows = postings.len();
     let mut id = FixedSizeBinaryBuilder::with_capacity(rows, 16);
     let mut id64 = UInt64Builder::with_capacity(rows);
@@ -154,7 +215,7 @@ pub fn postings_to_record_batch(postings: &[StoredPosting], dimension: usize) ->
         vector.values().append_slice(&p.vector);
         vector.append(true);
     }
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(id.finish()),
         Arc::new(id64.finish()),
         Arc::new(start.finish()),
@@ -162,7 +223,8 @@ pub fn postings_to_record_batch(postings: &[StoredPosting], dimension: usize) ->
         Arc::new(row_id.finish()),
         Arc::new(vector.finish()),
     ];
-    RecordBatch::try_new(postings_schema(dimension), columns).map_err(arrow_error)
+    columns.extend(attributes.iter().map(|def| attribute_column(postings, def)));
+    RecordBatch::try_new(postings_schema(dimension, attributes), columns).map_err(arrow_error)
 }
 
 /// The checked columns of one batch, borrowed from its buffers.
@@ -476,12 +538,14 @@ impl Collection {
     }
 
     /// Every posting of the collection as record batches of at most `rows_per_batch`
-    /// rows ([`postings_schema`]), sorted by document id, then row id.
+    /// rows ([`postings_schema`] with the collection's attributes), sorted by document
+    /// id, then row id.
     pub fn export_record_batches(&self, rows_per_batch: usize) -> Result<Vec<RecordBatch>> {
         if rows_per_batch == 0 {
             return Err(Error::invalid("rows_per_batch must be at least 1"));
         }
+        let schema = self.schema();
         let postings = self.export()?;
-        postings.chunks(rows_per_batch).map(|chunk| postings_to_record_batch(chunk, self.dimension())).collect()
+        postings.chunks(rows_per_batch).map(|chunk| postings_to_record_batch(chunk, self.dimension(), &schema)).collect()
     }
 }

@@ -475,7 +475,7 @@ impl Collection {
 
     fn collect(&self, only: Option<u128>) -> Result<Vec<StoredPosting>> {
         self.check_open()?;
-        collect_version(&self.inner.version(), only)
+        collect_version(&self.inner.version(), &self.inner.schema(), only)
     }
 
     /// Rewrites shards holding deleted rows without them and drops the tombstones
@@ -657,8 +657,8 @@ pub(crate) fn explain_version(c: &CollectionCore, st: &CollectionVersion, query:
 }
 
 /// Every visible posting of a version, or only those of `only` (sorted by document id,
-/// then row id).
-pub(crate) fn collect_version(st: &CollectionVersion, only: Option<u128>) -> Result<Vec<StoredPosting>> {
+/// then row id), with their attribute values named by `schema`.
+pub(crate) fn collect_version(st: &CollectionVersion, schema: &[AttributeDef], only: Option<u128>) -> Result<Vec<StoredPosting>> {
     let mut out = Vec::new();
     st.scan(
         |_| Some(0.0),
@@ -670,6 +670,7 @@ pub(crate) fn collect_version(st: &CollectionVersion, only: Option<u128>) -> Res
                     length: row.span[1],
                     row_id: row.row_id,
                     vector: row.vector.to_vec(),
+                    attributes: crate::attributes::named(schema, row.section.row(row.row)),
                 });
             }
         },

@@ -125,6 +125,8 @@ pub struct StoredPosting {
     pub row_id: u64,
     /// The vector as stored (normalised for cosine collections).
     pub vector: Vec<f32>,
+    /// The posting's attribute values (attributes it has no value for are absent).
+    pub attributes: crate::Attributes,
 }
 
 /// Options of a search, built from [`SearchOptions::new`] with the `with_*` methods

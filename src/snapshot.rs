@@ -43,14 +43,14 @@ impl Snapshot {
     /// Every posting of `document_id` as of the snapshot (sorted by row id).
     pub fn postings(&self, document_id: DocumentId) -> Result<Vec<StoredPosting>> {
         self.check_open()?;
-        collect_version(&self.version, Some(document_id.0))
+        collect_version(&self.version, &self.inner.schema(), Some(document_id.0))
     }
 
     /// Every posting of the collection as of the snapshot (sorted by document id, then
     /// row id).
     pub fn export(&self) -> Result<Vec<StoredPosting>> {
         self.check_open()?;
-        collect_version(&self.version, None)
+        collect_version(&self.version, &self.inner.schema(), None)
     }
 
     /// Rows the snapshot holds (deleted rows included until a flush or compaction

@@ -545,6 +545,12 @@ pub(crate) fn row_values(schema: &[AttributeDef], attributes: &Attributes, posti
     Ok(row)
 }
 
+/// Stored row values as [`Attributes`], named by `schema` (an id the schema does not
+/// know, which a valid database never holds, is left out).
+pub(crate) fn named(schema: &[AttributeDef], row: RowValues) -> Attributes {
+    Attributes { values: row.into_iter().filter_map(|(id, v)| Some((schema.get(id as usize)?.name.clone(), v))).collect() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,10 @@ pub(crate) struct RowRef<'a> {
     pub span: [u32; 2],
     pub row_id: u64,
     pub vector: &'a [f32],
+    /// The attribute section of the row's group (or memtable batch) and the row's
+    /// index in it: its values are `section.row(row)`.
+    pub section: Section<'a>,
+    pub row: usize,
 }
 
 impl CollectionVersion {
@@ -86,9 +90,9 @@ impl CollectionVersion {
             for batch in m.batches() {
                 let rows = &batch.rows;
                 let n = rows.len();
+                // Checked when the write was logged (or replayed): it parses.
+                let section = Section::parse(&rows.attributes, n).unwrap_or_default();
                 if let Some(p) = filter {
-                    // Checked when the write was logged (or replayed): it parses.
-                    let section = Section::parse(&rows.attributes, n).unwrap_or_default();
                     trace.bytes += rows.attributes.len() as u64;
                     if p.mask(&section, n, &mut mask) == 0 {
                         trace.groups_without_match += 1;
@@ -105,7 +109,7 @@ impl CollectionVersion {
                     if let Some(score) = pre(vector)
                         && !(check && self.tombstones.hides(id, batch.lsn))
                     {
-                        visit(RowRef { document_id: id, span: rows.spans[r], row_id: rows.row_id_base + r as u64, vector }, score);
+                        visit(RowRef { document_id: id, span: rows.spans[r], row_id: rows.row_id_base + r as u64, vector, section, row: r }, score);
                     }
                 }
             }
@@ -123,8 +127,8 @@ impl CollectionVersion {
                 }
                 let columns = shard.row_group(&view, g)?;
                 let n = columns.rows;
+                let section = columns.attributes(&shard.path)?;
                 if let Some(p) = filter {
-                    let section = columns.attributes(&shard.path)?;
                     trace.bytes += shard.row_groups[g].layout.attributes_len;
                     if p.mask(&section, n, &mut mask) == 0 {
                         trace.groups_without_match += 1;
@@ -141,7 +145,7 @@ impl CollectionVersion {
                     if let Some(score) = pre(v) {
                         let id = columns.document_id(row);
                         if !self.tombstones.hides(id, columns.max_lsn) {
-                            visit(RowRef { document_id: id, span: columns.span(row), row_id: columns.row_id(row), vector: v }, score);
+                            visit(RowRef { document_id: id, span: columns.span(row), row_id: columns.row_id(row), vector: v, section, row }, score);
                         }
                     }
                 }

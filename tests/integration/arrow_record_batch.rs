@@ -175,3 +175,49 @@ fn columns_named_like_attributes_carry_their_values_and_a_misfit_type_is_refused
     assert!(c.add_record_batch(&negative).unwrap_err().to_string().contains("does not fit"));
     assert_eq!(c.export().unwrap().len(), 3);
 }
+
+#[test]
+fn exported_batches_carry_every_attribute_and_read_back_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), DatabaseOptions::default()).unwrap();
+    let schema = drift::AttributeDef::parse_list("lang:string, size:u64, delta:i64, score:f64, free:bool, tags:tags, at:timestamp").unwrap();
+    let a = db.create_collection_with_schema("a", 3, Metric::L2, &schema).unwrap();
+    let full = drift::Attributes::new()
+        .set("lang", "en")
+        .set("size", 10u64)
+        .set("delta", -5i64)
+        .set("score", 0.5)
+        .set("free", true)
+        // Tags are a set: stored (and so exported) sorted.
+        .set("tags", ["gui", "x11"])
+        .set("at", drift::AttributeValue::Timestamp(1_000_000));
+    let some = drift::Attributes::new().set("tags", Vec::<String>::new()).set("size", 7u64);
+    let none = drift::Attributes::new();
+    a.add(&[
+        drift::Posting::new(1u64, &[1.0, 0.0, 0.0]).with_attributes(&full),
+        drift::Posting::new(2u64, &[0.0, 1.0, 0.0]).with_attributes(&some),
+        drift::Posting::new(3u64, &[0.0, 0.0, 1.0]).with_attributes(&none),
+    ])
+    .unwrap();
+    // Values from the memtable and, after a flush, from a shard read the same.
+    for flushed in [false, true] {
+        if flushed {
+            db.flush().unwrap();
+        }
+        let batches = a.export_record_batches(2).unwrap();
+        assert_eq!(batches[0].schema(), drift::arrow::postings_schema(3, &schema));
+        let names: Vec<String> = batches[0].schema().fields().iter().skip(6).map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["lang", "size", "delta", "score", "free", "tags", "at"]);
+        let b = db.create_collection_with_schema(if flushed { "b2" } else { "b1" }, 3, Metric::L2, &schema).unwrap();
+        for batch in &batches {
+            b.add_record_batch(batch).unwrap();
+        }
+        let back: Vec<drift::Attributes> = b.export().unwrap().into_iter().map(|p| p.attributes).collect();
+        let sorted = |x: &drift::Attributes| {
+            let mut v: Vec<(String, drift::AttributeValue)> = x.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect();
+            v.sort_by(|p, q| p.0.cmp(&q.0));
+            v
+        };
+        assert_eq!(back.iter().map(sorted).collect::<Vec<_>>(), [&full, &some, &none].map(sorted), "flushed: {flushed}");
+    }
+}

@@ -242,4 +242,10 @@ fn attributes_come_from_a_tsv_and_search_filters_and_explains() {
     std::fs::write(dir.path().join("b.tsv"), "colour\nred\n").unwrap();
     let out = fails(&["import", "db", "docs", "v.fvecs", "--attributes", "b.tsv", "-q"], dir.path(), 1);
     assert!(out.contains("\"colour\" is not in collection") && out.contains("colour:<type>"), "{out}");
+    // Exported to Parquet, the attribute columns come along and read back as they were.
+    ok(&["export", "db", "docs", "out.parquet"], dir.path());
+    ok(&["create", "db", "back", "--dim", "8", "--attribute", "lang:string", "--attribute", "size:u64", "--attribute", "tags:tags"], dir.path());
+    ok(&["import", "db", "back", "out.parquet", "-q"], dir.path());
+    let filtered = |collection: &str| ok(&["search", "db", collection, "q.txt", "-k", "5", "--filter", "lang == 'en' and tags contains 'gui'"], dir.path());
+    assert_eq!(filtered("docs"), filtered("back"));
 }

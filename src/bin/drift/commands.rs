@@ -729,7 +729,7 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         Format::Arrow | Format::Parquet => {
             let batches = c.export_record_batches(65_536).map_err(|e| explain(e, &args.db))?;
             rows = batches.iter().map(|b| b.num_rows()).sum();
-            let schema = drift::arrow::postings_schema(d);
+            let schema = drift::arrow::postings_schema(d, &c.schema());
             let file = File::create(&tmp).map_err(io)?;
             let file = if format == Format::Arrow {
                 let mut w = arrow_ipc::writer::FileWriter::try_new(file, &schema).map_err(|e| e.to_string())?;
