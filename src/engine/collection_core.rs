@@ -48,6 +48,10 @@ pub(crate) struct CollectionCore {
     /// Centroid id → row count at which a split was refused (duplicate-heavy list);
     /// not retried until the list doubles. In memory only: a restart retries once.
     pub split_refused: Mutex<HashMap<u32, u64>>,
+    /// Lists rebalancing found neither drifted nor holding too many deleted rows, by
+    /// centroid id: (their shard ids, the newest tombstone's LSN then). Not checked again until either
+    /// changes (each check reads every row of the list).
+    pub lists_checked: Mutex<HashMap<u32, (Vec<u64>, u64)>>,
 }
 
 /// How an edit changes a collection's version (see `VersionSet::apply`).
@@ -82,6 +86,7 @@ impl CollectionCore {
             schema: ArcSwap::from_pointee(record.attributes.clone()),
             dropped: AtomicBool::new(false),
             split_refused: Mutex::new(HashMap::new()),
+            lists_checked: Mutex::new(HashMap::new()),
         }
     }
 

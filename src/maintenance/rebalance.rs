@@ -9,7 +9,9 @@
 //! - after either, the rows of the list and of its 8 nearest neighbour lists are
 //!   **reassigned** to their nearest centroid among the new ones and those neighbours
 //!   (SPFresh's LIRE: a split moves the boundary, so rows near it may now belong
-//!   elsewhere);
+//!   elsewhere); only the neighbours that lose rows are rewritten — one that only
+//!   gains rows gets them as one more shard, one that neither loses nor gains is left
+//!   as it is;
 //! - **consolidate** a list split over many row groups or shards (flushes append one
 //!   per flush), or with more than 20% of its rows hidden by tombstones: rewritten as
 //!   one shard of live rows.
@@ -99,6 +101,9 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
         return Ok(Some(Step::Merge(i)));
     }
     let tombstones = c.version().tombstones.clone();
+    // Deletes only add tombstones with higher LSNs, so (shards, newest tombstone LSN)
+    // names what a list check saw.
+    let newest_tombstone = tombstones.entries().iter().map(|e| e.1).max().unwrap_or(0);
     for (i, list) in routing.lists.iter().enumerate() {
         let groups: usize = list.iter().map(|s| s.row_groups.len()).sum();
         if groups <= 1 {
@@ -107,7 +112,12 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
         if groups > MAX_GROUPS_PER_LIST || list.len() > 2 {
             return Ok(Some(Step::Consolidate(i)));
         }
-        // Rows were appended since the list was written: check drift and deletes.
+        // Rows were appended since the list was written: check drift and deletes (once
+        // per state of the list).
+        let state = (list.iter().map(|s| s.header.shard_id).collect::<Vec<u64>>(), newest_tombstone);
+        if c.lists_checked.lock().get(&table.ids[i]) == Some(&state) {
+            continue;
+        }
         let mut set = RowSet::new(table.dimension);
         for shard in list {
             set.add_shard(shard, &crate::storage::tombstones::Tombstones::default())?;
@@ -119,6 +129,7 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
         if set.len() as u64 >= target && drifted(&set, table.vector(i)) && may_split(i, set.len() as u64) {
             return Ok(Some(Step::Split(i)));
         }
+        c.lists_checked.lock().insert(table.ids[i], state);
     }
     Ok(None)
 }
@@ -224,8 +235,22 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
         }
         members[best].push(r as u32);
     }
+    // A surviving neighbour that lost no row keeps its shards: untouched when nothing
+    // arrived either, and given one more shard of the rows that arrived otherwise. Only
+    // the changed list and the neighbours that lost rows are rewritten.
+    // (A consolidation rewrites its list whatever happens: that is its purpose.)
+    let mut kept = Vec::new();
+    for (k, member) in members.iter_mut().enumerate().filter(|_| victim.is_some()) {
+        let own = new_table.ids[destinations[k]];
+        let Some(j) = gather.iter().copied().find(|&j| Some(j) != victim && table.ids[j] == own) else { continue };
+        let lost = origin.iter().enumerate().any(|(r, from)| *from == own && !member.contains(&(r as u32)));
+        if !lost {
+            member.retain(|&r| origin[r as usize] != own);
+            kept.push(j);
+        }
+    }
     let retired: Vec<Arc<crate::storage::shard_file::ShardReader>> =
-        gather.iter().flat_map(|j| routing.lists[*j].iter().cloned()).collect();
+        gather.iter().filter(|j| !kept.contains(j)).flat_map(|j| routing.lists[*j].iter().cloned()).collect();
 
     let mut edit = Edit::new(vs.draft());
     let Some(record) = edit.manifest.collection_mut(c.id) else { return Ok(()) };
