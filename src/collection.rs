@@ -65,6 +65,9 @@ pub struct CollectionStats {
     /// Rows ever added (row ids count up from 0 and are never reused, whatever was
     /// removed or compacted since).
     pub rows_added: u64,
+    /// Rows stored per centroid list of the index, in centroid order (deleted rows
+    /// included until compaction).
+    pub list_rows: Vec<u64>,
 }
 
 /// A handle to a named collection. Cheap to clone; `Send + Sync`.
@@ -536,6 +539,7 @@ impl Collection {
             centroids: st.routing.table.len(),
             tombstones: st.tombstones.len(),
             rows_added: self.inner.next_row_id.load(Ordering::Relaxed),
+            list_rows: (0..st.routing.table.len()).map(|i| st.routing.list_rows(i)).collect(),
         }
     }
 }

@@ -74,6 +74,7 @@ internal_module!(
 );
 pub mod attributes;
 pub mod filter;
+pub mod sim;
 #[cfg(feature = "unstable")]
 pub mod fuzz;
 pub mod io;

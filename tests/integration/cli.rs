@@ -249,3 +249,22 @@ fn attributes_come_from_a_tsv_and_search_filters_and_explains() {
     let filtered = |collection: &str| ok(&["search", "db", collection, "q.txt", "-k", "5", "--filter", "lang == 'en' and tags contains 'gui'"], dir.path());
     assert_eq!(filtered("docs"), filtered("back"));
 }
+
+#[test]
+fn sim_prints_a_table_and_writes_the_csv_and_the_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fvecs(&dir.path().join("base.fvecs"), 600, 8);
+    write_fvecs(&dir.path().join("query.fvecs"), 20, 8);
+    let labels: String = (0..600).map(|i| format!("{}\n", ["red", "green", "blue"][i * 3 / 600])).collect();
+    std::fs::write(dir.path().join("topics.txt"), labels).unwrap();
+    let out = ok(&["sim", "base.fvecs", "query.fvecs", "--topics", "topics.txt", "--phases", "3", "--out", "out"], dir.path());
+    assert!(out.contains("3 topics (from the labels)") && out.contains("recall"), "{out}");
+    let csv = std::fs::read_to_string(dir.path().join("out/sim.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(std::fs::read_to_string(dir.path().join("out/sim.svg")).unwrap().starts_with("<svg"));
+    assert!(!dir.path().join("out/scratch").exists(), "the scratch databases are removed");
+    // Labels that do not cover every row: refused before any work.
+    std::fs::write(dir.path().join("few.txt"), "red\n").unwrap();
+    let out = fails(&["sim", "base.fvecs", "query.fvecs", "--topics", "few.txt"], dir.path(), 1);
+    assert!(out.contains("1 labels for 600 base rows"), "{out}");
+}

@@ -17,6 +17,7 @@ mod cli;
 mod concurrent_search;
 mod corruption;
 mod crash_kill9;
+mod drift_sim;
 mod engine_core;
 mod fault_injection;
 mod filtering;

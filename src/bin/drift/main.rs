@@ -18,6 +18,7 @@
 mod commands;
 mod demo;
 mod input;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,11 @@ enum Command {
         /// Where the copy goes (must not exist, or be empty).
         dst: PathBuf,
     },
+    /// Replay a dataset as a stream whose topics move (phases of new topics, deletes,
+    /// re-embedded documents) and compare the index at each checkpoint with a fresh
+    /// rebuild: recall, queries/s, list sizes, disk, CPU, latency. Writes a CSV and an
+    /// SVG plot.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -141,6 +147,7 @@ fn main() -> ExitCode {
         Command::Compact { db, collection } => commands::compact(&db, collection.as_deref()),
         Command::Export(args) => commands::export(&args),
         Command::Backup { src, dst } => commands::backup(&src, &dst),
+        Command::Sim(args) => sim::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

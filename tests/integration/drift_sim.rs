@@ -1,0 +1,104 @@
+//! `drift sim`: a short simulation whose topics move keeps recall at the rebuild's, the
+//! same seed gives the same report, duplicates do not split endlessly, and the CLI
+//! writes its table, CSV and plot.
+
+use drift::DatabaseOptions;
+use drift::sim::{SimData, SimOptions};
+
+/// `topics` clusters of `per_topic` rows in `d` dimensions (a deterministic LCG), and
+/// `queries` rows near random cluster centres.
+fn clustered(topics: usize, per_topic: usize, d: usize, queries: usize) -> SimData {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let centres: Vec<Vec<f32>> = (0..topics).map(|_| (0..d).map(|_| next() * 8.0).collect()).collect();
+    let mut base = Vec::new();
+    let mut labels = Vec::new();
+    for (t, centre) in centres.iter().enumerate() {
+        for _ in 0..per_topic {
+            base.extend(centre.iter().map(|c| c + next() * 6.0));
+            labels.push(format!("topic-{t}"));
+        }
+    }
+    let mut q = Vec::new();
+    for i in 0..queries {
+        q.extend(centres[i % topics].iter().map(|c| c + next() * 6.0));
+    }
+    SimData { dimension: d, base, queries: q, topics: Some(labels) }
+}
+
+fn small_options(phases: usize) -> SimOptions {
+    let mut options = SimOptions::default();
+    options.phases = phases;
+    options.queries = 60;
+    options.batch_rows = 250;
+    options.maintain_every_rows = 1_000;
+    options.database = DatabaseOptions::default().with_index_min_rows(512).with_index_shard_rows(16);
+    options
+}
+
+#[test]
+fn a_short_simulation_keeps_recall_at_the_rebuilds_and_churns_half_the_rows() {
+    let data = clustered(3, 1_500, 16, 60);
+    let dir = tempfile::tempdir().unwrap();
+    let report = drift::sim::run(&data, &small_options(3), dir.path()).unwrap();
+    eprintln!("{}", report.table());
+    assert_eq!((report.topics, report.derived_topics, report.checkpoints.len()), (3, false, 3));
+    for c in &report.checkpoints {
+        assert!(c.recall >= c.rebuild_recall - 0.01, "checkpoint {}: recall {} vs rebuild {}\n{}", c.phase, c.recall, c.rebuild_recall, report.table());
+        assert!(c.lists > 0 && c.list_rows.max >= c.list_rows.median, "{}", report.table());
+    }
+    let last = report.checkpoints.last().unwrap();
+    assert_eq!(last.rows_added, 4_500);
+    assert_eq!(last.rows_churned, 2_250, "half the rows ever added were removed or replaced");
+    assert_eq!(last.live_rows, 4_500 - 2_250 / 2, "half of the churned rows were removed, half replaced");
+    // The table, CSV and plot describe the same checkpoints.
+    assert_eq!(report.csv().lines().count(), 4);
+    assert!(report.svg().starts_with("<svg") && report.svg().contains("polyline"));
+    assert_eq!(report.table().lines().count(), 4);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let data = clustered(3, 600, 8, 30);
+    let run = |seed: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = small_options(3);
+        options.seed = seed;
+        options.database = options.database.with_index_min_rows(256).with_index_shard_rows(32);
+        drift::sim::run(&data, &options, dir.path()).unwrap().without_timings()
+    };
+    assert_eq!(run(7), run(7));
+}
+
+#[test]
+fn topics_are_derived_when_the_data_has_none_and_duplicates_do_not_split_endlessly() {
+    // One topic of 1,500 copies of one vector among two ordinary ones: k-means cannot
+    // separate duplicates, so every split of their list is refused rather than retried.
+    let mut data = clustered(2, 1_000, 8, 30);
+    data.base.extend(std::iter::repeat_n([0.25f32; 8], 1_500).flatten());
+    data.topics = None;
+    let mut options = small_options(2);
+    options.derived_topics = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let report = drift::sim::run(&data, &options, dir.path()).unwrap();
+    assert!(report.derived_topics && report.topics == 3, "{report:?}");
+    let last = report.checkpoints.last().unwrap();
+    assert!(last.lists < 200, "{}", report.table());
+    assert!(last.recall >= 0.9, "{}", report.table());
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason() {
+    let mut data = clustered(2, 100, 4, 4);
+    data.topics = Some(vec!["a".into(); 3]);
+    let dir = tempfile::tempdir().unwrap();
+    let e = drift::sim::run(&data, &SimOptions::default(), dir.path()).unwrap_err();
+    assert!(e.to_string().contains("3 topic labels for 200 base rows"), "{e}");
+    let mut options = SimOptions::default();
+    options.churn = 1.5;
+    let e = drift::sim::run(&clustered(2, 100, 4, 4), &options, dir.path()).unwrap_err();
+    assert!(e.to_string().contains("churn 1.5"), "{e}");
+}
