@@ -485,7 +485,7 @@ impl Collection {
     /// that no stored row needs any more. Flushes the memtables first.
     pub fn compact(&self) -> Result<crate::maintenance::compaction::CompactionReport> {
         self.check_open()?;
-        crate::maintenance::compaction::compact(&self.db.versions, &self.inner)
+        crate::maintenance::compaction::compact(&self.db.versions, &self.inner, crate::maintenance::compaction::Scope::Full)
     }
 
     /// Runs the centroid index's maintenance now — split, merge, reassign, consolidate

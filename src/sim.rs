@@ -162,6 +162,12 @@ pub struct SimCheckpoint {
     pub busy_searches: usize,
     /// What maintenance did so far: (splits, merges, consolidations, compactions).
     pub maintenance_steps: (usize, usize, usize, usize),
+    /// Rows maintenance wrote again so far (flushes not counted).
+    pub rows_rewritten: u64,
+    /// Rows written so far by ingest: adds and replacements.
+    pub rows_ingested: u64,
+    /// The largest share of the collection's rows one maintenance step wrote, so far.
+    pub largest_step_share: f64,
 }
 
 /// Everything a run measured.
@@ -273,7 +279,7 @@ pub fn run(data: &SimData, options: &SimOptions, dir: &Path) -> Result<SimReport
     let (mut ingest_cpu, mut maintenance_cpu) = (0.0, 0.0);
     let mut rows_added = 0u64;
     let mut churned = 0u64;
-    let mut steps = (0, 0, 0, 0);
+    let mut steps = Steps::default();
     for phase in 0..phases {
         let phase_topics = &order[phase * topic_count / phases..(phase + 1) * topic_count / phases];
         let rows: Vec<u64> = phase_topics.iter().flat_map(|&t| by_topic[t].iter().copied()).collect();
@@ -347,7 +353,10 @@ pub fn run(data: &SimData, options: &SimOptions, dir: &Path) -> Result<SimReport
             idle_latency_us: Spread::of(idle),
             busy_searches: busy.len(),
             busy_latency_us: Spread::of(busy),
-            maintenance_steps: steps,
+            maintenance_steps: steps.counts,
+            rows_rewritten: steps.rows_rewritten,
+            rows_ingested: rows_added + model.replaced.len() as u64,
+            largest_step_share: steps.largest_share,
         });
     }
     db.close()?;
@@ -404,6 +413,15 @@ fn shuffle<T>(items: &mut [T], rng: &mut SplitMix) {
     }
 }
 
+/// What maintenance did over the run.
+#[derive(Default)]
+struct Steps {
+    /// (splits, merges, consolidations, compactions).
+    counts: (usize, usize, usize, usize),
+    rows_rewritten: u64,
+    largest_share: f64,
+}
+
 /// Flushes (ingest) then maintains (maintenance) while a thread searches, appending
 /// the latencies it saw to `busy`.
 #[allow(clippy::too_many_arguments)] // the run's counters, updated in place
@@ -414,7 +432,7 @@ fn maintain(
     options: &SimOptions,
     ingest_cpu: &mut f64,
     maintenance_cpu: &mut f64,
-    steps: &mut (usize, usize, usize, usize),
+    steps: &mut Steps,
     busy: &mut Vec<f64>,
 ) -> Result<()> {
     let started = cpu_seconds();
@@ -434,10 +452,14 @@ fn maintain(
     });
     *maintenance_cpu += (cpu_seconds() - started - searcher_cpu).max(0.0);
     let done = result?;
-    steps.0 += done.splits;
-    steps.1 += done.merges;
-    steps.2 += done.consolidations;
-    steps.3 += done.compactions;
+    steps.counts.0 += done.splits;
+    steps.counts.1 += done.merges;
+    steps.counts.2 += done.consolidations;
+    steps.counts.3 += done.compactions;
+    steps.rows_rewritten += done.rows_rewritten;
+    let stored = c.stats();
+    let rows = (stored.shard_rows + stored.memtable_rows + stored.frozen_rows).max(1);
+    steps.largest_share = steps.largest_share.max(done.largest_step_rows as f64 / rows as f64);
     busy.extend(seen?);
     Ok(())
 }
@@ -550,13 +572,13 @@ impl SimReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:>5} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6} {:>5} {:>22} {:>8} {:>9} {:>9} {:>15} {:>15} {:>15}",
-            "phase", "topics", "live", "churned", "recall", "rebuild", "qps", "×rbld", "lists", "rbld", "list min/med/p99/max", "disk/liv", "ingest s", "maint s", "idle p50/p99µs", "maint p50/p99µs", "spl/mrg/cns/cmp"
+            "{:>5} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6} {:>5} {:>22} {:>8} {:>9} {:>9} {:>15} {:>15} {:>15} {:>7} {:>6}",
+            "phase", "topics", "live", "churned", "recall", "rebuild", "qps", "×rbld", "lists", "rbld", "list min/med/p99/max", "disk/liv", "ingest s", "maint s", "idle p50/p99µs", "maint p50/p99µs", "spl/mrg/cns/cmp", "rewr/in", "step%"
         );
         for c in &self.checkpoints {
             let _ = writeln!(
                 out,
-                "{:>5} {:>6} {:>7} {:>7} {:>7.4} {:>8.4} {:>8.0} {:>6.2} {:>6} {:>5} {:>22} {:>8.2} {:>9.2} {:>9.2} {:>15} {:>15} {:>15}",
+                "{:>5} {:>6} {:>7} {:>7} {:>7.4} {:>8.4} {:>8.0} {:>6.2} {:>6} {:>5} {:>22} {:>8.2} {:>9.2} {:>9.2} {:>15} {:>15} {:>15} {:>7.2} {:>6.1}",
                 c.phase,
                 c.topics,
                 c.live_rows,
@@ -574,6 +596,8 @@ impl SimReport {
                 format!("{:.0}/{:.0}", c.idle_latency_us.median, c.idle_latency_us.p99),
                 format!("{:.0}/{:.0}", c.busy_latency_us.median, c.busy_latency_us.p99),
                 format!("{}/{}/{}/{}", c.maintenance_steps.0, c.maintenance_steps.1, c.maintenance_steps.2, c.maintenance_steps.3),
+                c.rows_rewritten as f64 / c.rows_ingested.max(1) as f64,
+                100.0 * c.largest_step_share,
             );
         }
         out
@@ -582,12 +606,12 @@ impl SimReport {
     /// The checkpoints as CSV (a header line, then one line per checkpoint).
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "phase,topics,live_rows,rows_added,rows_churned,recall,rebuild_recall,qps,rebuild_qps,lists,rebuild_lists,list_min,list_median,list_p99,list_max,shard_bytes,live_bytes,ingest_cpu_s,maintenance_cpu_s,idle_p50_us,idle_p99_us,busy_p50_us,busy_p99_us,busy_searches,splits,merges,consolidations,compactions\n",
+            "phase,topics,live_rows,rows_added,rows_churned,recall,rebuild_recall,qps,rebuild_qps,lists,rebuild_lists,list_min,list_median,list_p99,list_max,shard_bytes,live_bytes,ingest_cpu_s,maintenance_cpu_s,idle_p50_us,idle_p99_us,busy_p50_us,busy_p99_us,busy_searches,splits,merges,consolidations,compactions,rows_rewritten,rows_ingested,largest_step_share\n",
         );
         for c in &self.checkpoints {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{:.4},{:.4},{:.1},{:.1},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{}",
+                "{},{},{},{},{},{:.4},{:.4},{:.1},{:.1},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{},{},{:.4}",
                 c.phase,
                 c.topics,
                 c.live_rows,
@@ -615,7 +639,10 @@ impl SimReport {
                 c.maintenance_steps.0,
                 c.maintenance_steps.1,
                 c.maintenance_steps.2,
-                c.maintenance_steps.3
+                c.maintenance_steps.3,
+                c.rows_rewritten,
+                c.rows_ingested,
+                c.largest_step_share
             );
         }
         out

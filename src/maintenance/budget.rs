@@ -5,7 +5,9 @@
 //! that hold data (building a collection's centroid index when it reaches the
 //! threshold), then rebalances every indexed collection (split / merge / reassign /
 //! consolidate, `rebalance.rs`), then compacts collections with pending tombstones,
-//! most tombstones first, until the budget is spent. A step that has started always
+//! most tombstones first, until the budget is spent — in bounded steps: shards with at
+//! least an eighth of their rows deleted, at most a tenth of the collection per step, and
+//! tombstones dropped once no shard may still hold a row they hide. A step that has started always
 //! finishes (each is crash-safe on its own), so a call may overrun its budget by one
 //! step.
 
@@ -31,9 +33,17 @@ pub struct MaintenanceReport {
     pub compactions: usize,
     /// Deleted rows physically removed by those compactions.
     pub rows_removed: u64,
+    /// Rows written again by rebalancing and compaction (flushes not counted).
+    pub rows_rewritten: u64,
+    /// The most rows one step (a split, merge, consolidation or compaction) wrote.
+    pub largest_step_rows: u64,
     /// Work left undone because the budget ran out.
     pub budget_exhausted: bool,
 }
+
+/// A compaction step run by `maintain` writes at most 1 / this of the collection's
+/// rows (`Collection::compact` rewrites everything at once).
+const MAX_STEP_SHARE: u64 = 10;
 
 pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceReport> {
     let started = Instant::now();
@@ -53,6 +63,8 @@ pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceR
         report.splits += done.splits;
         report.merges += done.merges;
         report.consolidations += done.consolidations;
+        report.rows_rewritten += done.rows_rewritten;
+        report.largest_step_rows = report.largest_step_rows.max(done.largest_step_rows);
     }
     let mut pending: Vec<_> = collections
         .into_iter()
@@ -68,9 +80,22 @@ pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceR
             report.budget_exhausted = true;
             break;
         }
-        let done = compaction::compact(vs, &c)?;
-        report.compactions += 1;
-        report.rows_removed += done.rows_removed;
+        // Bounded steps (a tenth of the collection's rows at most), until one finds
+        // nothing more to rewrite.
+        loop {
+            let rows: u64 = c.version().shards.iter().map(|s| s.rows).sum();
+            let done = compaction::compact(vs, &c, compaction::Scope::Bounded { max_rows: rows / MAX_STEP_SHARE })?;
+            if done.shards_rewritten == 0 && done.tombstones_dropped == 0 {
+                break;
+            }
+            report.compactions += 1;
+            report.rows_removed += done.rows_removed;
+            report.rows_rewritten += done.rows_rewritten;
+            report.largest_step_rows = report.largest_step_rows.max(done.rows_rewritten);
+            if done.shards_rewritten == 0 || started.elapsed() >= budget {
+                break;
+            }
+        }
     }
     Ok(report)
 }

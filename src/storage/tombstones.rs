@@ -11,11 +11,68 @@
 //! is hidden by them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 /// The tombstones of one collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Tombstones {
-    deleted_at: HashMap<u128, u64>,
+    deleted_at: HashMap<u128, u64, IdHashing>,
+}
+
+/// Hashing of document ids for the tombstone map, which searches consult for every
+/// candidate row while deletes are pending: one multiply-and-fold per id instead of
+/// SipHash's rounds, keyed by a per-process random seed so ids chosen to collide
+/// cannot be computed in advance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdHashing {
+    seed: u64,
+}
+
+impl Default for IdHashing {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0x7D1F_7E57u64) | 1);
+        IdHashing { seed }
+    }
+}
+
+impl BuildHasher for IdHashing {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher { state: self.seed }
+    }
+}
+
+/// The hasher of [`IdHashing`].
+pub(crate) struct IdHasher {
+    state: u64,
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        let m = u128::from(self.state ^ x) * 0x9E37_79B9_7F4A_7C15u128;
+        self.state = (m as u64) ^ ((m >> 64) as u64);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.state
+    }
 }
 
 impl Tombstones {
