@@ -14,9 +14,10 @@
 //!   elsewhere); only the neighbours that would lose at least 10% of their rows are
 //!   rewritten — the others keep their rows, and get the rows that arrive as one more
 //!   shard (or nothing, when none arrive);
-//! - **consolidate** a list split over many row groups or shards (flushes append one
-//!   per flush), or with more than 1/8 of its rows hidden by tombstones: rewritten as
-//!   one shard of live rows.
+//! - **consolidate** a list split over many row groups, or whose shards appended by
+//!   flushes hold as many rows as its main shard (so a row is rewritten a bounded
+//!   number of times, as in a tiered LSM), or with more than 1/8 of its rows hidden by
+//!   tombstones: rewritten as one shard of live rows.
 //!
 //! Hysteresis: a split child holds at least a quarter of the target (the merge
 //! threshold), so a split never feeds a merge. A split whose largest child would hold
@@ -122,7 +123,11 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
         if groups <= 1 {
             continue; // written whole by a build, split or consolidation: nothing new
         }
-        if groups > MAX_GROUPS_PER_LIST || list.len() > 2 {
+        // Rows appended by flushes are merged into the list once they add up to its
+        // main shard (each row is rewritten a bounded number of times, as in a tiered
+        // LSM), or when the list is in too many pieces.
+        let largest = list.iter().map(|s| s.rows).max().unwrap_or(0);
+        if groups > MAX_GROUPS_PER_LIST || rows[i] - largest >= largest {
             return Ok(Some(Step::Consolidate(i)));
         }
         // Rows were appended since the list was written: check drift and deletes (once
