@@ -65,6 +65,7 @@ fn flush_loop(db: &DbInner) {
             }
             signal.flush_requested = false;
         }
+        vs.graveyard.clear();
         if vs.wal.poisoned().is_some() {
             continue;
         }

@@ -500,7 +500,10 @@ impl Database {
     /// WAL segments this made redundant. Returns when all of that is durable.
     pub fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
-        flush::flush(&self.inner.versions)
+        flush::flush(&self.inner.versions)?;
+        // Shard files retired earlier whose last search has finished since.
+        self.inner.versions.graveyard.clear();
+        Ok(())
     }
 
     /// Runs pending maintenance (flush, compaction of collections with deletes) for
@@ -516,7 +519,9 @@ impl Database {
     /// ```
     pub fn maintain(&self, budget: Duration) -> Result<crate::maintenance::budget::MaintenanceReport> {
         self.inner.check_writable()?;
-        crate::maintenance::budget::maintain(&self.inner.versions, budget)
+        let report = crate::maintenance::budget::maintain(&self.inner.versions, budget)?;
+        self.inner.versions.graveyard.clear();
+        Ok(report)
     }
 
     /// Runs one promotion round to the S3 tier now: uploads sealed shards not yet

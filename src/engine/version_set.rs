@@ -91,6 +91,8 @@ pub(crate) struct VersionSet {
     drained_lock: Mutex<()>,
     pub flushes: AtomicU64,
     pub compactions: AtomicU64,
+    /// Retired shard files waiting to be deleted off the search path.
+    pub graveyard: Arc<crate::storage::graveyard::Graveyard>,
     /// Where a read-only replica follows from; `None` for a writable database.
     pub read_only: Option<String>,
     /// The S3 tier, through which evicted shard readers fetch their files back.
@@ -124,6 +126,7 @@ impl VersionSet {
             registry.by_id.insert(c.id, c.clone());
             registry.by_name.insert(c.name.clone(), c);
         }
+        let graveyard = crate::storage::graveyard::Graveyard::new(parts.fs.clone());
         VersionSet {
             path: parts.path,
             options: parts.options,
@@ -137,6 +140,7 @@ impl VersionSet {
             drained_lock: Mutex::new(()),
             flushes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),
+            graveyard,
             read_only: parts.read_only,
             #[cfg(feature = "s3")]
             tier: parts.tier,
@@ -299,8 +303,10 @@ impl VersionSet {
             self.memtable_bytes.fetch_sub(freed, Ordering::Relaxed);
         }
         for reader in retired {
-            reader.retire(self.fs.clone());
+            reader.retire(self.graveyard.clone());
         }
+        // Files whose last reader went since the previous edit.
+        self.graveyard.clear();
         self.notify_drained();
         Ok(())
     }

@@ -10,8 +10,9 @@
 //!    tombstones of `T0` removed (every row they hid is gone; rows re-added after a
 //!    delete have higher LSNs and were never hidden);
 //! 5. swap in the next version (new readers, fewer tombstones);
-//! 6. retire the old shards: each file is deleted once the last search or snapshot
-//!    reading it is done (a crash before that leaves orphans the next open removes).
+//! 6. retire the old shards: each file is deleted (by the writers' side, see
+//!    `storage/graveyard.rs`) once the last search or snapshot reading it is done (a
+//!    crash before that leaves orphans the next open removes).
 //!
 //! Steps 4–6 are the one edit path (`engine::version_set`).
 //!

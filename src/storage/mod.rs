@@ -8,6 +8,7 @@
 
 pub(crate) mod bloom;
 pub(crate) mod footer;
+pub(crate) mod graveyard;
 pub(crate) mod manifest;
 pub(crate) mod row_group;
 pub(crate) mod shard_file;

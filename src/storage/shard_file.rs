@@ -202,19 +202,18 @@ pub(crate) struct ShardReader {
     /// pages around them).
     pub vector_reads: VectorReads,
     /// Set when an edit retired the file: the last drop of the reader deletes it.
-    retired: OnceLock<Arc<dyn FileSystem>>,
+    retired: OnceLock<Arc<super::graveyard::Graveyard>>,
     /// Each row group's attribute summaries, decoded on the first filtered search.
     summaries: OnceLock<Vec<GroupSummary>>,
 }
 
 impl Drop for ShardReader {
-    /// A retired shard's file goes with its last reader: no version (and so no search
-    /// or snapshot) references it any more. A failure leaves an orphan that the next
-    /// open deletes (no manifest names it).
+    /// A retired shard's file may go with its last reader: no version (and so no
+    /// search or snapshot) references it any more. The reader only buries the path;
+    /// the writers' side deletes it (`graveyard.rs`: never an unlink on a search).
     fn drop(&mut self) {
-        if let Some(fs) = self.retired.get() {
-            let _ = fs.remove_file(&self.path);
-            let _ = fs.remove_file(&evicted_path(&self.path));
+        if let Some(graveyard) = self.retired.get() {
+            graveyard.bury(std::mem::take(&mut self.path));
         }
     }
 }
@@ -638,9 +637,10 @@ impl ShardReader {
     }
 
     /// Marks the file for deletion when the last reference to this reader drops (an
-    /// edit published a manifest that no longer names it).
-    pub fn retire(&self, fs: Arc<dyn FileSystem>) {
-        let _ = self.retired.set(fs);
+    /// edit published a manifest that no longer names it): its path goes to
+    /// `graveyard`.
+    pub fn retire(&self, graveyard: Arc<super::graveyard::Graveyard>) {
+        let _ = self.retired.set(graveyard);
     }
 
     /// Whether the shard may hold rows of `document_id` (false means certainly not).
