@@ -17,7 +17,8 @@
 //! - **consolidate** a list split over many row groups, or whose shards appended by
 //!   flushes hold as many rows as its main shard (so a row is rewritten a bounded
 //!   number of times, as in a tiered LSM), or with more than 1/8 of its rows hidden by
-//!   tombstones: rewritten as one shard of live rows.
+//!   tombstones: rewritten as one shard of live rows, under a centroid moved to their
+//!   mean (a new id: the rows flushed in since moved it);
 //!
 //! Hysteresis: a split child holds at least a quarter of the target (the merge
 //! threshold), so a split never feeds a merge. A split whose largest child would hold
@@ -173,6 +174,21 @@ fn drifted(rows: &RowSet, centroid: &[f32]) -> bool {
     shift > 0.25 * (radius / n as f64)
 }
 
+/// The mean of the rows, or `None` without rows.
+fn mean(rows: &RowSet) -> Option<Vec<f32>> {
+    let n = rows.len();
+    if n == 0 {
+        return None;
+    }
+    let mut sum = vec![0f64; rows.dimension];
+    for r in 0..n {
+        for (s, x) in sum.iter_mut().zip(rows.vector(r)) {
+            *s += f64::from(*x);
+        }
+    }
+    Some(sum.iter().map(|s| (s / n as f64) as f32).collect())
+}
+
 /// The `m` centroids nearest to centroid `i` (excluding it).
 fn neighbours(table: &CentroidTable, metric: crate::Metric, i: usize, m: usize) -> Vec<usize> {
     let mut scored: Vec<(f32, usize)> =
@@ -187,7 +203,19 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     let tombstones = c.version().tombstones.clone();
     // Which lists are rewritten, which centroid goes, which come.
     let (victim, gather, added): (Option<usize>, Vec<usize>, Vec<Vec<f32>>) = match step {
-        Step::Consolidate(i) => (None, vec![i], Vec::new()),
+        Step::Consolidate(i) => {
+            // The list is rewritten anyway: it gets a centroid at the mean of its live
+            // rows (the rows flushed into it since it was written moved it), under a new
+            // id, as a split's children do.
+            let mut own = RowSet::new(d);
+            for shard in &routing.lists[i] {
+                own.add_shard(shard, &tombstones)?;
+            }
+            match mean(&own) {
+                Some(centre) => (Some(i), vec![i], vec![centre]),
+                None => (None, vec![i], Vec::new()),
+            }
+        }
         Step::Merge(i) => {
             let mut gather = vec![i];
             gather.extend(neighbours(table, c.metric, i, NEIGHBOURS));
@@ -238,6 +266,14 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
         vectors.extend_from_slice(v);
     }
     let new_table = CentroidTable::new(d, ids, vectors);
+    // A consolidated list keeps its refused split under its new id (duplicates stay
+    // duplicates).
+    if let (Step::Consolidate(i), false, Some(&new_id)) = (&step, added.is_empty(), new_table.ids.last()) {
+        let mut refused = c.split_refused.lock();
+        if let Some(&at) = refused.get(&table.ids[*i]) {
+            refused.insert(new_id, at);
+        }
+    }
     // Destinations: the gathered lists that survive, and the added centroids.
     let destinations: Vec<usize> = gather
         .iter()
