@@ -889,7 +889,8 @@ int32_t drift_db_stats_get(struct drift_db *db,
                            struct drift_error **err);
 
 /**
- * Runs pending maintenance (flush, compaction of collections with deletes) for about
+ * Runs pending maintenance (flush, index rebalancing, compaction of shards with at
+ * least 1/8 of their rows deleted; `drift_compact` removes every deleted row) for about
  * `budget_ms` milliseconds, for hosts that schedule work themselves (with
  * `background_threads = 0`). A started step always completes, so a call may overrun
  * its budget by one step.

@@ -506,8 +506,10 @@ impl Database {
         Ok(())
     }
 
-    /// Runs pending maintenance (flush, compaction of collections with deletes) for
-    /// about `budget` of wall time; for hosts that schedule work themselves.
+    /// Runs pending maintenance (flush, index rebalancing, compaction of shards with
+    /// at least 1/8 of their rows deleted, a tenth of the collection per step) for about
+    /// `budget` of wall time; for hosts that schedule work themselves. Fewer deletes stay
+    /// hidden without a rewrite; [`crate::Collection::compact`] removes every one.
     ///
     /// ```
     /// # fn main() -> drift::Result<()> {

@@ -458,8 +458,9 @@ func (db *DB) Checkpoint(dir string) error {
 	return check(C.drift_checkpoint(db.h, cdir, &cerr), cerr)
 }
 
-// Maintain runs pending maintenance (flush, compaction of collections with deletes)
-// for about budget; for hosts that turn background threads off.
+// Maintain runs pending maintenance (flush, index rebalancing, compaction of shards
+// with at least 1/8 of their rows deleted; Compact removes every deleted row) for
+// about budget; for hosts that turn background threads off.
 func (db *DB) Maintain(budget time.Duration) error {
 	var cerr *C.drift_error
 	return check(C.drift_maintain(db.h, C.uint64_t(budget/time.Millisecond), &cerr), cerr)

@@ -311,8 +311,9 @@ public final class Database implements AutoCloseable {
     }
 
     /**
-     * Runs pending maintenance (flush, compaction of collections with deletes) for about
-     * {@code budget}; for hosts that schedule work themselves.
+     * Runs pending maintenance (flush, index rebalancing, compaction of shards with at
+     * least 1/8 of their rows deleted; {@code Collection.compact} removes every deleted
+     * row) for about {@code budget}; for hosts that schedule work themselves.
      */
     public void maintain(java.time.Duration budget) {
         try (Arena arena = Arena.ofConfined()) {
