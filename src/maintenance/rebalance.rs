@@ -118,7 +118,7 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
     let tombstones = c.version().tombstones.clone();
     // Deletes only add tombstones with higher LSNs, so (shards, newest tombstone LSN)
     // names what a list check saw.
-    let newest_tombstone = tombstones.entries().iter().map(|e| e.1).max().unwrap_or(0);
+    let newest_tombstone = tombstones.newest_lsn();
     for (i, list) in routing.lists.iter().enumerate() {
         let groups: usize = list.iter().map(|s| s.row_groups.len()).sum();
         if groups <= 1 {
@@ -174,15 +174,15 @@ fn drifted(rows: &RowSet, centroid: &[f32]) -> bool {
     shift > 0.25 * (radius / n as f64)
 }
 
-/// The mean of the rows, or `None` without rows.
-fn mean(rows: &RowSet) -> Option<Vec<f32>> {
-    let n = rows.len();
+/// The mean of `vectors` (row-major, dimension `d`), or `None` without rows.
+fn mean(vectors: &[f32], d: usize) -> Option<Vec<f32>> {
+    let n = vectors.len() / d;
     if n == 0 {
         return None;
     }
-    let mut sum = vec![0f64; rows.dimension];
-    for r in 0..n {
-        for (s, x) in sum.iter_mut().zip(rows.vector(r)) {
+    let mut sum = vec![0f64; d];
+    for v in vectors.chunks_exact(d) {
+        for (s, x) in sum.iter_mut().zip(v) {
             *s += f64::from(*x);
         }
     }
@@ -202,55 +202,60 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     let d = table.dimension;
     let tombstones = c.version().tombstones.clone();
     // Which lists are rewritten, which centroid goes, which come.
-    let (victim, gather, added): (Option<usize>, Vec<usize>, Vec<Vec<f32>>) = match step {
-        Step::Consolidate(i) => {
-            // The list is rewritten anyway: it gets a centroid at the mean of its live
-            // rows (the rows flushed into it since it was written moved it), under a new
-            // id, as a split's children do.
-            let mut own = RowSet::new(d);
-            for shard in &routing.lists[i] {
-                own.add_shard(shard, &tombstones)?;
-            }
-            match mean(&own) {
-                Some(centre) => (Some(i), vec![i], vec![centre]),
-                None => (None, vec![i], Vec::new()),
-            }
+    // The changed list first, then (split, merge) its neighbours; every row read once.
+    let changed = match step {
+        Step::Split(i) | Step::Merge(i) | Step::Consolidate(i) => i,
+    };
+    let mut gather = vec![changed];
+    if !matches!(step, Step::Consolidate(_)) {
+        gather.extend(neighbours(table, c.metric, changed, NEIGHBOURS));
+    }
+    let mut rows = RowSet::new(d);
+    let mut origin = Vec::new();
+    for &j in &gather {
+        let before = rows.len();
+        for shard in &routing.lists[j] {
+            rows.add_shard(shard, &tombstones)?;
         }
-        Step::Merge(i) => {
-            let mut gather = vec![i];
-            gather.extend(neighbours(table, c.metric, i, NEIGHBOURS));
-            (Some(i), gather, Vec::new())
-        }
+        origin.extend(std::iter::repeat_n(table.ids[j], rows.len() - before));
+    }
+    // The changed list's rows lead the set.
+    let own = &rows.vectors[..origin.iter().take_while(|id| **id == table.ids[changed]).count() * d];
+    let own_rows = own.len() / d;
+    // Which centroid goes, which come.
+    let (victim, added): (Option<usize>, Vec<Vec<f32>>) = match step {
+        // The list is rewritten anyway: it gets a centroid at the mean of its live rows
+        // (the rows flushed into it since it was written moved it), under a new id, as
+        // a split's children do.
+        Step::Consolidate(i) => match mean(own, d) {
+            Some(centre) => (Some(i), vec![centre]),
+            None => (None, Vec::new()),
+        },
+        Step::Merge(i) => (Some(i), Vec::new()),
         Step::Split(i) => {
-            let mut own = RowSet::new(d);
-            for shard in &routing.lists[i] {
-                own.add_shard(shard, &tombstones)?;
-            }
             // As many children as it takes to bring the list to about twice the target
             // (so rows that keep arriving in one list are rewritten once, not once per
             // halving).
             let target = vs.options.index_shard_rows as usize;
-            let ways = own.len().div_ceil(2 * target).clamp(2, MAX_SPLIT_WAYS);
-            let parts = kmeans::partition(&own.vectors, d, ways, 0x5B17 ^ u64::from(table.ids[i]));
+            let ways = own_rows.div_ceil(2 * target).clamp(2, MAX_SPLIT_WAYS);
+            let parts = kmeans::partition(own, d, ways, 0x5B17 ^ u64::from(table.ids[i]));
             let mut sizes: Vec<(usize, usize)> =
                 (0..parts.centroids.len() / d).map(|h| (parts.assignment.iter().filter(|a| **a as usize == h).count(), h)).collect();
             sizes.sort_by(|a, b| b.cmp(a));
-            if sizes.len() < 2 || sizes[0].0 * 10 > own.len() * 9 {
-                c.split_refused.lock().insert(table.ids[i], own.len() as u64);
+            if sizes.len() < 2 || sizes[0].0 * 10 > own_rows * 9 {
+                c.split_refused.lock().insert(table.ids[i], own_rows as u64);
                 report.refused_splits += 1;
                 return Ok(());
             }
             // Children too small to stand (below the merge threshold) are left out; their
             // rows go to the nearest of the others or of the neighbours.
-            let children: Vec<Vec<f32>> = sizes
+            let children = sizes
                 .iter()
                 .enumerate()
                 .filter(|(rank, (size, _))| *rank < 2 || *size * 4 >= target)
                 .map(|(_, (_, h))| parts.centroids[h * d..(h + 1) * d].to_vec())
                 .collect();
-            let mut gather = vec![i];
-            gather.extend(neighbours(table, c.metric, i, NEIGHBOURS));
-            (Some(i), gather, children)
+            (Some(i), children)
         }
     };
     // The new table: every surviving centroid in order, then the added ones.
@@ -281,15 +286,6 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
         .filter_map(|j| new_table.position(table.ids[*j]))
         .chain(table.len() - usize::from(victim.is_some())..new_table.len())
         .collect();
-    let mut rows = RowSet::new(d);
-    let mut origin = Vec::new();
-    for &j in &gather {
-        let before = rows.len();
-        for shard in &routing.lists[j] {
-            rows.add_shard(shard, &tombstones)?;
-        }
-        origin.extend(std::iter::repeat_n(table.ids[j], rows.len() - before));
-    }
     // Each row's nearest destination.
     let mut best: Vec<usize> = (0..origin.len())
         .map(|r| {

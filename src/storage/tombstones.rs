@@ -100,6 +100,11 @@ impl Tombstones {
         self.deleted_at.is_empty()
     }
 
+    /// The LSN of the newest tombstone (0 without any).
+    pub fn newest_lsn(&self) -> u64 {
+        self.deleted_at.values().copied().max().unwrap_or(0)
+    }
+
     /// Sorted entries, for the manifest.
     pub fn entries(&self) -> Vec<(u128, u64)> {
         let mut v: Vec<_> = self.deleted_at.iter().map(|(k, v)| (*k, *v)).collect();
