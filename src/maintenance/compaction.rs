@@ -113,18 +113,9 @@ pub(crate) fn compact(vs: &VersionSet, c: &Arc<CollectionCore>, scope: Scope) ->
                 take
             });
             let victim_ids: Vec<u64> = victims.iter().map(|(v, _)| v.header.shard_id).collect();
-            // Per remaining shard, the smallest LSN bound of its groups: a tombstone at or
-            // below it hides none of its rows.
-            let others: Vec<(&Arc<ShardReader>, u64)> = shards
-                .iter()
-                .filter(|s| !victim_ids.contains(&s.header.shard_id))
-                .map(|s| (s, s.row_groups.iter().map(|g| g.max_lsn).min().unwrap_or(u64::MAX)))
-                .collect();
-            let droppable: Vec<(u128, u64)> = compactable
-                .iter()
-                .copied()
-                .filter(|&(doc, lsn)| !others.iter().any(|(s, oldest)| *oldest < lsn && s.may_contain(doc)))
-                .collect();
+            let others: Vec<&Arc<ShardReader>> = shards.iter().filter(|s| !victim_ids.contains(&s.header.shard_id)).collect();
+            let droppable: Vec<(u128, u64)> =
+                compactable.iter().copied().filter(|&(doc, lsn)| !others.iter().any(|s| s.may_hold_hidden(doc, lsn))).collect();
             Tombstones::from_entries(&droppable)
         }
     };

@@ -135,13 +135,13 @@ pub(crate) fn flush_locked(vs: &VersionSet) -> Result<()> {
 
 /// Tombstones a flush at `cut` leaves with nothing to hide: deleted at or before the
 /// cut (so every memtable row they hid was just written out without it, and every
-/// later row has a higher LSN) and of documents none of the `kept` shards (those
-/// the flush did not rewrite) may hold.
+/// later row has a higher LSN) and hiding no row of the `kept` shards (those the flush
+/// did not rewrite; `ShardReader::may_hold_hidden`, the test compaction uses too).
 fn spent_tombstones(tombstones: &Tombstones, cut: u64, kept: &[&Arc<ShardReader>]) -> Tombstones {
     let spent: Vec<(u128, u64)> = tombstones
         .entries()
         .into_iter()
-        .filter(|&(id, at)| at <= cut && !kept.iter().any(|s| s.may_contain(id)))
+        .filter(|&(id, at)| at <= cut && !kept.iter().any(|s| s.may_hold_hidden(id, at)))
         .collect();
     Tombstones::from_entries(&spent)
 }

@@ -643,6 +643,14 @@ impl ShardReader {
         let _ = self.retired.set(graveyard);
     }
 
+    /// Whether the shard may hold a row of `document_id` that a tombstone at `lsn`
+    /// hides (false means certainly not: no such document per the Bloom filter, or
+    /// every row group written at or after `lsn`). A tombstone no shard answers true
+    /// for — and no memtable holds — can be dropped.
+    pub fn may_hold_hidden(&self, document_id: u128, lsn: u64) -> bool {
+        self.row_groups.iter().any(|g| g.max_lsn < lsn) && self.may_contain(document_id)
+    }
+
     /// Whether the shard may hold rows of `document_id` (false means certainly not).
     pub fn may_contain(&self, document_id: u128) -> bool {
         match &self.bloom {
