@@ -160,8 +160,9 @@ pub struct SimCheckpoint {
     pub busy_latency_us: Spread,
     /// Searches timed while maintenance ran.
     pub busy_searches: usize,
-    /// What maintenance did so far: (splits, merges, consolidations, compactions).
-    pub maintenance_steps: (usize, usize, usize, usize),
+    /// What maintenance did so far: (splits, merges, reassignments, consolidations,
+    /// compactions).
+    pub maintenance_steps: (usize, usize, usize, usize, usize),
     /// Rows maintenance wrote again so far (flushes not counted).
     pub rows_rewritten: u64,
     /// Rows written so far by ingest: adds and replacements.
@@ -416,8 +417,8 @@ fn shuffle<T>(items: &mut [T], rng: &mut SplitMix) {
 /// What maintenance did over the run.
 #[derive(Default)]
 struct Steps {
-    /// (splits, merges, consolidations, compactions).
-    counts: (usize, usize, usize, usize),
+    /// (splits, merges, reassignments, consolidations, compactions).
+    counts: (usize, usize, usize, usize, usize),
     rows_rewritten: u64,
     largest_share: f64,
 }
@@ -454,8 +455,9 @@ fn maintain(
     let done = result?;
     steps.counts.0 += done.splits;
     steps.counts.1 += done.merges;
-    steps.counts.2 += done.consolidations;
-    steps.counts.3 += done.compactions;
+    steps.counts.2 += done.reassignments;
+    steps.counts.3 += done.consolidations;
+    steps.counts.4 += done.compactions;
     steps.rows_rewritten += done.rows_rewritten;
     let stored = c.stats();
     let rows = (stored.shard_rows + stored.memtable_rows + stored.frozen_rows).max(1);
@@ -572,13 +574,13 @@ impl SimReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:>5} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6} {:>5} {:>22} {:>8} {:>9} {:>9} {:>15} {:>15} {:>15} {:>7} {:>6}",
-            "phase", "topics", "live", "churned", "recall", "rebuild", "qps", "×rbld", "lists", "rbld", "list min/med/p99/max", "disk/liv", "ingest s", "maint s", "idle p50/p99µs", "maint p50/p99µs", "spl/mrg/cns/cmp", "rewr/in", "step%"
+            "{:>5} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6} {:>5} {:>22} {:>8} {:>9} {:>9} {:>15} {:>15} {:>19} {:>7} {:>6}",
+            "phase", "topics", "live", "churned", "recall", "rebuild", "qps", "×rbld", "lists", "rbld", "list min/med/p99/max", "disk/liv", "ingest s", "maint s", "idle p50/p99µs", "maint p50/p99µs", "spl/mrg/rea/cns/cmp", "rewr/in", "step%"
         );
         for c in &self.checkpoints {
             let _ = writeln!(
                 out,
-                "{:>5} {:>6} {:>7} {:>7} {:>7.4} {:>8.4} {:>8.0} {:>6.2} {:>6} {:>5} {:>22} {:>8.2} {:>9.2} {:>9.2} {:>15} {:>15} {:>15} {:>7.2} {:>6.1}",
+                "{:>5} {:>6} {:>7} {:>7} {:>7.4} {:>8.4} {:>8.0} {:>6.2} {:>6} {:>5} {:>22} {:>8.2} {:>9.2} {:>9.2} {:>15} {:>15} {:>19} {:>7.2} {:>6.1}",
                 c.phase,
                 c.topics,
                 c.live_rows,
@@ -595,7 +597,10 @@ impl SimReport {
                 c.maintenance_cpu,
                 format!("{:.0}/{:.0}", c.idle_latency_us.median, c.idle_latency_us.p99),
                 format!("{:.0}/{:.0}", c.busy_latency_us.median, c.busy_latency_us.p99),
-                format!("{}/{}/{}/{}", c.maintenance_steps.0, c.maintenance_steps.1, c.maintenance_steps.2, c.maintenance_steps.3),
+                format!(
+                    "{}/{}/{}/{}/{}",
+                    c.maintenance_steps.0, c.maintenance_steps.1, c.maintenance_steps.2, c.maintenance_steps.3, c.maintenance_steps.4
+                ),
                 c.rows_rewritten as f64 / c.rows_ingested.max(1) as f64,
                 100.0 * c.largest_step_share,
             );
@@ -606,12 +611,12 @@ impl SimReport {
     /// The checkpoints as CSV (a header line, then one line per checkpoint).
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "phase,topics,live_rows,rows_added,rows_churned,recall,rebuild_recall,qps,rebuild_qps,lists,rebuild_lists,list_min,list_median,list_p99,list_max,shard_bytes,live_bytes,ingest_cpu_s,maintenance_cpu_s,idle_p50_us,idle_p99_us,busy_p50_us,busy_p99_us,busy_searches,splits,merges,consolidations,compactions,rows_rewritten,rows_ingested,largest_step_share\n",
+            "phase,topics,live_rows,rows_added,rows_churned,recall,rebuild_recall,qps,rebuild_qps,lists,rebuild_lists,list_min,list_median,list_p99,list_max,shard_bytes,live_bytes,ingest_cpu_s,maintenance_cpu_s,idle_p50_us,idle_p99_us,busy_p50_us,busy_p99_us,busy_searches,splits,merges,reassignments,consolidations,compactions,rows_rewritten,rows_ingested,largest_step_share\n",
         );
         for c in &self.checkpoints {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{:.4},{:.4},{:.1},{:.1},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{},{},{:.4}",
+                "{},{},{},{},{},{:.4},{:.4},{:.1},{:.1},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{},{},{},{:.4}",
                 c.phase,
                 c.topics,
                 c.live_rows,
@@ -640,6 +645,7 @@ impl SimReport {
                 c.maintenance_steps.1,
                 c.maintenance_steps.2,
                 c.maintenance_steps.3,
+                c.maintenance_steps.4,
                 c.rows_rewritten,
                 c.rows_ingested,
                 c.largest_step_share

@@ -52,6 +52,11 @@ pub(crate) struct CollectionCore {
     /// centroid id: (their shard ids, the newest tombstone's LSN then). Not checked again until either
     /// changes (each check reads every row of the list).
     pub lists_checked: Mutex<HashMap<u32, (Vec<u64>, u64)>>,
+    /// Lists, by centroid id, whose rows a split or merge next to them left where they
+    /// were although many are now nearer a new centroid (rewriting them in the same
+    /// step would have passed its size bound): rebalancing reassigns each in a step of
+    /// its own. In memory only: after a restart the drift check finds them.
+    pub reassign_due: Mutex<Vec<u32>>,
 }
 
 /// How an edit changes a collection's version (see `VersionSet::apply`).
@@ -87,6 +92,7 @@ impl CollectionCore {
             dropped: AtomicBool::new(false),
             split_refused: Mutex::new(HashMap::new()),
             lists_checked: Mutex::new(HashMap::new()),
+            reassign_due: Mutex::new(Vec::new()),
         }
     }
 

@@ -29,21 +29,26 @@ pub struct MaintenanceReport {
     pub merges: usize,
     /// Index lists rewritten as one shard.
     pub consolidations: usize,
+    /// Index lists whose rows were reassigned to nearer lists after a split or merge
+    /// next to them.
+    pub reassignments: usize,
     /// Collections compacted.
     pub compactions: usize,
     /// Deleted rows physically removed by those compactions.
     pub rows_removed: u64,
     /// Rows written again by rebalancing and compaction (flushes not counted).
     pub rows_rewritten: u64,
-    /// The most rows one step (a split, merge, consolidation or compaction) wrote.
+    /// The most rows one step (a split, merge, reassignment, consolidation or
+    /// compaction) wrote.
     pub largest_step_rows: u64,
     /// Work left undone because the budget ran out.
     pub budget_exhausted: bool,
 }
 
-/// A compaction step run by `maintain` writes at most 1 / this of the collection's
-/// rows (`Collection::compact` rewrites everything at once).
-const MAX_STEP_SHARE: u64 = 10;
+/// A step run by `maintain` writes at most 1 / this of the collection's rows: a
+/// compaction step always, a split or merge unless its own list alone is more
+/// (`Collection::compact` rewrites everything at once).
+pub(crate) const MAX_STEP_SHARE: u64 = 10;
 
 pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceReport> {
     let started = Instant::now();
@@ -63,6 +68,7 @@ pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceR
         report.splits += done.splits;
         report.merges += done.merges;
         report.consolidations += done.consolidations;
+        report.reassignments += done.reassignments;
         report.rows_rewritten += done.rows_rewritten;
         report.largest_step_rows = report.largest_step_rows.max(done.largest_step_rows);
     }

@@ -14,6 +14,12 @@
 //!   elsewhere); only the neighbours that would lose at least 10% of their rows are
 //!   rewritten — the others keep their rows, and get the rows that arrive as one more
 //!   shard (or nothing, when none arrive);
+//! - **bounded steps**: a split or merge rewrites losing neighbours (most affected
+//!   first) only while it writes at most a tenth of the collection's rows, or its own
+//!   list's rows when that alone is more; each neighbour past the bound keeps its rows
+//!   for now and is queued (`CollectionCore::reassign_due`) for a **reassignment** step
+//!   of its own: its rows nearer one of its 8 nearest lists move there (as one more
+//!   shard), the rest are rewritten in place, when at least 10% move;
 //! - **consolidate** a list split over many row groups, or whose shards appended by
 //!   flushes hold as many rows as its main shard (so a row is rewritten a bounded
 //!   number of times, as in a tiered LSM), or with more than 1/8 of its rows hidden by
@@ -34,6 +40,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::budget::MAX_STEP_SHARE;
 use super::row_set::RowSet;
 use crate::engine::collection_core::{CollectionCore, Install};
 use crate::engine::version_set::{Edit, VersionSet};
@@ -51,6 +58,9 @@ pub struct RebalanceReport {
     pub merges: usize,
     /// Lists rewritten as one shard.
     pub consolidations: usize,
+    /// Lists whose rows were reassigned in a step of their own (deferred from a split
+    /// or merge next to them).
+    pub reassignments: usize,
     /// Splits refused (the list's rows could not be separated).
     pub refused_splits: usize,
     /// Rows that changed centroid.
@@ -77,6 +87,8 @@ const MAX_GROUPS_PER_LIST: usize = 8;
 enum Step {
     Split(usize),
     Merge(usize),
+    /// Rows of the list that are nearer another list move there (deferred LIRE).
+    Reassign(usize),
     Consolidate(usize),
 }
 
@@ -114,6 +126,13 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
         && let Some((i, _)) = rows.iter().enumerate().filter(|(_, r)| **r < (target / 4).max(1)).min_by_key(|(_, r)| **r)
     {
         return Ok(Some(Step::Merge(i)));
+    }
+    // Neighbours a split or merge left to a step of their own.
+    loop {
+        let Some(id) = c.reassign_due.lock().pop() else { break };
+        if let Some(i) = table.position(id) {
+            return Ok(Some(Step::Reassign(i)));
+        }
     }
     let tombstones = c.version().tombstones.clone();
     // Deletes only add tombstones with higher LSNs, so (shards, newest tombstone LSN)
@@ -204,11 +223,19 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     // Which lists are rewritten, which centroid goes, which come.
     // The changed list first, then (split, merge) its neighbours; every row read once.
     let changed = match step {
-        Step::Split(i) | Step::Merge(i) | Step::Consolidate(i) => i,
+        Step::Split(i) | Step::Merge(i) | Step::Reassign(i) | Step::Consolidate(i) => i,
     };
+    // `gather`: the lists whose rows are read (and may be rewritten); `targets`: the
+    // lists that may receive rows. A reassignment reads only its own list.
     let mut gather = vec![changed];
-    if !matches!(step, Step::Consolidate(_)) {
-        gather.extend(neighbours(table, c.metric, changed, NEIGHBOURS));
+    let mut targets = vec![changed];
+    match step {
+        Step::Split(_) | Step::Merge(_) => {
+            gather.extend(neighbours(table, c.metric, changed, NEIGHBOURS));
+            targets.clone_from(&gather);
+        }
+        Step::Reassign(_) => targets.extend(neighbours(table, c.metric, changed, NEIGHBOURS)),
+        Step::Consolidate(_) => {}
     }
     let mut rows = RowSet::new(d);
     let mut origin = Vec::new();
@@ -232,6 +259,7 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
             None => (None, Vec::new()),
         },
         Step::Merge(i) => (Some(i), Vec::new()),
+        Step::Reassign(_) => (None, Vec::new()),
         Step::Split(i) => {
             // As many children as it takes to bring the list to about twice the target
             // (so rows that keep arriving in one list are rewritten once, not once per
@@ -279,8 +307,8 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
             refused.insert(new_id, at);
         }
     }
-    // Destinations: the gathered lists that survive, and the added centroids.
-    let destinations: Vec<usize> = gather
+    // Destinations: the target lists that survive, and the added centroids.
+    let destinations: Vec<usize> = targets
         .iter()
         .filter(|j| Some(**j) != victim)
         .filter_map(|j| new_table.position(table.ids[*j]))
@@ -303,13 +331,50 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     // more shard of the rows that arrive otherwise. Only the changed list and the
     // neighbours that lose more are rewritten. (A consolidation rewrites its list
     // whatever happens: that is its purpose.)
+    //
+    // The neighbours that would lose more are rewritten most-affected first while the
+    // step stays within a tenth of the collection's rows (or the changed list's own
+    // rows, when that alone is more); the rest keep their rows too, so no step rewrites
+    // a large share of the collection however many rows a neighbourhood holds.
+    let collection_rows: u64 = (0..table.len()).map(|j| routing.list_rows(j)).sum();
+    let mut budget = (collection_rows / MAX_STEP_SHARE).max(own_rows as u64).saturating_sub(own_rows as u64);
     let mut kept = Vec::new();
+    let mut losing = Vec::new();
     for (k, &position) in destinations.iter().enumerate().filter(|_| victim.is_some()) {
         let own = new_table.ids[position];
         let Some(j) = gather.iter().copied().find(|&j| Some(j) != victim && table.ids[j] == own) else { continue };
         let (held, lost) = origin.iter().zip(&best).filter(|(from, _)| **from == own).fold((0, 0), |(h, l), (_, b)| (h + 1, l + usize::from(*b != k)));
         if lost * KEEP_NEIGHBOUR_BELOW < held.max(1) {
             kept.push((j, k, own));
+        } else {
+            losing.push((j, k, own, held, lost));
+        }
+    }
+    // Largest share lost first (lost / held, compared without division); the ones past
+    // the bound are reassigned later, each in a step of its own.
+    losing.sort_by(|a, b| (b.4 * a.3).cmp(&(a.4 * b.3)).then(a.0.cmp(&b.0)));
+    for (j, k, own, held, _) in losing {
+        if held as u64 <= budget {
+            budget -= held as u64;
+        } else {
+            kept.push((j, k, own));
+            let mut due = c.reassign_due.lock();
+            if !due.contains(&own) {
+                due.push(own);
+            }
+        }
+    }
+    // A reassignment moves its list's rows that are nearer a neighbour when that is at
+    // least 1 in `KEEP_NEIGHBOUR_BELOW` of them (else it does nothing); the neighbours
+    // keep their rows and get the arrivals as one more shard.
+    if let Step::Reassign(_) = step {
+        let staying = destinations.iter().position(|p| new_table.ids[*p] == table.ids[changed]);
+        let lost = best.iter().filter(|b| Some(**b) != staying).count();
+        if staying.is_none() || lost * KEEP_NEIGHBOUR_BELOW < own_rows.max(1) {
+            return Ok(());
+        }
+        for (k, &position) in destinations.iter().enumerate().filter(|(k, _)| Some(*k) != staying) {
+            kept.push((position, k, new_table.ids[position])); // the table is unchanged: same position
         }
     }
     for &(_, k, own) in &kept {
@@ -363,6 +428,7 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     match step {
         Step::Split(_) => report.splits += 1,
         Step::Merge(_) => report.merges += 1,
+        Step::Reassign(_) => report.reassignments += 1,
         Step::Consolidate(_) => report.consolidations += 1,
     }
     Ok(())

@@ -411,3 +411,32 @@ fn a_large_probe_split_over_threads_returns_what_one_thread_returns() {
         assert!(found >= 9, "query {i}: probing every list found only {found} of the exact 10");
     }
 }
+
+#[test]
+fn a_step_rewrites_its_own_list_or_a_tenth_of_the_collection_at_most_and_leaves_other_neighbours_to_reassignments() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    // 32 tight clusters become the index's lists; then rows spread over the whole space
+    // arrive, so every list grows past its split threshold and each split's children
+    // are nearer than their own centroid for many rows of the lists around it.
+    let base = clustered(512, 32, 5);
+    add_all(&c, 0, &base);
+    db.flush().unwrap();
+    let mut rng = Rng::new(91);
+    let spread: Vec<Vec<f32>> = (0..2_500).map(|_| (0..DIM).map(|_| rng.f32() * 10.0).collect()).collect();
+    add_all(&c, 10_000, &spread);
+    db.flush().unwrap();
+    let before = c.stats();
+    let total: u64 = before.list_rows.iter().sum();
+    let largest = before.list_rows.iter().copied().max().unwrap();
+    let report = c.rebalance().unwrap();
+    assert!(report.splits > 0 && report.reassignments > 0, "{report:?}");
+    assert!(
+        report.largest_step_rows <= (total / 10).max(largest),
+        "no step writes more than a tenth of the {total} rows, or the largest list ({largest} rows): {report:?}"
+    );
+    let mut want = expected(0, &base);
+    want.extend(expected(10_000, &spread));
+    assert_eq!(contents(&c), want, "every posting exactly once");
+}

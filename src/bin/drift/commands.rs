@@ -668,12 +668,13 @@ pub fn compact(db: &Path, only: Option<&str>) -> Result<(), String> {
         let compacted = c.compact().map_err(|e| explain(e, db))?;
         let rebalanced = c.rebalance().map_err(|e| explain(e, db))?;
         println!(
-            "{name}: {} shard files rewritten, {} deleted rows removed, {:.1} MB reclaimed; index: {} splits, {} merges, {} consolidations",
+            "{name}: {} shard files rewritten, {} deleted rows removed, {:.1} MB reclaimed; index: {} splits, {} merges, {} reassignments, {} consolidations",
             compacted.shards_rewritten,
             compacted.rows_removed,
             compacted.bytes_reclaimed as f64 / 1e6,
             rebalanced.splits,
             rebalanced.merges,
+            rebalanced.reassignments,
             rebalanced.consolidations
         );
     }

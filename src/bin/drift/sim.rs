@@ -35,6 +35,10 @@ pub struct SimArgs {
     /// Seed of every random choice (same seed, same stream).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Rows added between two maintenance runs (`flush` then `maintain`, with a thread
+    /// searching); maintenance also runs after each churn step.
+    #[arg(long, default_value_t = SimOptions::default().maintain_every_rows)]
+    pub maintain_every: usize,
     /// Queries measured at each checkpoint.
     #[arg(long, default_value_t = 300)]
     pub queries_per_checkpoint: usize,
@@ -72,6 +76,7 @@ pub fn run(args: &SimArgs) -> Result<(), String> {
     options.phases = args.phases;
     options.churn = args.churn;
     options.seed = args.seed;
+    options.maintain_every_rows = args.maintain_every;
     options.queries = args.queries_per_checkpoint;
     options.metric = args.metric.into();
     let data = SimData { dimension, base, queries, topics };
