@@ -57,6 +57,9 @@ pub(crate) struct CollectionCore {
     /// step would have passed its size bound): rebalancing reassigns each in a step of
     /// its own. In memory only: after a restart the drift check finds them.
     pub reassign_due: Mutex<Vec<u32>>,
+    /// Centroids a flush added (ids) whose neighbourhood rebalancing has not yet
+    /// reassigned. In memory only: after a restart they are ordinary lists.
+    pub fresh_centroids: Mutex<Vec<u32>>,
 }
 
 /// How an edit changes a collection's version (see `VersionSet::apply`).
@@ -93,6 +96,7 @@ impl CollectionCore {
             split_refused: Mutex::new(HashMap::new()),
             lists_checked: Mutex::new(HashMap::new()),
             reassign_due: Mutex::new(Vec::new()),
+            fresh_centroids: Mutex::new(Vec::new()),
         }
     }
 

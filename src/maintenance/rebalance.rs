@@ -20,6 +20,10 @@
 //!   for now and is queued (`CollectionCore::reassign_due`) for a **reassignment** step
 //!   of its own: its rows nearer one of its 8 nearest lists move there (as one more
 //!   shard), the rest are rewritten in place, when at least 10% move;
+//! - **adopt**: a centroid a flush added for a new topic (`flush.rs`;
+//!   `CollectionCore::fresh_centroids`) gets the rows of its 8 nearest lists that are
+//!   nearer to it, by the same reassignment and bound (nothing is written when no
+//!   neighbour would lose 10% of its rows);
 //! - **consolidate** a list split over many row groups, or whose shards appended by
 //!   flushes hold as many rows as its main shard (so a row is rewritten a bounded
 //!   number of times, as in a tiered LSM), or with more than 1/8 of its rows hidden by
@@ -89,6 +93,9 @@ enum Step {
     Merge(usize),
     /// Rows of the list that are nearer another list move there (deferred LIRE).
     Reassign(usize),
+    /// The neighbours of a list a flush added give it the rows nearer to it (LIRE
+    /// without a split: the flush made the centroid).
+    Adopt(usize),
     Consolidate(usize),
 }
 
@@ -116,6 +123,13 @@ fn plan(vs: &VersionSet, c: &CollectionCore, routing: &RoutingSnapshot) -> Resul
         return Ok(None);
     }
     let target = vs.options.index_shard_rows;
+    // Centroids a flush added first: their neighbourhoods still hold rows of theirs.
+    loop {
+        let Some(id) = c.fresh_centroids.lock().pop() else { break };
+        if let Some(i) = table.position(id) {
+            return Ok(Some(Step::Adopt(i)));
+        }
+    }
     let refused = c.split_refused.lock().clone();
     let may_split = |i: usize, rows: u64| refused.get(&table.ids[i]).is_none_or(|at| rows >= 2 * at);
     let rows: Vec<u64> = (0..table.len()).map(|i| routing.list_rows(i)).collect();
@@ -223,14 +237,14 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     // Which lists are rewritten, which centroid goes, which come.
     // The changed list first, then (split, merge) its neighbours; every row read once.
     let changed = match step {
-        Step::Split(i) | Step::Merge(i) | Step::Reassign(i) | Step::Consolidate(i) => i,
+        Step::Split(i) | Step::Merge(i) | Step::Reassign(i) | Step::Adopt(i) | Step::Consolidate(i) => i,
     };
     // `gather`: the lists whose rows are read (and may be rewritten); `targets`: the
     // lists that may receive rows. A reassignment reads only its own list.
     let mut gather = vec![changed];
     let mut targets = vec![changed];
     match step {
-        Step::Split(_) | Step::Merge(_) => {
+        Step::Split(_) | Step::Merge(_) | Step::Adopt(_) => {
             gather.extend(neighbours(table, c.metric, changed, NEIGHBOURS));
             targets.clone_from(&gather);
         }
@@ -259,7 +273,7 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
             None => (None, Vec::new()),
         },
         Step::Merge(i) => (Some(i), Vec::new()),
-        Step::Reassign(_) => (None, Vec::new()),
+        Step::Reassign(_) | Step::Adopt(_) => (None, Vec::new()),
         Step::Split(i) => {
             // As many children as it takes to bring the list to about twice the target
             // (so rows that keep arriving in one list are rewritten once, not once per
@@ -340,7 +354,7 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     let mut budget = (collection_rows / MAX_STEP_SHARE).max(own_rows as u64).saturating_sub(own_rows as u64);
     let mut kept = Vec::new();
     let mut losing = Vec::new();
-    for (k, &position) in destinations.iter().enumerate().filter(|_| victim.is_some()) {
+    for (k, &position) in destinations.iter().enumerate().filter(|_| victim.is_some() || matches!(step, Step::Adopt(_))) {
         let own = new_table.ids[position];
         let Some(j) = gather.iter().copied().find(|&j| Some(j) != victim && table.ids[j] == own) else { continue };
         let (held, lost) = origin.iter().zip(&best).filter(|(from, _)| **from == own).fold((0, 0), |(h, l), (_, b)| (h + 1, l + usize::from(*b != k)));
@@ -376,6 +390,9 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
         for (k, &position) in destinations.iter().enumerate().filter(|(k, _)| Some(*k) != staying) {
             kept.push((position, k, new_table.ids[position])); // the table is unchanged: same position
         }
+    }
+    if matches!(step, Step::Adopt(_)) && kept.len() == gather.len() {
+        return Ok(()); // no list loses enough rows to the added one to be rewritten
     }
     for &(_, k, own) in &kept {
         origin.iter().zip(best.iter_mut()).filter(|(from, _)| **from == own).for_each(|(_, b)| *b = k);
@@ -428,7 +445,7 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     match step {
         Step::Split(_) => report.splits += 1,
         Step::Merge(_) => report.merges += 1,
-        Step::Reassign(_) => report.reassignments += 1,
+        Step::Reassign(_) | Step::Adopt(_) => report.reassignments += 1,
         Step::Consolidate(_) => report.consolidations += 1,
     }
     Ok(())

@@ -75,7 +75,8 @@ fn a_flush_past_the_threshold_builds_the_index_and_later_flushes_route_into_it()
     add_all(&c, 5000, &clustered(200, 10, 3));
     db.flush().unwrap();
     let s = c.stats();
-    assert!(s.centroids >= 30 && s.shards <= shards_after_build + s.centroids, "a flush never adds centroids");
+    assert_eq!(s.centroids, shards_after_build, "ordinary growth adds no centroids");
+    assert!(s.shards <= shards_after_build + s.centroids);
     let mut want = expected(0, &first);
     want.extend(expected(1000, &second));
     want.extend(expected(5000, &clustered(200, 10, 3)));
@@ -88,6 +89,38 @@ fn a_flush_past_the_threshold_builds_the_index_and_later_flushes_route_into_it()
     let c = db.collection("c").unwrap();
     assert_eq!(c.stats().centroids, centroids);
     assert_eq!(contents(&c), want);
+}
+
+#[test]
+fn a_flush_that_brings_a_new_topic_gives_it_centroids_of_its_own_in_the_same_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    let base = clustered(600, 12, 4);
+    add_all(&c, 0, &base);
+    db.flush().unwrap();
+    let built = c.stats().centroids;
+    // 600 rows far from every centroid: routed alone, they would all land in one list.
+    let mut rng = Rng::new(12);
+    let topic: Vec<Vec<f32>> = (0..600).map(|_| (0..DIM).map(|_| 100.0 + rng.f32() * 2.0).collect()).collect();
+    add_all(&c, 10_000, &topic);
+    db.flush().unwrap();
+    let s = c.stats();
+    assert!(s.centroids > built + 1, "the topic got centroids of its own: {} → {}", built, s.centroids);
+    let largest = s.list_rows.iter().copied().max().unwrap();
+    assert!(largest < 300, "no list holds most of the topic: {:?}", s.list_rows);
+    let mut want = expected(0, &base);
+    want.extend(expected(10_000, &topic));
+    assert_eq!(contents(&c), want, "every posting exactly once");
+    // Rebalancing adopts the new centroids' neighbourhoods and keeps every posting once.
+    c.rebalance().unwrap();
+    assert_eq!(contents(&c), want);
+    let centroids = c.stats().centroids;
+    drop(c);
+    db.close().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.collection("c").unwrap();
+    assert_eq!((c.stats().centroids, contents(&c)), (centroids, want), "the centroids are in the manifest");
 }
 
 #[test]
@@ -163,11 +196,15 @@ fn split_merge_and_reassignment_keep_every_posting_exactly_once() {
     add_all(&c, 0, &base);
     db.flush().unwrap();
     let built = c.stats().centroids;
-    // Pour many rows into one region: its lists grow past 4 × 16 rows and must split.
+    // Pour many rows into one region, 100 per flush (fewer than a flush turns into
+    // centroids of their own): its lists grow past 4 × 16 rows and must split.
     let mut rng = Rng::new(77);
     let hot: Vec<Vec<f32>> = (0..600).map(|_| base[0].iter().map(|x| x + rng.f32() * 0.8).collect()).collect();
-    add_all(&c, 10_000, &hot);
-    db.flush().unwrap();
+    for (at, chunk) in hot.chunks(100).enumerate() {
+        add_all(&c, 10_000 + at as u64 * 100, chunk);
+        db.flush().unwrap();
+    }
+    assert_eq!(c.stats().centroids, built, "growth by flushes of 100 rows adds no centroids");
     let report = c.rebalance().unwrap();
     assert!(report.splits > 0, "{report:?}");
     assert!(c.stats().centroids > built);
