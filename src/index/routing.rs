@@ -66,30 +66,11 @@ impl CentroidTable {
         &self.vectors[i * self.dimension..(i + 1) * self.dimension]
     }
 
-    /// Position of the centroid nearest to `v`, scored as searches route (L2, or
-    /// largest inner product for inner-product collections). The table is not empty.
-    pub fn nearest(&self, metric: Metric, v: &[f32]) -> usize {
-        let mut best = (0, f32::INFINITY);
-        for i in 0..self.len() {
-            let score = route_score(metric, v, self.vector(i));
-            if score < best.1 {
-                best = (i, score);
-            }
-        }
-        best.0
-    }
-
-    /// [`CentroidTable::nearest`] for every row of row-major `vectors` (blocked kernels
-    /// for L2 and cosine).
+    /// Position of the centroid nearest to each row of row-major `vectors`, scored as
+    /// searches route (L2, or largest inner product for inner-product collections); the
+    /// table is not empty.
     pub fn nearest_many(&self, metric: Metric, vectors: &[f32]) -> Vec<usize> {
-        let d = self.dimension.max(1);
-        match metric {
-            Metric::L2 | Metric::Cosine => {
-                let points: Vec<&[f32]> = vectors.chunks_exact(d).collect();
-                kmeans::nearest_many(&points, &self.vectors, d).into_iter().map(|(c, _)| c).collect()
-            }
-            Metric::InnerProduct => vectors.chunks_exact(d).map(|v| self.nearest(metric, v)).collect(),
-        }
+        nearest_among(metric, vectors, &self.vectors, self.dimension)
     }
 
     pub fn position(&self, id: u32) -> Option<usize> {
@@ -167,6 +148,26 @@ impl RoutingSnapshot {
 
 /// How close `v` is to centroid `c` for routing (smaller is closer).
 #[inline]
+/// For every row of row-major `vectors`, the position of the nearest of the row-major
+/// `candidates` (not empty), scored as searches route ([`route_score`]; blocked kernels
+/// for L2 and cosine).
+pub(crate) fn nearest_among(metric: Metric, vectors: &[f32], candidates: &[f32], dimension: usize) -> Vec<usize> {
+    let d = dimension.max(1);
+    match metric {
+        Metric::L2 | Metric::Cosine => {
+            let points: Vec<&[f32]> = vectors.chunks_exact(d).collect();
+            kmeans::nearest_many(&points, candidates, d).into_iter().map(|(c, _)| c).collect()
+        }
+        Metric::InnerProduct => vectors
+            .chunks_exact(d)
+            .map(|v| {
+                let scores = candidates.chunks_exact(d).map(|c| route_score(metric, v, c));
+                scores.enumerate().fold((0, f32::INFINITY), |best, (i, s)| if s < best.1 { (i, s) } else { best }).0
+            })
+            .collect(),
+    }
+}
+
 pub(crate) fn route_score(metric: Metric, v: &[f32], c: &[f32]) -> f32 {
     match metric {
         Metric::L2 | Metric::Cosine => distance::l2_squared(v, c),

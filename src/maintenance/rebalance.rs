@@ -49,7 +49,7 @@ use super::row_set::RowSet;
 use crate::engine::collection_core::{CollectionCore, Install};
 use crate::engine::version_set::{Edit, VersionSet};
 use crate::error::Result;
-use crate::index::routing::{CentroidTable, RoutingSnapshot, route_score};
+use crate::index::routing::{CentroidTable, RoutingSnapshot, nearest_among, route_score};
 use crate::kernels::{distance, kmeans};
 
 /// What a rebalance did.
@@ -329,17 +329,9 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
         .chain(table.len() - usize::from(victim.is_some())..new_table.len())
         .collect();
     // Each row's nearest destination.
-    let mut best: Vec<usize> = (0..origin.len())
-        .map(|r| {
-            let v = rows.vector(r);
-            (0..destinations.len())
-                .min_by(|a, b| {
-                    route_score(c.metric, v, new_table.vector(destinations[*a]))
-                        .total_cmp(&route_score(c.metric, v, new_table.vector(destinations[*b])))
-                })
-                .unwrap_or(0)
-        })
-        .collect();
+    let candidates: Vec<f32> = destinations.iter().flat_map(|&p| new_table.vector(p).iter().copied()).collect();
+    let mut best: Vec<usize> =
+        if destinations.is_empty() { vec![0; origin.len()] } else { nearest_among(c.metric, &rows.vectors, &candidates, d) };
     // A surviving neighbour that would lose fewer than 1 in `KEEP_NEIGHBOUR_BELOW` of
     // its rows keeps them all, and its shards: untouched when nothing arrives, given one
     // more shard of the rows that arrive otherwise. Only the changed list and the
