@@ -24,12 +24,19 @@ use crate::common::{Rng, small_options, vector};
 use drift::{Database, DatabaseOptions, DocumentId, Metric, Posting, SyncPolicy};
 
 const DIM: usize = 16;
+/// Postings of one `Op::Topic` document: more than a flush turns into new centroids
+/// (8 × `index_shard_rows`).
+const TOPIC_POSTINGS: u64 = 100;
 const CHILD_ENV: &str = "DRIFT_CRASH_CHILD_DIR";
 const POLICY_ENV: &str = "DRIFT_CRASH_CHILD_POLICY";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Add { doc: u64 },
+    /// One document of many postings in a region of its own (a new topic): the flush
+    /// that writes them gives the list they land in new centroids, and rebalancing
+    /// adopts their neighbourhoods.
+    Topic { doc: u64 },
     Upsert { doc: u64 },
     Remove { doc: u64 },
     Compact,
@@ -37,7 +44,9 @@ enum Op {
 }
 
 fn op_for(n: u64) -> Op {
-    if n % 50 == 49 {
+    if n % 100 == 62 {
+        Op::Topic { doc: n }
+    } else if n % 50 == 49 {
         Op::Compact
     } else if n % 50 == 24 {
         Op::Rebalance
@@ -55,6 +64,13 @@ type Model = BTreeMap<u128, Vec<(u32, u32, Vec<f32>)>>;
 fn postings_of(op: Op, n: u64) -> Vec<(u32, u32, Vec<f32>)> {
     match op {
         Op::Add { .. } => (0..8).map(|i| (i as u32, n as u32, vector(n, i, DIM))).collect(),
+        Op::Topic { .. } => (0..TOPIC_POSTINGS)
+            .map(|i| {
+                let mut v: Vec<f32> = vector(n, i, DIM).iter().map(|x| x * 0.1).collect();
+                v[(n / 100) as usize % DIM] += 6.0;
+                (i as u32, TOPIC_POSTINGS as u32, v)
+            })
+            .collect(),
         Op::Upsert { .. } => (0..3).map(|i| (i as u32, n as u32, vector(n, i + 100, DIM))).collect(),
         _ => Vec::new(),
     }
@@ -62,7 +78,7 @@ fn postings_of(op: Op, n: u64) -> Vec<(u32, u32, Vec<f32>)> {
 
 fn apply(model: &mut Model, n: u64) {
     match op_for(n) {
-        op @ Op::Add { doc } => model.entry(u128::from(doc)).or_default().extend(postings_of(op, n)),
+        op @ (Op::Add { doc } | Op::Topic { doc }) => model.entry(u128::from(doc)).or_default().extend(postings_of(op, n)),
         op @ Op::Upsert { doc } => {
             model.insert(u128::from(doc), postings_of(op, n));
         }
@@ -104,7 +120,7 @@ fn child_writer() {
         log.write_all(format!("I {n}\n").as_bytes()).unwrap();
         let postings = postings_of(op, n);
         match op {
-            Op::Add { doc } => {
+            Op::Add { doc } | Op::Topic { doc } => {
                 let ps: Vec<_> = postings.iter().map(|(s, l, v)| Posting::new(doc, v).with_span(*s, *l)).collect();
                 c.add(&ps).expect("add");
             }
