@@ -167,7 +167,9 @@ pub struct SimCheckpoint {
     pub rows_rewritten: u64,
     /// Rows written so far by ingest: adds and replacements.
     pub rows_ingested: u64,
-    /// The largest share of the collection's rows one maintenance step wrote, so far.
+    /// The largest share of the collection one maintenance step wrote so far: its rows
+    /// over the rows the collection stored when it ran (deleted ones not yet removed
+    /// included).
     pub largest_step_share: f64,
 }
 
@@ -459,9 +461,7 @@ fn maintain(
     steps.counts.3 += done.consolidations;
     steps.counts.4 += done.compactions;
     steps.rows_rewritten += done.rows_rewritten;
-    let stored = c.stats();
-    let rows = (stored.shard_rows + stored.memtable_rows + stored.frozen_rows).max(1);
-    steps.largest_share = steps.largest_share.max(done.largest_step_rows as f64 / rows as f64);
+    steps.largest_share = steps.largest_share.max(done.largest_step_rows as f64 / done.rows_stored_at_largest_step.max(1) as f64);
     busy.extend(seen?);
     Ok(())
 }

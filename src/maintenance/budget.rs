@@ -41,6 +41,9 @@ pub struct MaintenanceReport {
     /// The most rows one step (a split, merge, reassignment, consolidation or
     /// compaction) wrote.
     pub largest_step_rows: u64,
+    /// The rows the collection stored (deleted ones not yet removed included) when
+    /// that step ran: the step's share is `largest_step_rows` over this.
+    pub rows_stored_at_largest_step: u64,
     /// Work left undone because the budget ran out.
     pub budget_exhausted: bool,
 }
@@ -70,7 +73,10 @@ pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceR
         report.consolidations += done.consolidations;
         report.reassignments += done.reassignments;
         report.rows_rewritten += done.rows_rewritten;
-        report.largest_step_rows = report.largest_step_rows.max(done.largest_step_rows);
+        if done.largest_step_rows > report.largest_step_rows {
+            report.largest_step_rows = done.largest_step_rows;
+            report.rows_stored_at_largest_step = done.rows_stored_at_largest_step;
+        }
     }
     let mut pending: Vec<_> = collections
         .into_iter()
@@ -97,7 +103,10 @@ pub(crate) fn maintain(vs: &VersionSet, budget: Duration) -> Result<MaintenanceR
             report.compactions += 1;
             report.rows_removed += done.rows_removed;
             report.rows_rewritten += done.rows_rewritten;
-            report.largest_step_rows = report.largest_step_rows.max(done.rows_rewritten);
+            if done.rows_rewritten > report.largest_step_rows {
+                report.largest_step_rows = done.rows_rewritten;
+                report.rows_stored_at_largest_step = rows;
+            }
             if done.shards_rewritten == 0 || started.elapsed() >= budget {
                 break;
             }

@@ -73,6 +73,9 @@ pub struct RebalanceReport {
     pub rows_rewritten: u64,
     /// The most rows one step wrote.
     pub largest_step_rows: u64,
+    /// The rows the collection stored (deleted ones not yet removed included) when
+    /// that step ran.
+    pub rows_stored_at_largest_step: u64,
 }
 
 /// Neighbour lists whose rows are reassigned after a split or merge.
@@ -429,7 +432,10 @@ fn execute(vs: &VersionSet, c: &Arc<CollectionCore>, routing: &RoutingSnapshot, 
     shards.extend(new_readers);
     let rows_written: u64 = members.iter().map(|m| m.len() as u64).sum();
     report.rows_rewritten += rows_written;
-    report.largest_step_rows = report.largest_step_rows.max(rows_written);
+    if rows_written > report.largest_step_rows {
+        report.largest_step_rows = rows_written;
+        report.rows_stored_at_largest_step = collection_rows;
+    }
     edit.created = created;
     edit.retired = retired;
     edit.installs.push((c.clone(), Install { shards: Some(shards), table: Some(new_table), ..Install::default() }));

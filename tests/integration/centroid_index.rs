@@ -473,6 +473,7 @@ fn a_step_rewrites_its_own_list_or_a_tenth_of_the_collection_at_most_and_leaves_
         report.largest_step_rows <= (total / 10).max(largest),
         "no step writes more than a tenth of the {total} rows, or the largest list ({largest} rows): {report:?}"
     );
+    assert!(report.rows_stored_at_largest_step >= total, "the collection only grows here: {report:?}");
     let mut want = expected(0, &base);
     want.extend(expected(10_000, &spread));
     assert_eq!(contents(&c), want, "every posting exactly once");
