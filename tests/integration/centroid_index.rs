@@ -34,6 +34,17 @@ fn add_all(c: &Collection, first_id: u64, vectors: &[Vec<f32>]) {
     }
 }
 
+/// A new database (index options) with collection "c" holding `vectors` as documents
+/// 0, 1, … (spans as `add_all` gives them), flushed: indexed when there are enough.
+fn indexed(vectors: &[Vec<f32>]) -> (tempfile::TempDir, Database, Collection) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
+    add_all(&c, 0, vectors);
+    db.flush().unwrap();
+    (dir, db, c)
+}
+
 /// Adds `vectors` as documents 0, 1, … without spans, `batch` per write (a batch must
 /// fit one WAL segment).
 fn add_in_batches(c: &Collection, vectors: &[Vec<f32>], batch: usize) {
@@ -58,12 +69,8 @@ fn expected(first_id: u64, vectors: &[Vec<f32>]) -> BTreeMap<u128, Vec<Vec<u32>>
 
 #[test]
 fn a_flush_past_the_threshold_builds_the_index_and_later_flushes_route_into_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), index_options()).unwrap();
-    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let first = clustered(300, 10, 1);
-    add_all(&c, 0, &first);
-    db.flush().unwrap();
+    let (dir, db, c) = indexed(&first);
     assert_eq!(c.stats().centroids, 0, "below index_min_rows nothing is indexed");
     let second = clustered(300, 10, 2);
     add_all(&c, 1000, &second);
@@ -93,12 +100,8 @@ fn a_flush_past_the_threshold_builds_the_index_and_later_flushes_route_into_it()
 
 #[test]
 fn a_flush_that_brings_a_new_topic_gives_it_centroids_of_its_own_in_the_same_edit() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), index_options()).unwrap();
-    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let base = clustered(600, 12, 4);
-    add_all(&c, 0, &base);
-    db.flush().unwrap();
+    let (dir, db, c) = indexed(&base);
     let built = c.stats().centroids;
     // 600 rows far from every centroid: routed alone, they would all land in one list.
     let mut rng = Rng::new(12);
@@ -189,12 +192,8 @@ fn a_probe_of_every_list_that_keeps_every_estimate_finds_the_exact_answer() {
 
 #[test]
 fn split_merge_and_reassignment_keep_every_posting_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), index_options()).unwrap();
-    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let base = clustered(600, 12, 4);
-    add_all(&c, 0, &base);
-    db.flush().unwrap();
+    let (dir, db, c) = indexed(&base);
     let built = c.stats().centroids;
     // Pour many rows into one region, 100 per flush (fewer than a flush turns into
     // centroids of their own): its lists grow past 4 × 16 rows and must split.
@@ -251,12 +250,8 @@ fn duplicate_vectors_are_never_split_endlessly() {
 
 #[test]
 fn searches_spanning_snapshot_swaps_see_every_posting_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), index_options()).unwrap();
-    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let vectors = clustered(1200, 6, 6);
-    add_all(&c, 0, &vectors);
-    db.flush().unwrap();
+    let (_dir, db, c) = indexed(&vectors);
     let stop = Arc::new(AtomicBool::new(false));
     let searchers: Vec<_> = (0..2)
         .map(|t| {
@@ -293,12 +288,8 @@ fn searches_spanning_snapshot_swaps_see_every_posting_once() {
 
 #[test]
 fn a_patient_probe_scans_nearest_lists_first_and_stops_only_after_lists_that_add_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), index_options()).unwrap();
-    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     let vectors = clustered(1200, 12, 31);
-    add_all(&c, 0, &vectors);
-    db.flush().unwrap();
+    let (_dir, _db, c) = indexed(&vectors);
     let all = c.stats().centroids;
     assert!(all > 12, "indexed into many lists ({all})");
     let exact = |v: &[f32], id: u128| {
@@ -451,15 +442,11 @@ fn a_large_probe_split_over_threads_returns_what_one_thread_returns() {
 
 #[test]
 fn a_step_rewrites_its_own_list_or_a_tenth_of_the_collection_at_most_and_leaves_other_neighbours_to_reassignments() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), index_options()).unwrap();
-    let c = db.create_collection("c", DIM, Metric::L2).unwrap();
     // 32 tight clusters become the index's lists; then rows spread over the whole space
     // arrive, so every list grows past its split threshold and each split's children
     // are nearer than their own centroid for many rows of the lists around it.
     let base = clustered(512, 32, 5);
-    add_all(&c, 0, &base);
-    db.flush().unwrap();
+    let (_dir, db, c) = indexed(&base);
     let mut rng = Rng::new(91);
     let spread: Vec<Vec<f32>> = (0..2_500).map(|_| (0..DIM).map(|_| rng.f32() * 10.0).collect()).collect();
     add_all(&c, 10_000, &spread);
