@@ -465,3 +465,35 @@ fn a_step_rewrites_its_own_list_or_a_tenth_of_the_collection_at_most_and_leaves_
     want.extend(expected(10_000, &spread));
     assert_eq!(contents(&c), want, "every posting exactly once");
 }
+
+#[test]
+fn flush_time_centroids_and_bounded_splits_keep_every_posting_once_under_every_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), index_options()).unwrap();
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let c = db.create_collection(&format!("{metric:?}"), DIM, metric).unwrap();
+        add_all(&c, 0, &clustered(512, 32, 5));
+        db.flush().unwrap();
+        let built = c.stats().centroids;
+        // A new topic in one flush (centroids of its own), then rows spread everywhere
+        // (splits bounded to a tenth of the collection per step).
+        let mut rng = Rng::new(3);
+        let topic: Vec<Vec<f32>> = (0..400).map(|_| (0..DIM).map(|j| if j == 0 { 60.0 } else { 1.0 } + rng.f32()).collect()).collect();
+        add_all(&c, 10_000, &topic);
+        db.flush().unwrap();
+        assert!(c.stats().centroids > built, "{metric:?}: the new topic got centroids in the flush");
+        let spread: Vec<Vec<f32>> = (0..2_000).map(|_| (0..DIM).map(|_| rng.f32() * 10.0).collect()).collect();
+        add_all(&c, 20_000, &spread);
+        db.flush().unwrap();
+        let report = c.rebalance().unwrap();
+        assert!(report.splits > 0, "{metric:?}: {report:?}");
+        // Every document once, with all its postings.
+        let mut postings: BTreeMap<u128, usize> = BTreeMap::new();
+        for p in c.export().unwrap() {
+            *postings.entry(p.document_id.0).or_default() += 1;
+        }
+        let want: BTreeMap<u128, usize> = (0..512u128).chain(10_000..10_400).chain(20_000..22_000).map(|d| (d, 1)).collect();
+        assert_eq!(postings, want, "{metric:?}");
+        assert!(db.verify().unwrap().is_empty());
+    }
+}
