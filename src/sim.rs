@@ -221,6 +221,33 @@ struct Model {
 }
 
 impl Model {
+    fn new(d: usize) -> Model {
+        Model { d, live: Vec::new(), position: HashMap::new(), replaced: HashMap::new(), touched: Default::default() }
+    }
+
+    /// The model after `write` (removed and replaced documents are never chosen again).
+    fn apply(&mut self, write: &SimWrite) {
+        match write {
+            SimWrite::Add(docs) => docs.iter().for_each(|&doc| self.insert(doc)),
+            SimWrite::Remove(docs) => {
+                for &doc in docs {
+                    self.remove(doc);
+                    self.touched.insert(doc);
+                }
+            }
+            SimWrite::Upsert(..) => self.replaced_only(write),
+        }
+    }
+
+    /// An upsert's new vector (and that its document was touched), at once: later
+    /// midpoints of the same churn step see it.
+    fn replaced_only(&mut self, write: &SimWrite) {
+        if let SimWrite::Upsert(doc, v) = write {
+            self.replaced.insert(*doc, v.clone());
+            self.touched.insert(*doc);
+        }
+    }
+
     fn vector<'a>(&'a self, base: &'a [f32], doc: u64) -> &'a [f32] {
         match self.replaced.get(&doc) {
             Some(v) => v,
@@ -242,6 +269,140 @@ impl Model {
     }
 }
 
+/// One write of a simulated run, in the order the run makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimWrite {
+    /// Documents added, each with one posting: its base row (normalised for cosine).
+    Add(Vec<u64>),
+    /// Documents removed.
+    Remove(Vec<u64>),
+    /// A document re-embedded: its one posting replaced by this vector.
+    Upsert(u64, Vec<f32>),
+}
+
+/// What a run does, in order.
+enum Event {
+    Write(SimWrite),
+    /// `flush`, then `maintain` with a thread searching.
+    Maintain,
+    /// The end of a phase (after its churn and maintenance): measure.
+    Checkpoint { phase: usize },
+}
+
+/// The writes a run with `options` makes over `data`, in order, without running it (a
+/// crash test rebuilds any prefix of the stream from them).
+///
+/// ```
+/// let data = drift::sim::SimData { dimension: 1, base: (0..100).map(|i| i as f32).collect(), queries: vec![0.0], topics: None };
+/// let writes = drift::sim::writes(&data, &drift::sim::SimOptions::default())?;
+/// assert!(matches!(writes[0], drift::sim::SimWrite::Add(_)));
+/// # Ok::<(), drift::Error>(())
+/// ```
+pub fn writes(data: &SimData, options: &SimOptions) -> Result<Vec<SimWrite>> {
+    check(data, options)?;
+    let prepared = Prepared::new(data, options);
+    Ok(events(&prepared, options)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Write(w) => Some(w),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Base and queries as the run uses them (normalised for cosine) and the rows' topics.
+struct Prepared {
+    d: usize,
+    base: Vec<f32>,
+    queries: Vec<f32>,
+    topic_of: Vec<usize>,
+    topic_count: usize,
+    derived: bool,
+}
+
+impl Prepared {
+    fn new(data: &SimData, options: &SimOptions) -> Prepared {
+        let d = data.dimension;
+        let mut base = data.base.clone();
+        let mut queries = data.queries.clone();
+        if options.metric == Metric::Cosine {
+            base.chunks_mut(d).chain(queries.chunks_mut(d)).for_each(|v| {
+                distance::normalize(v);
+            });
+        }
+        queries.truncate(options.queries.min(queries.len() / d) * d);
+        let (topic_of, topic_count, derived) = topics(data, &base, options);
+        Prepared { d, base, queries, topic_of, topic_count, derived }
+    }
+
+    fn phases(&self, options: &SimOptions) -> usize {
+        options.phases.min(self.topic_count).max(1)
+    }
+}
+
+/// The seeded stream: topics shuffled and cut into phases, each phase's rows added in
+/// batches (maintenance every `maintain_every_rows`), then its churn, maintenance and
+/// a checkpoint.
+fn events(p: &Prepared, options: &SimOptions) -> Vec<Event> {
+    let mut rng = SplitMix::new(options.seed);
+    let mut order: Vec<usize> = (0..p.topic_count).collect();
+    shuffle(&mut order, &mut rng);
+    let phases = p.phases(options);
+    let mut by_topic: Vec<Vec<u64>> = vec![Vec::new(); p.topic_count];
+    for (row, &t) in p.topic_of.iter().enumerate() {
+        by_topic[t].push(row as u64);
+    }
+    let mut model = Model::new(p.d);
+    let mut out = Vec::new();
+    let (mut rows_added, mut churned) = (0u64, 0u64);
+    let batch = options.batch_rows.max(1);
+    for phase in 0..phases {
+        let phase_topics = &order[phase * p.topic_count / phases..(phase + 1) * p.topic_count / phases];
+        let rows: Vec<u64> = phase_topics.iter().flat_map(|&t| by_topic[t].iter().copied()).collect();
+        let mut since_maintenance = 0;
+        for chunk in rows.chunks(batch) {
+            let write = SimWrite::Add(chunk.to_vec());
+            model.apply(&write);
+            out.push(Event::Write(write));
+            rows_added += chunk.len() as u64;
+            since_maintenance += chunk.len();
+            if since_maintenance >= options.maintain_every_rows {
+                since_maintenance = 0;
+                out.push(Event::Maintain);
+            }
+        }
+        // Churn: removed or replaced so far = churn × rows added so far.
+        let due = ((options.churn * rows_added as f64).round() as u64).saturating_sub(churned);
+        let mut candidates: Vec<u64> = model.live.iter().copied().filter(|doc| !model.touched.contains(doc)).collect();
+        candidates.sort_unstable();
+        shuffle(&mut candidates, &mut rng);
+        candidates.truncate(due as usize);
+        let (remove, replace) = candidates.split_at(candidates.len() / 2);
+        let mut churn = Vec::new();
+        for chunk in remove.chunks(batch) {
+            churn.push(SimWrite::Remove(chunk.to_vec()));
+        }
+        for &doc in replace {
+            let other = rows[rng.below(rows.len())];
+            let mut v: Vec<f32> = model.vector(&p.base, doc).iter().zip(model.vector(&p.base, other)).map(|(a, b)| (a + b) / 2.0).collect();
+            if options.metric == Metric::Cosine {
+                distance::normalize(&mut v);
+            }
+            let write = SimWrite::Upsert(doc, v);
+            model.replaced_only(&write);
+            churn.push(write);
+        }
+        for write in churn {
+            model.apply(&write);
+            out.push(Event::Write(write));
+        }
+        churned += candidates.len() as u64;
+        out.push(Event::Maintain);
+        out.push(Event::Checkpoint { phase });
+    }
+    out
+}
+
 /// Runs the simulation in `dir` (created; the collection's database and each
 /// checkpoint's rebuild live under it) and returns what it measured.
 ///
@@ -252,115 +413,84 @@ impl Model {
 /// # Ok::<(), drift::Error>(())
 /// ```
 pub fn run(data: &SimData, options: &SimOptions, dir: &Path) -> Result<SimReport> {
-    let d = data.dimension;
     check(data, options)?;
-    let mut base = data.base.clone();
-    let mut queries = data.queries.clone();
-    if options.metric == Metric::Cosine {
-        base.chunks_mut(d).chain(queries.chunks_mut(d)).for_each(|v| {
-            distance::normalize(v);
-        });
-    }
-    let queries = &queries[..options.queries.min(queries.len() / d) * d];
-    let (topic_of, topic_count, derived) = topics(data, &base, options);
-    // Topics in a seeded order, cut into phases; rows of a phase topic by topic.
-    let mut rng = SplitMix::new(options.seed);
-    let mut order: Vec<usize> = (0..topic_count).collect();
-    shuffle(&mut order, &mut rng);
-    let phases = options.phases.min(topic_count).max(1);
-    let mut by_topic: Vec<Vec<u64>> = vec![Vec::new(); topic_count];
-    for (row, &t) in topic_of.iter().enumerate() {
-        by_topic[t].push(row as u64);
-    }
-
+    let p = Prepared::new(data, options);
+    let (d, base, queries) = (p.d, &p.base, &p.queries[..]);
+    let phases = p.phases(options);
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     let db_options = options.database.clone().with_background_threads(false);
     let db = Database::open(dir.join("db"), db_options.clone())?;
     let c = db.create_collection("sim", d, options.metric)?;
-    let mut model = Model { d, live: Vec::new(), position: HashMap::new(), replaced: HashMap::new(), touched: Default::default() };
-    let mut report = SimReport { topics: topic_count, derived_topics: derived, ..SimReport::default() };
+    let mut model = Model::new(d);
+    let mut report = SimReport { topics: p.topic_count, derived_topics: p.derived, ..SimReport::default() };
     let (mut ingest_cpu, mut maintenance_cpu) = (0.0, 0.0);
-    let mut rows_added = 0u64;
-    let mut churned = 0u64;
+    // CPU of a run of writes is read once, at its end (the next event that is not one).
+    let mut writing_since: Option<f64> = None;
+    let (mut rows_added, mut churned) = (0u64, 0u64);
     let mut steps = Steps::default();
-    for phase in 0..phases {
-        let phase_topics = &order[phase * topic_count / phases..(phase + 1) * topic_count / phases];
-        let rows: Vec<u64> = phase_topics.iter().flat_map(|&t| by_topic[t].iter().copied()).collect();
-        let mut busy = Vec::new();
-        let mut since_maintenance = 0;
-        for chunk in rows.chunks(options.batch_rows.max(1)) {
-            let started = cpu_seconds();
-            let postings: Vec<Posting<'_>> = chunk.iter().map(|&doc| Posting::new(doc, model.vector(&base, doc))).collect();
-            c.add(&postings)?;
+    let mut busy = Vec::new();
+    for event in events(&p, options) {
+        if !matches!(event, Event::Write(_))
+            && let Some(started) = writing_since.take()
+        {
             ingest_cpu += cpu_seconds() - started;
-            chunk.iter().for_each(|&doc| model.insert(doc));
-            rows_added += chunk.len() as u64;
-            since_maintenance += chunk.len();
-            if since_maintenance >= options.maintain_every_rows {
-                since_maintenance = 0;
-                maintain(&db, &c, queries, options, &mut ingest_cpu, &mut maintenance_cpu, &mut steps, &mut busy)?;
+        }
+        match event {
+            Event::Write(write) => {
+                writing_since.get_or_insert_with(cpu_seconds);
+                match &write {
+                    SimWrite::Add(docs) => {
+                        let postings: Vec<Posting<'_>> = docs.iter().map(|&doc| Posting::new(doc, model.vector(base, doc))).collect();
+                        c.add(&postings)?;
+                        rows_added += docs.len() as u64;
+                    }
+                    SimWrite::Remove(docs) => {
+                        let ids: Vec<DocumentId> = docs.iter().map(|&doc| DocumentId::from(doc)).collect();
+                        c.remove(&ids)?;
+                        churned += docs.len() as u64;
+                    }
+                    SimWrite::Upsert(doc, v) => {
+                        c.upsert(DocumentId::from(*doc), &[Posting::new(*doc, v)])?;
+                        churned += 1;
+                    }
+                }
+                model.apply(&write);
+            }
+            Event::Maintain => maintain(&db, &c, queries, options, &mut ingest_cpu, &mut maintenance_cpu, &mut steps, &mut busy)?,
+            Event::Checkpoint { phase } => {
+                check_model(&c, &model, base, &dir.join("db"))?;
+                let truth = exact_neighbours(&model, base, queries, options);
+                let (recall, qps) = measure(&c, queries, &truth, options)?;
+                let idle = latencies(&c, queries, options, None)?;
+                let stats = c.stats();
+                let rebuilt = rebuild(&model, base, queries, &truth, options, &dir.join(format!("rebuild-{}", phase + 1)), &db_options)?;
+                report.checkpoints.push(SimCheckpoint {
+                    phase: phase + 1,
+                    topics: (phase + 1) * p.topic_count / phases,
+                    live_rows: model.live.len() as u64,
+                    rows_added,
+                    rows_churned: churned,
+                    recall,
+                    rebuild_recall: rebuilt.recall,
+                    qps,
+                    rebuild_qps: rebuilt.qps,
+                    lists: stats.centroids,
+                    rebuild_lists: rebuilt.lists,
+                    list_rows: Spread::of(stats.list_rows.iter().map(|&r| r as f64).collect()),
+                    shard_bytes: stats.shard_bytes,
+                    live_bytes: rebuilt.shard_bytes,
+                    ingest_cpu,
+                    maintenance_cpu,
+                    idle_latency_us: Spread::of(idle),
+                    busy_searches: busy.len(),
+                    busy_latency_us: Spread::of(std::mem::take(&mut busy)),
+                    maintenance_steps: steps.counts,
+                    rows_rewritten: steps.rows_rewritten,
+                    rows_ingested: rows_added + model.replaced.len() as u64,
+                    largest_step_share: steps.largest_share,
+                });
             }
         }
-        // Churn: removed or replaced so far = churn × rows added so far.
-        let due = ((options.churn * rows_added as f64).round() as u64).saturating_sub(churned);
-        let mut candidates: Vec<u64> = model.live.iter().copied().filter(|doc| !model.touched.contains(doc)).collect();
-        candidates.sort_unstable();
-        shuffle(&mut candidates, &mut rng);
-        candidates.truncate(due as usize);
-        let (remove, replace) = candidates.split_at(candidates.len() / 2);
-        let started = cpu_seconds();
-        for chunk in remove.chunks(options.batch_rows.max(1)) {
-            let ids: Vec<DocumentId> = chunk.iter().map(|&doc| DocumentId::from(doc)).collect();
-            c.remove(&ids)?;
-        }
-        for &doc in replace {
-            let other = rows[rng.below(rows.len())];
-            let mut v: Vec<f32> = model.vector(&base, doc).iter().zip(model.vector(&base, other)).map(|(a, b)| (a + b) / 2.0).collect();
-            if options.metric == Metric::Cosine {
-                distance::normalize(&mut v);
-            }
-            c.upsert(DocumentId::from(doc), &[Posting::new(doc, &v)])?;
-            model.replaced.insert(doc, v);
-        }
-        ingest_cpu += cpu_seconds() - started;
-        for &doc in remove {
-            model.remove(doc);
-        }
-        model.touched.extend(candidates.iter().copied());
-        churned += candidates.len() as u64;
-        maintain(&db, &c, queries, options, &mut ingest_cpu, &mut maintenance_cpu, &mut steps, &mut busy)?;
-
-        check_model(&c, &model, &base, &dir.join("db"))?;
-        let truth = exact_neighbours(&model, &base, queries, options);
-        let (recall, qps) = measure(&c, queries, &truth, options)?;
-        let idle = latencies(&c, queries, options, None)?;
-        let stats = c.stats();
-        let rebuilt = rebuild(&model, &base, queries, &truth, options, &dir.join(format!("rebuild-{}", phase + 1)), &db_options)?;
-        report.checkpoints.push(SimCheckpoint {
-            phase: phase + 1,
-            topics: (phase + 1) * topic_count / phases,
-            live_rows: model.live.len() as u64,
-            rows_added,
-            rows_churned: churned,
-            recall,
-            rebuild_recall: rebuilt.recall,
-            qps,
-            rebuild_qps: rebuilt.qps,
-            lists: stats.centroids,
-            rebuild_lists: rebuilt.lists,
-            list_rows: Spread::of(stats.list_rows.iter().map(|&r| r as f64).collect()),
-            shard_bytes: stats.shard_bytes,
-            live_bytes: rebuilt.shard_bytes,
-            ingest_cpu,
-            maintenance_cpu,
-            idle_latency_us: Spread::of(idle),
-            busy_searches: busy.len(),
-            busy_latency_us: Spread::of(busy),
-            maintenance_steps: steps.counts,
-            rows_rewritten: steps.rows_rewritten,
-            rows_ingested: rows_added + model.replaced.len() as u64,
-            largest_step_share: steps.largest_share,
-        });
     }
     db.close()?;
     Ok(report)
