@@ -235,16 +235,10 @@ impl Model {
                     self.touched.insert(doc);
                 }
             }
-            SimWrite::Upsert(..) => self.replaced_only(write),
-        }
-    }
-
-    /// An upsert's new vector (and that its document was touched), at once: later
-    /// midpoints of the same churn step see it.
-    fn replaced_only(&mut self, write: &SimWrite) {
-        if let SimWrite::Upsert(doc, v) = write {
-            self.replaced.insert(*doc, v.clone());
-            self.touched.insert(*doc);
+            SimWrite::Upsert(doc, v) => {
+                self.replaced.insert(*doc, v.clone());
+                self.touched.insert(*doc);
+            }
         }
     }
 
@@ -378,23 +372,22 @@ fn events(p: &Prepared, options: &SimOptions) -> Vec<Event> {
         shuffle(&mut candidates, &mut rng);
         candidates.truncate(due as usize);
         let (remove, replace) = candidates.split_at(candidates.len() / 2);
-        let mut churn = Vec::new();
+        let mut write = |model: &mut Model, write: SimWrite| {
+            model.apply(&write);
+            out.push(Event::Write(write));
+        };
         for chunk in remove.chunks(batch) {
-            churn.push(SimWrite::Remove(chunk.to_vec()));
+            write(&mut model, SimWrite::Remove(chunk.to_vec()));
         }
+        // A removed document keeps its vector in the model's eyes, and a replaced one
+        // is seen by the midpoints after it: the stream depends only on the seed.
         for &doc in replace {
             let other = rows[rng.below(rows.len())];
             let mut v: Vec<f32> = model.vector(&p.base, doc).iter().zip(model.vector(&p.base, other)).map(|(a, b)| (a + b) / 2.0).collect();
             if options.metric == Metric::Cosine {
                 distance::normalize(&mut v);
             }
-            let write = SimWrite::Upsert(doc, v);
-            model.replaced_only(&write);
-            churn.push(write);
-        }
-        for write in churn {
-            model.apply(&write);
-            out.push(Event::Write(write));
+            write(&mut model, SimWrite::Upsert(doc, v));
         }
         churned += candidates.len() as u64;
         out.push(Event::Maintain);

@@ -146,8 +146,6 @@ impl RoutingSnapshot {
     }
 }
 
-/// How close `v` is to centroid `c` for routing (smaller is closer).
-#[inline]
 /// For every row of row-major `vectors`, the position of the nearest of the row-major
 /// `candidates` (not empty), scored as searches route ([`route_score`]; blocked kernels
 /// for L2 and cosine).
@@ -168,6 +166,8 @@ pub(crate) fn nearest_among(metric: Metric, vectors: &[f32], candidates: &[f32],
     }
 }
 
+/// How close `v` is to centroid `c` for routing (smaller is closer).
+#[inline]
 pub(crate) fn route_score(metric: Metric, v: &[f32], c: &[f32]) -> f32 {
     match metric {
         Metric::L2 | Metric::Cosine => distance::l2_squared(v, c),

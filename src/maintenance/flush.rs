@@ -282,8 +282,11 @@ fn add_centroids_for_overfull(
     let mut next_id = ids.iter().copied().max().unwrap_or(0);
     for position in 0..table.len() {
         let new = members[position].len();
+        if new < FLUSH_CENTROIDS_MIN_NEW * target {
+            continue;
+        }
         let stored: u64 = shards.iter().filter(|s| s.header.centroid_id == table.ids[position]).map(|s| s.rows).sum();
-        if new < FLUSH_CENTROIDS_MIN_NEW * target || stored as usize + new <= 4 * target {
+        if stored as usize + new <= 4 * target {
             continue;
         }
         let own: Vec<f32> = members[position].iter().flat_map(|&r| rows.vector(r as usize).iter().copied()).collect();
